@@ -1,0 +1,26 @@
+/* audit.h - the audit hash chain (DESIGN.md §6): table `audit`, seq (u64 BE) to
+ * rapport.sys.v1.AuditRecord. hash = BLAKE2b-256(prev || seq || time || actor ||
+ * on_behalf_of || method || request_id || subject || digest), each variable field
+ * length-prefixed, so that changing any stored record breaks the chain at it.
+ */
+#ifndef RAPPORT_AUDIT_H
+#define RAPPORT_AUDIT_H
+#include <stdint.h>
+#include <stddef.h>
+#include <lmdb.h>
+#include "rapport/sys/v1/system.pb-c.h"
+
+#define RP_AUDIT_HASH 32
+
+/* rp_audit_hash - the hash of r (r->hash itself is not an input). */
+void rp_audit_hash(const Rapport__Sys__V1__AuditRecord *r, uint8_t out[RP_AUDIT_HASH]);
+/* rp_audit_append - fill seq, prev and hash of r from the last record and put it.
+ * r's digest must be set (32 bytes). Returns 0 or an LMDB code. */
+int rp_audit_append(MDB_txn *txn, MDB_dbi audit, Rapport__Sys__V1__AuditRecord *r);
+/* rp_audit_check - verify a run of records that continues a chain whose previous
+ * hash is prev (zeros before seq 1). Returns 0 when intact, else the seq of the first
+ * broken record; updates prev to the last good hash for the next run. */
+uint64_t rp_audit_check(Rapport__Sys__V1__AuditRecord *const *records, size_t n,
+                        uint64_t expect_seq, uint8_t prev[RP_AUDIT_HASH]);
+
+#endif

@@ -1,0 +1,39 @@
+/* consumer.h - an event consumer that never misses or repeats (DESIGN.md §7).
+ *
+ * It subscribes to a service's PUB socket (the type prefix and the heartbeat) and
+ * delivers events strictly in seq order starting at from_seq. When a live event
+ * arrives past the expected seq, or a heartbeat says events were committed that it
+ * has not seen, it fetches the gap through System/Replay. The caller keeps the
+ * position (rp_consumer_position) durably; a durable consumer inside a service keeps
+ * it in its own LMDB in the same transaction as the effects of the event.
+ */
+#ifndef RAPPORT_CONSUMER_H
+#define RAPPORT_CONSUMER_H
+#include <stdint.h>
+#include "rapport/keys.h"
+#include "rapport/v1/event.pb-c.h"
+
+typedef struct rp_consumer rp_consumer_t;
+
+typedef struct {
+    const char *rpc_endpoint;       /* the service's ROUTER */
+    const char *pub_endpoint;       /* the service's PUB */
+    const char *server_public_z85;  /* the service's CURVE key */
+    const rp_curve_t *me;           /* our CURVE identity */
+    const char *token;              /* needs events.replay */
+    const char *type_prefix;        /* "" = every event */
+    uint64_t from_seq;              /* first seq wanted (1 = from the beginning) */
+} rp_consumer_opts_t;
+
+rp_consumer_t *rp_consumer_new(const rp_consumer_opts_t *opts);
+void rp_consumer_destroy(rp_consumer_t **self_p);
+/* rp_consumer_next - the next event in seq order. 0 with *ev set (free with
+ * rapport__v1__event__free_unpacked), 1 when none came within timeout_ms, -1 on an
+ * error the caller should report (replay refused, bad token). */
+int rp_consumer_next(rp_consumer_t *self, int timeout_ms, Rapport__V1__Event **ev);
+/* rp_consumer_position - the seq the consumer will deliver (or examine) next. */
+uint64_t rp_consumer_position(const rp_consumer_t *self);
+/* rp_consumer_last_error - a message for the last -1. */
+const char *rp_consumer_last_error(const rp_consumer_t *self);
+
+#endif

@@ -1,0 +1,164 @@
+/* service.h - the skeleton every Rapport service runs on (DESIGN.md §4), in the
+ * spirit of Postfix's single_server_main: a service's main.c is a definition and
+ * one call to rp_service_main.
+ *
+ * The skeleton owns configuration, logging, signals, keys, the ROUTER and PUB
+ * sockets, the LMDB environment, the loop, metrics and the ops HTTP endpoint.
+ * One thread runs the loop. Each turn drains up to RAPPORT_BATCH_MAX requests,
+ * answers READ methods at once in a read transaction, then runs every WRITE of
+ * the batch in ONE write transaction, each in a nested transaction so a failing
+ * request rolls back alone, commits once (one fsync), and only then sends the
+ * replies and publishes the events.
+ *
+ * Before a handler runs the skeleton has: decoded the envelope, checked the
+ * deadline, verified the token (cached), checked the method's permission,
+ * decoded the body with the method's input descriptor, and validated it
+ * generically (string and list bounds, UTF-8, enum values; see validate.h).
+ * A handler therefore sees a well-formed message of its input type.
+ *
+ * Handlers are Redis-style: they answer errors with the *_or_reply helpers and
+ * return -1, or set *out and return 0. Everything a handler allocates for its
+ * reply comes from the request's arena (rp_ctx_alloc and friends, or the
+ * allocator rp_ctx_allocator), freed by the skeleton after the reply is sent.
+ *
+ * Settings (environment; flags override; bad values exit 2 with a message):
+ *   RAPPORT_DATA       data root; the store is <root>/<name>       (./var/data)
+ *   RAPPORT_KEYS       keys directory (keys.h layout)               (./var/keys)
+ *   RAPPORT_BIND       ROUTER endpoint        (tcp://127.0.0.1:<rpc_port>, services.h)
+ *   RAPPORT_PUB_BIND   PUB endpoint           (tcp://127.0.0.1:<rpc_port+1>)
+ *   RAPPORT_HTTP       ops HTTP listen address, or "off"  (127.0.0.1:<rpc_port+2>)
+ *   RAPPORT_LOG_LEVEL  debug|info|warn|error                         (info)
+ *   RAPPORT_BATCH_MAX  requests per loop turn / per commit, 1..4096  (256)
+ *   RAPPORT_MAX_MSG    largest accepted frame in bytes (ZMQ_MAXMSGSIZE) (1048576)
+ *   RAPPORT_MAP_SIZE   initial LMDB map size in bytes; it grows      (67108864)
+ *   RAPPORT_IDEM_TTL   seconds a write's reply is kept for retries   (86400)
+ *   RAPPORT_HEARTBEAT_MS  PUB heartbeat interval                     (1000)
+ *   RAPPORT_TEST_CLOCK    1 enables System/ClockAdvance (tests only) (0)
+ * Any endpoint may use port * (tcp://127.0.0.1:*): the bound endpoints are then
+ * learnt from the ready file. On start, once bound, the skeleton creates its CURVE
+ * cert <keys>/<name>.cert if missing (and allowlists it, so services may call each
+ * other), and writes <data>/<name>/endpoints atomically, lines of key=value:
+ *   rpc=tcp://127.0.0.1:41234
+ *   pub=tcp://127.0.0.1:41235
+ *   http=127.0.0.1:41236        (absent when off)
+ *   pid=1234
+ * and removes it on a clean exit.
+ */
+#ifndef RAPPORT_SERVICE_H
+#define RAPPORT_SERVICE_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+#include "rapport/store.h"
+#include "rapport/jwt.h"
+#include "rapport/status.h"
+#include "rapport/ulid.h"
+#include "rapport/v1/event.pb-c.h"
+
+typedef struct rp_ctx rp_ctx_t;
+typedef struct rp_service rp_service_t;
+
+typedef enum { RP_READ = 0, RP_WRITE = 1 } rp_kind_t;
+
+/* A handler: 0 with *out set (may be NULL for an empty reply of the output type),
+ * or -1 after one of the *_or_reply helpers set the status. */
+typedef int (*rp_handler_fn)(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+
+/* One row per method of the service's protobuf `service` block. */
+typedef struct {
+    const char *name;       /* method name as in the .proto, e.g. "Create" */
+    rp_handler_fn handler;
+    rp_kind_t kind;
+    const char *perm;       /* required permission, e.g. "leads.write" */
+} rp_method_t;
+
+/* A periodic job: runs every interval_ms through the write path, as actor "system". */
+typedef struct {
+    const char *name;
+    int64_t interval_ms;
+    int (*run)(rp_ctx_t *ctx);   /* 0, or -1 (rolled back, logged) */
+} rp_timer_t;
+
+typedef struct {
+    const char *name;                              /* "leads": binary rapport-leads */
+    const char *summary;                           /* one line for --help */
+    const ProtobufCServiceDescriptor *descriptor;  /* generated service descriptor */
+    const rp_method_t *methods;                    /* NULL-name terminated */
+    const rp_table_t *tables;                      /* NULL-name terminated */
+    const rp_migration_t *migrations;              /* zero-version terminated, may be NULL */
+    const rp_timer_t *timers;                      /* NULL-name terminated, may be NULL */
+    /* on_open - after the store opened and migrated, before serving; may be NULL. */
+    int (*on_open)(rp_service_t *svc, rp_store_t *store);
+} rp_service_def_t;
+
+/* rp_service_main - parse argv (--help, --version, --bind, --pub, --http, --data,
+ * --keys), read RAPPORT_* settings, run until SIGTERM/SIGINT, drain, and return
+ * the process exit status (0 clean, 1 run-time failure, 2 bad configuration). */
+int rp_service_main(int argc, char **argv, const rp_service_def_t *def);
+
+/* ---- what a handler may use ---- */
+
+/* rp_ctx_txn - the transaction: read-only for READ, a nested write txn for WRITE. */
+MDB_txn *rp_ctx_txn(rp_ctx_t *ctx);
+rp_store_t *rp_ctx_store(rp_ctx_t *ctx);
+/* rp_ctx_dbi - shorthand for rp_store_dbi(rp_ctx_store(ctx), name). */
+MDB_dbi rp_ctx_dbi(rp_ctx_t *ctx, const char *table);
+/* rp_ctx_claims - the verified token's claims (a "system" claim set for timers). */
+const rp_claims_t *rp_ctx_claims(rp_ctx_t *ctx);
+/* rp_ctx_now - the clock, read once per batch. */
+int64_t rp_ctx_now(rp_ctx_t *ctx);
+const char *rp_ctx_request_id(rp_ctx_t *ctx);
+const char *rp_ctx_method(rp_ctx_t *ctx);
+bool rp_ctx_allowed(rp_ctx_t *ctx, const char *perm);
+
+/* Arena allocation, freed after the reply is sent. Never NULL. */
+void *rp_ctx_alloc(rp_ctx_t *ctx, size_t n);          /* zeroed */
+char *rp_ctx_strdup(rp_ctx_t *ctx, const char *s);    /* NULL -> "" */
+char *rp_ctx_sprintf(rp_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* rp_ctx_allocator - a ProtobufCAllocator over the arena, for rp_store_get_msg and
+ * protobuf_c_message_unpack: messages unpacked with it need no free. */
+ProtobufCAllocator *rp_ctx_allocator(rp_ctx_t *ctx);
+/* rp_ctx_new_id - a fresh ULID (time = rp_ctx_now) as binary and as string. */
+void rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1]);
+
+/* rp_ctx_emit - append an event "rapport.<service>.v1.<type>" (type e.g. "lead.won")
+ * about subject, with data packed from msg (may be NULL), in this request's
+ * transaction. Published after commit. The first subject emitted also becomes the
+ * audit record's subject. 0, or -1 (then the request fails with INTERNAL). */
+int rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg);
+/* rp_ctx_set_subject - the audit subject when no event names it. */
+void rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject);
+
+/* ---- errors (Redis's addReplyError family; each returns -1) ---- */
+int rp_reply_error(rp_ctx_t *ctx, rp_code_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* rp_reply_violation - add a field violation; status becomes INVALID_ARGUMENT. May be
+ * called several times; returns -1 each time. */
+int rp_reply_violation(rp_ctx_t *ctx, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* rp_reply_exists - ALREADY_EXISTS naming the existing record's id. */
+int rp_reply_exists(rp_ctx_t *ctx, const char *existing_id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* rp_reply_lmdb - INTERNAL for an unexpected LMDB code (MDB_MAP_FULL is handled by
+ * the skeleton: the batch is retried after the map grows). */
+int rp_reply_lmdb(rp_ctx_t *ctx, int rc, const char *what);
+/* rp_ctx_failed - true when a status has been set (e.g. after violations). */
+bool rp_ctx_failed(rp_ctx_t *ctx);
+
+/* ---- *_or_reply validators: 0 when fine, else -1 with a field violation ---- */
+int rp_ulid_or_reply(rp_ctx_t *ctx, const char *field, const char *s, rp_ulid_t *out);
+int rp_required_or_reply(rp_ctx_t *ctx, const char *field, const char *s);
+int rp_len_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t min, size_t max);
+int rp_range_or_reply(rp_ctx_t *ctx, const char *field, int64_t v, int64_t min, int64_t max);
+/* rp_money_or_reply - m non-NULL, known currency, units in [min_units, INT64_MAX]. */
+struct Rapport__V1__Money;
+int rp_money_or_reply(rp_ctx_t *ctx, const char *field, const struct Rapport__V1__Money *m, int64_t min_units);
+/* rp_date_or_reply - a real calendar date; *days set to days since epoch. */
+struct Rapport__V1__Date;
+int rp_date_or_reply(rp_ctx_t *ctx, const char *field, const struct Rapport__V1__Date *d, int32_t *days);
+/* rp_page_or_reply - turn rp_page_scan's -2 into INVALID_ARGUMENT on page_token. */
+int rp_page_or_reply(rp_ctx_t *ctx, int scan_rc);
+/* rp_scope_or_reply - NOT_FOUND (so existence does not leak) unless the caller's
+ * scope sees a record of this owner and unit. */
+int rp_scope_or_reply(rp_ctx_t *ctx, const char *what, const char *id, const char *owner, const char *unit);
+
+#endif

@@ -1,0 +1,106 @@
+/* audit.c - the audit hash chain: every write appends a record whose hash covers
+ * the previous record's hash, so changing or removing any stored record breaks the
+ * chain from that record on (DESIGN.md §6).
+ */
+#include <assert.h>
+#include <string.h>
+#include <sodium.h>
+#include "rapport/audit.h"
+#include "rapport/store.h"
+
+/* s_field - feed a length-prefixed field so that field boundaries are unambiguous. */
+static void
+s_field(crypto_generichash_state *st, const void *p, size_t len)
+{
+    uint8_t be[8];
+    rp_u64_be(len, be);
+    crypto_generichash_update(st, be, 8);
+    if (len)
+        crypto_generichash_update(st, p, len);
+}
+
+static void
+s_str(crypto_generichash_state *st, const char *s)
+{
+    s_field(st, s ? s : "", s ? strlen(s) : 0);
+}
+
+void
+rp_audit_hash(const Rapport__Sys__V1__AuditRecord *r, uint8_t out[RP_AUDIT_HASH])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, RP_AUDIT_HASH);
+    s_field(&st, r->prev.data, r->prev.len);
+    uint8_t be[8];
+    rp_u64_be(r->seq, be);
+    s_field(&st, be, 8);
+    rp_u64_be((uint64_t) r->time, be);
+    s_field(&st, be, 8);
+    s_str(&st, r->actor);
+    s_str(&st, r->on_behalf_of);
+    s_str(&st, r->method);
+    s_str(&st, r->request_id);
+    s_str(&st, r->subject);
+    s_field(&st, r->digest.data, r->digest.len);
+    crypto_generichash_final(&st, out, RP_AUDIT_HASH);
+}
+
+int
+rp_audit_append(MDB_txn *txn, MDB_dbi audit, Rapport__Sys__V1__AuditRecord *r)
+{
+    static const uint8_t zeros[RP_AUDIT_HASH];
+    uint8_t prev[RP_AUDIT_HASH], hash[RP_AUDIT_HASH];
+    memcpy(prev, zeros, sizeof prev);
+    r->seq = 1;
+
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, audit, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
+        Rapport__Sys__V1__AuditRecord *last =
+            rapport__sys__v1__audit_record__unpack(NULL, v.mv_size, v.mv_data);
+        if (!last || last->hash.len != RP_AUDIT_HASH) {
+            if (last)
+                rapport__sys__v1__audit_record__free_unpacked(last, NULL);
+            mdb_cursor_close(cur);
+            return MDB_CORRUPTED;
+        }
+        memcpy(prev, last->hash.data, RP_AUDIT_HASH);
+        r->seq = rp_be_u64(k.mv_data) + 1;
+        rapport__sys__v1__audit_record__free_unpacked(last, NULL);
+    }
+    mdb_cursor_close(cur);
+
+    r->prev.data = prev;
+    r->prev.len = RP_AUDIT_HASH;
+    rp_audit_hash(r, hash);
+    r->hash.data = hash;
+    r->hash.len = RP_AUDIT_HASH;
+    uint8_t key[8];
+    rp_u64_be(r->seq, key);
+    rc = rp_store_put_msg(txn, audit, key, 8, &r->base);
+    /* prev/hash point at this stack frame: do not leave them dangling in r. */
+    r->prev.data = NULL; r->prev.len = 0;
+    r->hash.data = NULL; r->hash.len = 0;
+    return rc;
+}
+
+uint64_t
+rp_audit_check(Rapport__Sys__V1__AuditRecord *const *records, size_t n,
+               uint64_t expect_seq, uint8_t prev[RP_AUDIT_HASH])
+{
+    uint8_t hash[RP_AUDIT_HASH];
+    for (size_t i = 0; i < n; i++, expect_seq++) {
+        const Rapport__Sys__V1__AuditRecord *r = records[i];
+        if (r->seq != expect_seq || r->prev.len != RP_AUDIT_HASH || r->hash.len != RP_AUDIT_HASH
+            || memcmp(r->prev.data, prev, RP_AUDIT_HASH) != 0)
+            return expect_seq;
+        rp_audit_hash(r, hash);
+        if (memcmp(hash, r->hash.data, RP_AUDIT_HASH) != 0)
+            return expect_seq;
+        memcpy(prev, hash, RP_AUDIT_HASH);
+    }
+    return 0;
+}

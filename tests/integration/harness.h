@@ -1,0 +1,72 @@
+/* harness.h - start real Rapport service processes for integration tests.
+ *
+ * rp_suite_new makes a temporary directory with data/ and keys/ (service certs,
+ * a client cert in the allowlist, the token issuer key), so each test runs on its
+ * own LMDB over real loopback sockets. rp_suite_start spawns bin/rapport-<name>
+ * with RAPPORT_* pointing there, binding tcp://127.0.0.1:* (ephemeral ports), and
+ * waits for the service's ready file to learn its endpoints.
+ */
+#ifndef RAPPORT_HARNESS_H
+#define RAPPORT_HARNESS_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "rapport/client.h"
+#include "rapport/consumer.h"
+#include "rapport/jwt.h"
+
+typedef struct rp_suite rp_suite_t;
+
+/* rp_suite_new - temp dir, keys and issuer. Asserts on failure. */
+rp_suite_t *rp_suite_new(void);
+/* rp_suite_destroy - stop every process (SIGTERM, then SIGKILL after 5 s), remove the dir. */
+void rp_suite_destroy(rp_suite_t **self_p);
+const char *rp_suite_dir(rp_suite_t *self);
+
+/* rp_suite_start - start service `name` (e.g. "leads") with extra environment
+ * entries ("RAPPORT_TEST_CLOCK=1", NULL-terminated, may be NULL); waits until ready
+ * (asserts within 10 s). Restarting after a stop/kill reuses the same data dir. */
+pid_t rp_suite_start(rp_suite_t *self, const char *name, const char *const *env);
+/* rp_suite_kill - send sig (SIGKILL, SIGTERM) and wait for exit; returns the wait status. */
+int rp_suite_kill(rp_suite_t *self, const char *name, int sig);
+/* Endpoints of a running service (borrowed). */
+const char *rp_suite_rpc(rp_suite_t *self, const char *name);
+const char *rp_suite_pub(rp_suite_t *self, const char *name);
+const char *rp_suite_http(rp_suite_t *self, const char *name);   /* "127.0.0.1:PORT" */
+/* rp_suite_server_key - the service's Z85 public key. Borrowed. */
+const char *rp_suite_server_key(rp_suite_t *self, const char *name);
+
+/* rp_suite_token - mint a token (malloc'd) for sub with one role, branch, unit, and
+ * expiry ttl_s seconds from now (negative: already expired). scope NULL = the role's. */
+char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                     const char *unit, const char *scope, int64_t ttl_s);
+/* rp_suite_client - a client of service `name` with the allowlisted client key and token. */
+rp_client_t *rp_suite_client(rp_suite_t *self, const char *name, const char *token);
+/* rp_suite_client_cert - the allowlisted client key pair. Borrowed. */
+const rp_curve_t *rp_suite_client_cert(rp_suite_t *self);
+/* rp_suite_bin - path of a built binary ("rapport", "rapport-leads") into a static buffer. */
+const char *rp_suite_bin(const char *binary);
+/* rp_suite_run_cli - run `rapport args...` with the suite's environment; capture stdout
+ * (malloc'd, may be NULL) and return the exit status. */
+int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char *const *args);
+
+/* ---- additions (service-agnostic helpers over the System methods) ---- */
+
+/* rp_suite_pid - the pid of a running service, 0 when it is not running. */
+pid_t rp_suite_pid(rp_suite_t *self, const char *name);
+/* rp_suite_print_log - the tail of the service's log (<dir>/<name>.log) on stderr. */
+void rp_suite_print_log(rp_suite_t *self, const char *name);
+/* rp_suite_admin_token - a token of role admin (system.*, events.replay, audit.read),
+ * minted once per suite. Borrowed; valid until rp_suite_destroy. */
+const char *rp_suite_admin_token(rp_suite_t *self);
+/* rp_suite_last_seq - System/Health's last_seq of a running service (asserts OK). */
+uint64_t rp_suite_last_seq(rp_suite_t *self, const char *name);
+/* rp_suite_replay - every event with seq >= from_seq (whose type starts with
+ * type_prefix; NULL = all) up to the end of the log, through System/Replay with the
+ * admin token, paging as needed. Returns a malloc'd array of *n events (NULL when
+ * none); free with rp_suite_events_free. Asserts the calls succeed. */
+Rapport__V1__Event **rp_suite_replay(rp_suite_t *self, const char *name, uint64_t from_seq,
+                                     const char *type_prefix, size_t *n);
+void rp_suite_events_free(Rapport__V1__Event ***events_p, size_t n);
+
+#endif
