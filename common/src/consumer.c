@@ -88,6 +88,19 @@ rp_consumer_position(const rp_consumer_t *self)
     return self->position;
 }
 
+void *
+rp_consumer_socket(rp_consumer_t *self)
+{
+    return self->sub;
+}
+
+bool
+rp_consumer_pending(const rp_consumer_t *self)
+{
+    return zlist_size(self->ready) > 0 || self->known_last == UINT64_MAX
+        || self->known_last >= self->position;
+}
+
 const char *
 rp_consumer_last_error(const rp_consumer_t *self)
 {

@@ -28,6 +28,7 @@
 #include "rapport/audit.h"
 #include "rapport/clock.h"
 #include "rapport/config.h"
+#include "rapport/consumer.h"
 #include "rapport/events.h"
 #include "rapport/http.h"
 #include "rapport/idem.h"
@@ -104,6 +105,14 @@ struct rp_ctx {
     bool queued;                                /* a prepared write awaiting the commit */
 };
 
+/* A durable consumer of an upstream service's events. */
+typedef struct {
+    const rp_consumer_def_t *def;
+    rp_consumer_t *consumer;        /* NULL while waiting to (re)connect */
+    int64_t retry_at_us;
+    rp_counter_t *m_applied, *m_rejected;
+} s_upstream_t;
+
 struct rp_service {
     const rp_service_def_t *def;
     /* settings */
@@ -126,10 +135,13 @@ struct rp_service {
     uint64_t last_seq;                          /* last committed event seq */
     char *endpoints_path;
     int64_t *timer_due_us;
+    s_upstream_t *upstreams;
+    size_t n_upstreams;
+    char *service_token;
     /* metrics */
-    rp_counter_t *m_requests, *m_errors, *m_commits, *m_events, *m_replays, *m_batch,
+    rp_counter_t *m_requests, *m_errors, *m_commits, *m_events, *m_replays,
                  *m_last_seq, *m_map_size, *m_unroutable;
-    rp_histogram_t *m_commit_us;
+    rp_histogram_t *m_commit_us, *m_batch;
 };
 
 /* ------------------------------------------------------------------ ctx */
@@ -1087,6 +1099,201 @@ s_job_idem_sweep(rp_ctx_t *ctx)
     return n < 0 ? rp_reply_lmdb(ctx, MDB_PANIC, "idempotency sweep") : 0;
 }
 
+/* ------------------------------------------------------------------ durable consumers */
+
+/* s_offset_get - the next upstream seq to apply, from `offsets` (1 when none). */
+static uint64_t
+s_offset_get(rp_service_t *svc, const char *upstream)
+{
+    MDB_txn *txn;
+    uint64_t next = 1;
+    if (mdb_txn_begin(rp_store_env(svc->store), NULL, MDB_RDONLY, &txn) != 0)
+        return next;
+    MDB_val k = { strlen(upstream), (void *) upstream }, v;
+    if (mdb_get(txn, rp_store_dbi(svc->store, "offsets"), &k, &v) == 0 && v.mv_size == 8)
+        next = rp_be_u64(v.mv_data);
+    mdb_txn_abort(txn);
+    return next;
+}
+
+/* s_upstream_connect - (re)create the consumer at the stored offset. */
+static void
+s_upstream_connect(rp_service_t *svc, s_upstream_t *up)
+{
+    char rpc[256], pub[256], key[41];
+    const char *name = up->def->upstream;
+    rp_consumer_destroy(&up->consumer);
+    if (rp_service_endpoint(name, 0, rpc, sizeof rpc) != 0
+        || rp_service_endpoint(name, 1, pub, sizeof pub) != 0
+        || rp_curve_public_load(svc->keys_dir, name, key) != 0) {
+        rp_warn("consumer of %s: no endpoint or no %s.cert in %s; retrying", name, name, svc->keys_dir);
+        up->retry_at_us = rp_clock_mono_us() + 5000000;
+        return;
+    }
+    rp_consumer_opts_t o = {
+        .rpc_endpoint = rpc, .pub_endpoint = pub, .server_public_z85 = key,
+        .me = svc->curve, .token = svc->service_token, .type_prefix = up->def->type_prefix,
+        .from_seq = s_offset_get(svc, name)
+    };
+    up->consumer = rp_consumer_new(&o);
+    if (!up->consumer)
+        up->retry_at_us = rp_clock_mono_us() + 5000000;
+}
+
+/* s_apply_one - apply one upstream event in a nested transaction, with its offset. */
+static int
+s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V1__Event *ev,
+            MDB_txn *parent)
+{
+    int rc = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &ctx->txn);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "begin nested");
+    rc = up->def->apply(ctx, ev);
+    if (rc == 0 && ctx->code == RP_OK) {
+        char *method = rp_ctx_sprintf(ctx, "consume/%s", ev->type);
+        rc = s_audit(ctx, method);
+        if (rc == 0)
+            rc = mdb_txn_commit(ctx->txn);
+        else
+            mdb_txn_abort(ctx->txn);
+        ctx->txn = NULL;
+        if (rc)
+            return rp_reply_lmdb(ctx, rc, "apply event");
+        rp_counter_add(up->m_applied, 1);
+        return 0;
+    }
+    mdb_txn_abort(ctx->txn);
+    ctx->txn = NULL;
+    ctx->events = NULL;
+    ctx->events_tail = &ctx->events;
+    if (ctx->map_full)
+        return -1;
+    rp_warn("consumer of %s: event %llu (%s) rejected: %s", up->def->upstream,
+            (unsigned long long) ev->seq, ev->type, ctx->message ? ctx->message : "error");
+    rp_counter_add(up->m_rejected, 1);
+    ctx->code = RP_OK;                  /* the stream moves on */
+    return 0;
+}
+
+/* s_consume - take the events that are ready (up to batch_max) and apply them in
+ * one write transaction with the new offset: one commit for the lot. */
+static void
+s_consume(rp_service_t *svc, s_upstream_t *up)
+{
+    size_t n = 0;
+    Rapport__V1__Event **evs = rp_calloc((size_t) svc->batch_max, sizeof *evs);
+    while (n < (size_t) svc->batch_max) {
+        int rc = rp_consumer_next(up->consumer, 0, &evs[n]);
+        if (rc == 1)
+            break;
+        if (rc < 0) {
+            rp_warn("consumer of %s: %s; reconnecting", up->def->upstream,
+                    rp_consumer_last_error(up->consumer));
+            rp_consumer_destroy(&up->consumer);
+            up->retry_at_us = rp_clock_mono_us() + 2000000;
+            break;
+        }
+        n++;
+    }
+    if (n == 0) {
+        free(evs);
+        return;
+    }
+    svc->now = rp_clock_now_ms();
+    MDB_dbi offsets = rp_store_dbi(svc->store, "offsets");
+    bool committed = false;
+    for (int attempt = 0; attempt < 8 && !committed; attempt++) {
+        MDB_txn *txn;
+        if (mdb_txn_begin(rp_store_env(svc->store), NULL, 0, &txn) != 0)
+            break;
+        bool full = false;
+        for (size_t i = 0; i < n && !full; i++) {
+            rp_ctx_t *ctx = svc->batch[i];
+            s_ctx_reset(ctx);
+            rp_strlcpy(ctx->claims.sub, "system", sizeof ctx->claims.sub);
+            rp_strlcpy(ctx->claims.scope, "company", sizeof ctx->claims.scope);
+            rp_strlcpy(ctx->claims.branch, evs[i]->branch, sizeof ctx->claims.branch);
+            ctx->req = rp_ctx_alloc(ctx, sizeof *ctx->req);
+            rapport__v1__request__init(ctx->req);
+            ctx->req->id = rp_ctx_sprintf(ctx, "%s-%llu", up->def->upstream,
+                                          (unsigned long long) evs[i]->seq);
+            rp_idem_digest(evs[i]->type, evs[i]->data.data, evs[i]->data.len, ctx->digest);
+            full = s_apply_one(svc, up, ctx, evs[i], txn) != 0;
+        }
+        uint8_t next[8];
+        rp_u64_be(evs[n - 1]->seq + 1, next);
+        MDB_val k = { strlen(up->def->upstream), (void *) up->def->upstream }, v = { 8, next };
+        int rc = full ? MDB_MAP_FULL : mdb_put(txn, offsets, &k, &v, 0);
+        if (rc == MDB_MAP_FULL) {
+            mdb_txn_abort(txn);
+            if (rp_store_grow(svc->store) != 0)
+                break;
+            continue;
+        }
+        uint64_t last = rp_events_last_seq(txn, rp_store_dbi(svc->store, "events"));
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc) {
+            rp_error("consumer of %s: commit: %s", up->def->upstream, mdb_strerror(rc));
+            break;
+        }
+        committed = true;
+        svc->last_seq = last;
+        rp_counter_add(svc->m_commits, 1);
+        for (size_t i = 0; i < n; i++)
+            s_publish(svc, svc->batch[i]);
+    }
+    if (!committed && up->consumer) {
+        /* Nothing was applied: start again from the stored offset. */
+        rp_consumer_destroy(&up->consumer);
+        up->retry_at_us = rp_clock_mono_us() + 1000000;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rapport__v1__event__free_unpacked(evs[i], NULL);
+        s_ctx_reset(svc->batch[i]);
+    }
+    free(evs);
+}
+
+/* s_upstreams_open - one consumer per row of the definition. */
+static int
+s_upstreams_open(rp_service_t *svc)
+{
+    for (const rp_consumer_def_t *c = svc->def->consumers; c && c->upstream; c++)
+        svc->n_upstreams++;
+    if (!svc->n_upstreams)
+        return 0;
+    const char *tok = rp_config_str("RAPPORT_SERVICE_TOKEN", NULL);
+    if (tok)
+        svc->service_token = rp_strdup(tok);
+    else {
+        char *path = rp_sprintf("%s/%s.token", svc->keys_dir, svc->def->name);
+        size_t len;
+        if (rp_read_file(path, 8192, &svc->service_token, &len) == 0) {
+            while (len && (svc->service_token[len - 1] == '\n' || svc->service_token[len - 1] == '\r'))
+                svc->service_token[--len] = '\0';
+        } else {
+            rp_error("this service consumes events but has no token: set RAPPORT_SERVICE_TOKEN or write %s", path);
+            free(path);
+            return -1;
+        }
+        free(path);
+    }
+    svc->upstreams = rp_calloc(svc->n_upstreams, sizeof *svc->upstreams);
+    for (size_t i = 0; i < svc->n_upstreams; i++) {
+        s_upstream_t *up = &svc->upstreams[i];
+        up->def = &svc->def->consumers[i];
+        char *labels = rp_sprintf("upstream=\"%s\"", up->def->upstream);
+        up->m_applied = rp_metrics_counter(svc->metrics, "consumer_applied_total", "Upstream events applied", labels);
+        up->m_rejected = rp_metrics_counter(svc->metrics, "consumer_rejected_total", "Upstream events the service refused", labels);
+        free(labels);
+        s_upstream_connect(svc, up);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ set-up */
 
 static void
@@ -1298,6 +1505,8 @@ s_setup(rp_service_t *svc, int argc, char **argv)
     svc->batch = rp_calloc((size_t) svc->batch_max * 2, sizeof *svc->batch);
     for (int64_t i = 0; i < svc->batch_max; i++)
         svc->batch[i] = s_ctx_new(svc);
+    if (s_upstreams_open(svc) != 0)
+        return 2;
     if (s_write_endpoints(svc) != 0) {
         rp_error("cannot write %s/endpoints: %s", svc->data_dir, strerror(errno));
         return 1;
@@ -1318,6 +1527,13 @@ s_teardown(rp_service_t *svc)
         for (int64_t i = 0; i < svc->batch_max; i++)
             s_ctx_destroy(&svc->batch[i]);
         free(svc->batch);
+    }
+    for (size_t i = 0; i < svc->n_upstreams; i++)
+        rp_consumer_destroy(&svc->upstreams[i].consumer);
+    free(svc->upstreams);
+    if (svc->service_token) {
+        sodium_memzero(svc->service_token, strlen(svc->service_token));
+        free(svc->service_token);
     }
     rp_http_destroy(&svc->http);
     zsock_destroy(&svc->router);
@@ -1368,23 +1584,46 @@ rp_service_main(int argc, char **argv, const rp_service_def_t *def)
 
     rp_info("serving %s on %s, events on %s, data in %s", def->name, svc->bind,
             svc->pub_bind, svc->data_dir);
-    zmq_pollitem_t item = { zsock_resolve(svc->router), 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t *items = rp_calloc(1 + svc->n_upstreams, sizeof *items);
     while (!zsys_interrupted) {
         now_us = rp_clock_mono_us();
         int64_t wait_us = hb_due_us - now_us;
         for (size_t i = 0; i < n_timers; i++)
             if (svc->timer_due_us[i] - now_us < wait_us)
                 wait_us = svc->timer_due_us[i] - now_us;
+        size_t n_items = 1;
+        items[0] = (zmq_pollitem_t) { zsock_resolve(svc->router), 0, ZMQ_POLLIN, 0 };
+        for (size_t i = 0; i < svc->n_upstreams; i++) {
+            s_upstream_t *up = &svc->upstreams[i];
+            if (!up->consumer) {
+                if (now_us >= up->retry_at_us)
+                    s_upstream_connect(svc, up);
+                else if (up->retry_at_us - now_us < wait_us)
+                    wait_us = up->retry_at_us - now_us;
+            }
+            if (up->consumer) {
+                if (rp_consumer_pending(up->consumer))
+                    wait_us = 0;
+                items[n_items++] = (zmq_pollitem_t) {
+                    zsock_resolve(rp_consumer_socket(up->consumer)), 0, ZMQ_POLLIN, 0 };
+            }
+        }
         if (wait_us < 0)
             wait_us = 0;
-        int rc = zmq_poll(&item, 1, (long) (wait_us / 1000) + 1);
+        int rc = zmq_poll(items, (int) n_items, wait_us ? (long) (wait_us / 1000) + 1 : 0);
         if (rc < 0 && zmq_errno() != EINTR) {
             rp_error("poll: %s", zmq_strerror(zmq_errno()));
             status = 1;
             break;
         }
-        if (rc > 0)
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             s_batch(svc);
+        for (size_t i = 0; i < svc->n_upstreams; i++) {
+            s_upstream_t *up = &svc->upstreams[i];
+            if (up->consumer && (rp_consumer_pending(up->consumer)
+                                 || zsock_events(rp_consumer_socket(up->consumer)) & ZMQ_POLLIN))
+                s_consume(svc, up);
+        }
         now_us = rp_clock_mono_us();
         if (now_us >= hb_due_us) {
             s_heartbeat(svc);
@@ -1400,6 +1639,7 @@ rp_service_main(int argc, char **argv, const rp_service_def_t *def)
             idem_due_us = rp_clock_mono_us() + 60 * 1000000LL;
         }
     }
+    free(items);
     /* Draining: the batch in hand has been committed and answered; stop taking more. */
     if (svc->http)
         rp_http_set_ready(svc->http, false);

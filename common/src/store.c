@@ -67,7 +67,7 @@ s_migrate(rp_store_t *self, const rp_migration_t *migrations)
 {
     MDB_dbi meta = rp_store_dbi(self, "meta");
     MDB_val key = { strlen("schema_version"), (void *) "schema_version" };
-    uint32_t prev = self->schema_version;
+    uint32_t prev = 0;
     for (const rp_migration_t *m = migrations; m && m->version; m++) {
         assert(m->version > prev && "migrations must have strictly increasing versions");
         prev = m->version;

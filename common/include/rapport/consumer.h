@@ -10,6 +10,7 @@
 #ifndef RAPPORT_CONSUMER_H
 #define RAPPORT_CONSUMER_H
 #include <stdint.h>
+#include <stdbool.h>
 #include "rapport/keys.h"
 #include "rapport/v1/event.pb-c.h"
 
@@ -33,6 +34,12 @@ void rp_consumer_destroy(rp_consumer_t **self_p);
 int rp_consumer_next(rp_consumer_t *self, int timeout_ms, Rapport__V1__Event **ev);
 /* rp_consumer_position - the seq the consumer will deliver (or examine) next. */
 uint64_t rp_consumer_position(const rp_consumer_t *self);
+/* rp_consumer_socket - the SUB socket (a zsock_t), for polling with other sockets;
+ * when it is readable, call rp_consumer_next with timeout 0. Borrowed. */
+void *rp_consumer_socket(rp_consumer_t *self);
+/* rp_consumer_pending - true when events are ready without waiting (a replay
+ * fetched more than one, or a heartbeat revealed a tail to fetch). */
+bool rp_consumer_pending(const rp_consumer_t *self);
 /* rp_consumer_last_error - a message for the last -1. */
 const char *rp_consumer_last_error(const rp_consumer_t *self);
 

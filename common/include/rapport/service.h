@@ -81,6 +81,25 @@ typedef struct {
     int (*run)(rp_ctx_t *ctx);   /* 0, or -1 (rolled back, logged) */
 } rp_timer_t;
 
+/* A durable consumer of another service's events (DESIGN.md §7). The skeleton
+ * subscribes to the upstream service (endpoints from services.h, its CURVE key from
+ * <keys>/<upstream>.cert, our own cert as the client identity, and the token in
+ * RAPPORT_SERVICE_TOKEN or <keys>/<name>.token, which needs events.replay), gets its
+ * events in seq order with no gap (rp_consumer: live, Replay and heartbeat), and
+ * applies them through the write path: each apply runs in a nested transaction of a
+ * batch, and the upstream's next seq is stored in the table `offsets` in the same
+ * transaction, so every event is handled exactly once, across kill -9.
+ * apply returns 0, or -1 with a status set: the event's effects roll back, the
+ * failure is logged and counted (rapport_consumer_rejected_total), and the offset
+ * still moves on, so one bad event cannot stop the stream. A storage failure
+ * (MDB_MAP_FULL) retries the batch instead. Claims during apply: sub "system",
+ * the event's branch, scope company. */
+typedef struct {
+    const char *upstream;           /* "leads" */
+    const char *type_prefix;        /* "rapport.leads.v1.lead." or "" for all */
+    int (*apply)(rp_ctx_t *ctx, const Rapport__V1__Event *ev);
+} rp_consumer_def_t;
+
 typedef struct {
     const char *name;                              /* "leads": binary rapport-leads */
     const char *summary;                           /* one line for --help */
@@ -89,6 +108,7 @@ typedef struct {
     const rp_table_t *tables;                      /* NULL-name terminated */
     const rp_migration_t *migrations;              /* zero-version terminated, may be NULL */
     const rp_timer_t *timers;                      /* NULL-name terminated, may be NULL */
+    const rp_consumer_def_t *consumers;            /* NULL-upstream terminated, may be NULL */
     /* on_open - after the store opened and migrated, before serving; may be NULL. */
     int (*on_open)(rp_service_t *svc, rp_store_t *store);
 } rp_service_def_t;
@@ -129,6 +149,7 @@ void rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1]);
  * audit record's subject. 0, or -1 (then the request fails with INTERNAL). */
 int rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg);
 /* rp_ctx_set_subject - the audit subject when no event names it. */
+
 void rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject);
 
 /* ---- errors (Redis's addReplyError family; each returns -1) ---- */
