@@ -45,14 +45,11 @@ rp_audit_hash(const Rapport__Sys__V1__AuditRecord *r, uint8_t out[RP_AUDIT_HASH]
     crypto_generichash_final(&st, out, RP_AUDIT_HASH);
 }
 
-int
-rp_audit_append(MDB_txn *txn, MDB_dbi audit, Rapport__Sys__V1__AuditRecord *r)
+/* s_head_read - the chain head from the last stored record. */
+static int
+s_head_read(MDB_txn *txn, MDB_dbi audit, rp_audit_head_t *head)
 {
-    static const uint8_t zeros[RP_AUDIT_HASH];
-    uint8_t prev[RP_AUDIT_HASH], hash[RP_AUDIT_HASH];
-    memcpy(prev, zeros, sizeof prev);
-    r->seq = 1;
-
+    memset(head, 0, sizeof *head);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, audit, &cur);
     if (rc)
@@ -67,12 +64,30 @@ rp_audit_append(MDB_txn *txn, MDB_dbi audit, Rapport__Sys__V1__AuditRecord *r)
             mdb_cursor_close(cur);
             return MDB_CORRUPTED;
         }
-        memcpy(prev, last->hash.data, RP_AUDIT_HASH);
-        r->seq = rp_be_u64(k.mv_data) + 1;
+        memcpy(head->hash, last->hash.data, RP_AUDIT_HASH);
+        head->seq = rp_be_u64(k.mv_data);
         rapport__sys__v1__audit_record__free_unpacked(last, NULL);
     }
     mdb_cursor_close(cur);
+    head->known = true;
+    return 0;
+}
 
+int
+rp_audit_append(MDB_txn *txn, MDB_dbi audit, rp_audit_head_t *head,
+                Rapport__Sys__V1__AuditRecord *r)
+{
+    rp_audit_head_t local = { 0 };
+    if (!head)
+        head = &local;
+    if (!head->known) {
+        int rc = s_head_read(txn, audit, head);
+        if (rc)
+            return rc;
+    }
+    uint8_t prev[RP_AUDIT_HASH], hash[RP_AUDIT_HASH];
+    memcpy(prev, head->hash, sizeof prev);
+    r->seq = head->seq + 1;
     r->prev.data = prev;
     r->prev.len = RP_AUDIT_HASH;
     rp_audit_hash(r, hash);
@@ -80,7 +95,11 @@ rp_audit_append(MDB_txn *txn, MDB_dbi audit, Rapport__Sys__V1__AuditRecord *r)
     r->hash.len = RP_AUDIT_HASH;
     uint8_t key[8];
     rp_u64_be(r->seq, key);
-    rc = rp_store_put_msg(txn, audit, key, 8, &r->base);
+    int rc = rp_store_put_msg(txn, audit, key, 8, &r->base);
+    if (rc == 0) {
+        head->seq = r->seq;
+        memcpy(head->hash, hash, RP_AUDIT_HASH);
+    }
     /* prev/hash point at this stack frame: do not leave them dangling in r. */
     r->prev.data = NULL; r->prev.len = 0;
     r->hash.data = NULL; r->hash.len = 0;

@@ -133,15 +133,17 @@ struct rp_service {
     int64_t now;                                /* the clock, read once per batch */
     int64_t started_ms;
     uint64_t last_seq;                          /* last committed event seq */
+    rp_audit_head_t audit_head;                 /* head of the chain as the open txn sees it */
     char *endpoints_path;
     int64_t *timer_due_us;
     s_upstream_t *upstreams;
     size_t n_upstreams;
     char *service_token;
     /* metrics */
-    rp_counter_t *m_requests, *m_errors, *m_commits, *m_events, *m_replays,
+    rp_counter_t *m_requests, *m_errors, *m_commits, *m_events, *m_replays, *m_batches,
+                 *m_batched,
                  *m_last_seq, *m_map_size, *m_unroutable;
-    rp_histogram_t *m_commit_us, *m_batch;
+    rp_histogram_t *m_commit_us;
 };
 
 /* ------------------------------------------------------------------ ctx */
@@ -798,7 +800,7 @@ s_audit(rp_ctx_t *ctx, const char *method)
     rec.subject = ctx->subject ? ctx->subject : (char *) "";
     rec.digest.data = ctx->digest;
     rec.digest.len = RP_IDEM_DIGEST;
-    return rp_audit_append(ctx->txn, rp_store_dbi(ctx->svc->store, "audit"), &rec);
+    return rp_audit_append(ctx->txn, rp_store_dbi(ctx->svc->store, "audit"), &ctx->svc->audit_head, &rec);
 }
 
 /* s_write_one - run one write in a nested transaction of parent. Returns -1 only
@@ -826,6 +828,7 @@ s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
     case RP_IDEM_NEW:
         break;
     }
+    rp_audit_head_t head = svc->audit_head;     /* restored if this write rolls back */
     int rc = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &ctx->txn);
     if (rc) {
         rp_reply_lmdb(ctx, rc, "begin nested");
@@ -852,6 +855,7 @@ s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
         if (rc) {
             ctx->events = NULL;
             ctx->events_tail = &ctx->events;
+            svc->audit_head = head;
             rp_reply_lmdb(ctx, rc, "commit nested");
             s_pack_reply(ctx, NULL);
         }
@@ -859,6 +863,7 @@ s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
         mdb_txn_abort(ctx->txn);
         ctx->events = NULL;             /* rolled back with the nested transaction */
         ctx->events_tail = &ctx->events;
+        svc->audit_head = head;
     }
     ctx->txn = NULL;
     return ctx->map_full ? -1 : 0;
@@ -898,6 +903,7 @@ s_run_writes(rp_service_t *svc, rp_ctx_t **writes, size_t n)
         if (full) {
             /* Throw the batch away, grow the map, and run it again from scratch. */
             mdb_txn_abort(txn);
+            svc->audit_head.known = false;
             if (rp_store_grow(svc->store) != 0) {
                 for (size_t i = 0; i < n; i++) {
                     rp_arena_release(&writes[i]->arena, writes[i]->prepared);
@@ -919,6 +925,7 @@ s_run_writes(rp_service_t *svc, rp_ctx_t **writes, size_t n)
         rc = mdb_txn_commit(txn);
         rp_histogram_observe(svc->m_commit_us, rp_clock_mono_us() - t0);
         if (rc) {
+            svc->audit_head.known = false;
             rp_error("write path: commit: %s", mdb_strerror(rc));
             for (size_t i = 0; i < n; i++) {
                 writes[i]->events = NULL;
@@ -1012,7 +1019,8 @@ s_batch(rp_service_t *svc)
         mdb_txn_abort(rtxn);
     if (n == 0)
         return;
-    rp_histogram_observe(svc->m_batch, (int64_t) n);
+    rp_counter_add(svc->m_batches, 1);
+    rp_counter_add(svc->m_batched, n);
     /* Reads answer at once; writes wait for their commit. */
     for (size_t i = 0; i < n; i++)
         if (!svc->batch[i]->queued)
@@ -1076,12 +1084,15 @@ s_run_job(rp_service_t *svc, const char *name, int (*run)(rp_ctx_t *ctx))
             if (rc == 0) {
                 svc->last_seq = last;
                 s_publish(svc, ctx);
-            } else
+            } else {
+                svc->audit_head.known = false;
                 rp_error("job %s: commit: %s", name, mdb_strerror(rc));
+            }
             s_ctx_reset(ctx);
             return;
         }
         mdb_txn_abort(txn);
+        svc->audit_head.known = false;
         if (ctx->map_full && rp_store_grow(svc->store) == 0)
             continue;
         rp_warn("job %s failed: %s", name, ctx->message ? ctx->message : "error");
@@ -1145,6 +1156,7 @@ static int
 s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V1__Event *ev,
             MDB_txn *parent)
 {
+    rp_audit_head_t head = svc->audit_head;
     int rc = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &ctx->txn);
     if (rc)
         return rp_reply_lmdb(ctx, rc, "begin nested");
@@ -1157,12 +1169,15 @@ s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V
         else
             mdb_txn_abort(ctx->txn);
         ctx->txn = NULL;
-        if (rc)
+        if (rc) {
+            svc->audit_head = head;
             return rp_reply_lmdb(ctx, rc, "apply event");
+        }
         rp_counter_add(up->m_applied, 1);
         return 0;
     }
     mdb_txn_abort(ctx->txn);
+    svc->audit_head = head;
     ctx->txn = NULL;
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
@@ -1226,6 +1241,7 @@ s_consume(rp_service_t *svc, s_upstream_t *up)
         int rc = full ? MDB_MAP_FULL : mdb_put(txn, offsets, &k, &v, 0);
         if (rc == MDB_MAP_FULL) {
             mdb_txn_abort(txn);
+            svc->audit_head.known = false;
             if (rp_store_grow(svc->store) != 0)
                 break;
             continue;
@@ -1236,6 +1252,7 @@ s_consume(rp_service_t *svc, s_upstream_t *up)
         else
             mdb_txn_abort(txn);
         if (rc) {
+            svc->audit_head.known = false;
             rp_error("consumer of %s: commit: %s", up->def->upstream, mdb_strerror(rc));
             break;
         }
@@ -1426,7 +1443,8 @@ s_register_metrics(rp_service_t *svc)
     svc->m_replays = rp_metrics_counter(m, "idempotent_replays_total", "Writes answered from the idempotency record", "");
     svc->m_last_seq = rp_metrics_gauge(m, "last_event_seq", "Last committed event seq", "");
     svc->m_map_size = rp_metrics_gauge(m, "lmdb_map_bytes", "LMDB map size", "");
-    svc->m_batch = rp_metrics_histogram(m, "batch_size", "Requests per loop turn (histogram of counts, not time)", "");
+    svc->m_batches = rp_metrics_counter(m, "batches_total", "Loop turns that took requests", "");
+    svc->m_batched = rp_metrics_counter(m, "batched_requests_total", "Requests taken by those turns (mean batch = this / batches_total)", "");
     svc->m_commit_us = rp_metrics_histogram(m, "commit_duration", "Time of one group commit", "");
 }
 
@@ -1563,8 +1581,7 @@ rp_service_main(int argc, char **argv, const rp_service_def_t *def)
     rp_service_t svc_storage = { .def = def }, *svc = &svc_storage;
     zsys_init();
     zsys_set_logstream(NULL);           /* our own JSON log, not CZMQ's */
-    zsys_handler_set(NULL);
-    zsys_handler_reset();               /* CZMQ's SIGINT/SIGTERM -> zsys_interrupted */
+    zsys_catch_interrupts();            /* SIGINT/SIGTERM set zsys_interrupted: we drain */
     signal(SIGPIPE, SIG_IGN);
 
     int status = s_setup(svc, argc, argv);

@@ -7,6 +7,7 @@
 #define RAPPORT_AUDIT_H
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <lmdb.h>
 #include "rapport/sys/v1/system.pb-c.h"
 
@@ -14,9 +15,21 @@
 
 /* rp_audit_hash - the hash of r (r->hash itself is not an input). */
 void rp_audit_hash(const Rapport__Sys__V1__AuditRecord *r, uint8_t out[RP_AUDIT_HASH]);
-/* rp_audit_append - fill seq, prev and hash of r from the last record and put it.
- * r's digest must be set (32 bytes). Returns 0 or an LMDB code. */
-int rp_audit_append(MDB_txn *txn, MDB_dbi audit, Rapport__Sys__V1__AuditRecord *r);
+/* The head of the chain (last seq and hash), so a writer need not read the last
+ * record back on every append. known = false makes the next append read it. A
+ * caller that rolls a transaction back restores the head it had before. */
+typedef struct {
+    uint64_t seq;
+    uint8_t hash[RP_AUDIT_HASH];
+    bool known;
+} rp_audit_head_t;
+
+/* rp_audit_append - fill seq, prev and hash of r from the head (read from the last
+ * record when head is NULL or not known), put it, and advance head. r's digest must
+ * be set. Returns 0 or an LMDB code (MDB_CORRUPTED when the last record does not
+ * decode). */
+int rp_audit_append(MDB_txn *txn, MDB_dbi audit, rp_audit_head_t *head,
+                    Rapport__Sys__V1__AuditRecord *r);
 /* rp_audit_check - verify a run of records that continues a chain whose previous
  * hash is prev (zeros before seq 1). Returns 0 when intact, else the seq of the first
  * broken record; updates prev to the last good hash for the next run. */

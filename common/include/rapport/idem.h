@@ -24,8 +24,10 @@ rp_idem_result_t rp_idem_lookup(MDB_txn *txn, MDB_dbi idem, const char *id, int6
 int rp_idem_store(MDB_txn *txn, MDB_dbi idem, MDB_dbi idem_exp, const char *id,
                   const uint8_t digest[RP_IDEM_DIGEST], const uint8_t *reply, size_t len,
                   int64_t expires_ms);
-/* rp_idem_expire - delete up to max records expired at now_ms. Returns how many
- * were deleted, or -1 on an LMDB error. */
+/* rp_idem_expire - process up to max expiry-index entries due at now_ms, deleting
+ * each record that is still expired (one rewritten with a later expiry stays).
+ * Returns how many index entries were processed (loop while it returns max), or -1
+ * on an LMDB error. */
 int rp_idem_expire(MDB_txn *txn, MDB_dbi idem, MDB_dbi idem_exp, int64_t now_ms, int max);
 
 #endif
