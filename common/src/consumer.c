@@ -2,11 +2,16 @@
  * disconnects: live events from PUB, gaps filled through System/Replay, and the
  * heartbeat revealing a tail that was missed (DESIGN.md §7).
  *
- * The consumer's position is the next seq it will examine. Live events at the
- * position are delivered at once; an event past the position means a gap, and
- * the gap is replayed first; an event below the position was already delivered
- * and is dropped. With a type prefix, Replay skips the other types and reports
- * where it stopped (next_seq), so the position still advances without gaps.
+ * The consumer's position is the next seq it will examine. It is either live
+ * (delivering events from the SUB socket as they come, while they are exactly at
+ * the position) or behind (a gap was seen, a heartbeat announced events it lacks,
+ * or it just started). While behind it keeps one Replay request in flight on its
+ * DEALER and drops live events: they will come back through Replay. A Replay reply
+ * that reaches the last committed seq makes it live again; an event lost between
+ * that reply and the next live one shows up as a gap or in the next heartbeat.
+ *
+ * Nothing here blocks longer than the caller's timeout, so a service can poll the
+ * consumer's sockets in its own loop and keep serving while it catches up.
  */
 #include <assert.h>
 #include <string.h>
@@ -19,14 +24,19 @@
 #include "rapport/sys/v1/system.pb-c.h"
 
 #define S_HEARTBEAT_TYPE "rapport.sys.v1.heartbeat"
+#define S_REPLAY_METHOD "rapport.sys.v1.System/Replay"
 #define S_REPLAY_BATCH 500
+#define S_REPLAY_TIMEOUT_US (10 * 1000000LL)
 
 struct rp_consumer {
     rp_client_t *rpc;
     zsock_t *sub;
     char *prefix;
     uint64_t position;          /* next seq to examine */
-    uint64_t known_last;        /* highest committed seq we have heard of */
+    bool behind;                /* events may exist at or past position: replay */
+    bool inflight;              /* a Replay request is on its way */
+    char inflight_id[RP_ULID_STRLEN + 1];
+    int64_t inflight_since_us;
     zlist_t *ready;             /* Rapport__V1__Event * ready to hand out, in order */
     char error[600];
 };
@@ -36,6 +46,7 @@ rp_consumer_new(const rp_consumer_opts_t *o)
 {
     assert(o && o->rpc_endpoint && o->pub_endpoint && o->server_public_z85 && o->me);
     rp_consumer_t *self = rp_calloc(1, sizeof *self);
+    self->ready = zlist_new();
     self->rpc = rp_client_new(o->rpc_endpoint, o->server_public_z85, o->me, o->token);
     self->sub = zsock_new(ZMQ_SUB);
     if (!self->rpc || !self->sub) {
@@ -56,9 +67,7 @@ rp_consumer_new(const rp_consumer_opts_t *o)
         return NULL;
     }
     self->position = o->from_seq ? o->from_seq : 1;
-    /* Start by catching up: whatever is committed before we subscribed. */
-    self->known_last = UINT64_MAX;
-    self->ready = zlist_new();
+    self->behind = true;        /* whatever was committed before we subscribed */
     return self;
 }
 
@@ -85,7 +94,10 @@ rp_consumer_destroy(rp_consumer_t **self_p)
 uint64_t
 rp_consumer_position(const rp_consumer_t *self)
 {
-    return self->position;
+    /* The next seq to deliver: the first ready event's, else where fetching stands.
+     * A caller that stores this after handling an event resumes exactly there. */
+    const Rapport__V1__Event *head = zlist_head(self->ready);
+    return head ? head->seq : self->position;
 }
 
 void *
@@ -94,11 +106,17 @@ rp_consumer_socket(rp_consumer_t *self)
     return self->sub;
 }
 
+void *
+rp_consumer_rpc_socket(rp_consumer_t *self)
+{
+    return rp_client_socket(self->rpc);
+}
+
 bool
 rp_consumer_pending(const rp_consumer_t *self)
 {
-    return zlist_size(self->ready) > 0 || self->known_last == UINT64_MAX
-        || self->known_last >= self->position;
+    /* Ready events, or a replay to send: both can be done without waiting. */
+    return zlist_size(self->ready) > 0 || (self->behind && !self->inflight);
 }
 
 const char *
@@ -107,85 +125,90 @@ rp_consumer_last_error(const rp_consumer_t *self)
     return self->error;
 }
 
-/* s_replay - fetch everything committed from position on through System/Replay
- * into the ready list, in order. Live events it overtakes are dropped later as
- * already delivered. 0, or -1 with self->error set. */
+/* s_replay_send - ask for the next page from position; never waits. */
 static int
-s_replay(rp_consumer_t *self)
+s_replay_send(rp_consumer_t *self)
 {
-    for (;;) {
-        uint64_t start = self->position;
-        Rapport__Sys__V1__ReplayRequest req = RAPPORT__SYS__V1__REPLAY_REQUEST__INIT;
-        req.from_seq = self->position;
-        req.limit = S_REPLAY_BATCH;
-        req.type_prefix = self->prefix;
-        Rapport__Sys__V1__ReplayReply *r = NULL;
-        rp_call_status_t st;
-        int code = rp_client_call(self->rpc, NULL, "rapport.sys.v1.System/Replay", &req.base,
-                                  &rapport__sys__v1__replay_reply__descriptor,
-                                  (ProtobufCMessage **) &r, &st, 10000);
-        if (code != RP_OK) {
-            snprintf(self->error, sizeof self->error, "replay from %llu: %s: %s",
-                     (unsigned long long) self->position, rp_code_name(code), st.message);
-            return -1;
-        }
-        size_t kept = 0;
-        for (size_t i = 0; i < r->n_events; i++) {
-            Rapport__V1__Event *ev = r->events[i];
-            if (ev->seq >= self->position) {
-                zlist_append(self->ready, ev);      /* taken out of the reply */
-                self->position = ev->seq + 1;
-            } else
-                r->events[kept++] = ev;             /* freed with the reply */
-        }
-        r->n_events = kept;
-        if (r->next_seq > self->position)
-            self->position = r->next_seq;           /* other types skipped */
-        self->known_last = r->last_seq;
-        rapport__sys__v1__replay_reply__free_unpacked(r, NULL);
-        /* Caught up with what is committed, or no progress (nothing more to read). */
-        if (self->position > self->known_last || self->position == start)
-            break;
+    Rapport__Sys__V1__ReplayRequest req = RAPPORT__SYS__V1__REPLAY_REQUEST__INIT;
+    req.from_seq = self->position;
+    req.limit = S_REPLAY_BATCH;
+    req.type_prefix = self->prefix;
+    if (rp_client_send(self->rpc, NULL, S_REPLAY_METHOD, &req.base, self->inflight_id) != 0) {
+        snprintf(self->error, sizeof self->error, "replay from %llu: cannot send",
+                 (unsigned long long) self->position);
+        return -1;
     }
+    self->inflight = true;
+    self->inflight_since_us = rp_clock_mono_us();
     return 0;
 }
 
-/* s_take_live - one message from SUB, handled. 0 ok (maybe nothing ready), -1 error. */
+/* s_replay_take - handle the Replay reply. 0, or -1 with self->error set. */
 static int
-s_take_live(rp_consumer_t *self)
+s_replay_take(rp_consumer_t *self, Rapport__V1__Reply *reply)
 {
-    zmsg_t *msg = zmsg_recv(self->sub);
-    if (!msg)
-        return 0;
-    zframe_t *type = zmsg_first(msg), *body = zmsg_next(msg);
-    if (!type || !body) {
-        zmsg_destroy(&msg);
-        return 0;
+    if (strcmp(reply->id, self->inflight_id) != 0)
+        return 0;                       /* a late reply to an abandoned request */
+    self->inflight = false;
+    int code = reply->status ? (int) reply->status->code : RP_OK;
+    if (code != RP_OK) {
+        snprintf(self->error, sizeof self->error, "replay from %llu: %s: %s",
+                 (unsigned long long) self->position, rp_code_name(code),
+                 reply->status && reply->status->message ? reply->status->message : "");
+        return -1;
     }
-    int rc = 0;
-    if (zframe_streq(type, S_HEARTBEAT_TYPE)) {
-        Rapport__V1__Heartbeat *hb = rapport__v1__heartbeat__unpack(NULL, zframe_size(body), zframe_data(body));
+    Rapport__Sys__V1__ReplayReply *r =
+        rapport__sys__v1__replay_reply__unpack(NULL, reply->body.len, reply->body.data);
+    if (!r) {
+        snprintf(self->error, sizeof self->error, "replay from %llu: the reply does not decode",
+                 (unsigned long long) self->position);
+        return -1;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n_events; i++) {
+        Rapport__V1__Event *ev = r->events[i];
+        if (ev->seq >= self->position) {
+            zlist_append(self->ready, ev);      /* taken out of the reply */
+            self->position = ev->seq + 1;
+        } else
+            r->events[kept++] = ev;             /* freed with the reply */
+    }
+    r->n_events = kept;
+    if (r->next_seq > self->position)
+        self->position = r->next_seq;           /* other types were skipped */
+    self->behind = self->position <= r->last_seq;
+    rapport__sys__v1__replay_reply__free_unpacked(r, NULL);
+    return 0;
+}
+
+/* s_live - one message from SUB. */
+static void
+s_live(rp_consumer_t *self)
+{
+    zmsg_t *msg = zmsg_recv_nowait(self->sub);
+    if (!msg)
+        return;
+    zframe_t *type = zmsg_first(msg), *body = zmsg_next(msg);
+    if (type && body && zframe_streq(type, S_HEARTBEAT_TYPE)) {
+        Rapport__V1__Heartbeat *hb =
+            rapport__v1__heartbeat__unpack(NULL, zframe_size(body), zframe_data(body));
         if (hb) {
             if (hb->last_seq >= self->position)
-                rc = s_replay(self);
+                self->behind = true;            /* events we have not seen */
             rapport__v1__heartbeat__free_unpacked(hb, NULL);
         }
-    } else {
+    } else if (type && body) {
         Rapport__V1__Event *ev = rapport__v1__event__unpack(NULL, zframe_size(body), zframe_data(body));
-        if (ev) {
-            if (ev->seq > self->position)
-                rc = s_replay(self);                    /* the gap first */
-            if (rc == 0 && ev->seq == self->position) {
-                zlist_append(self->ready, ev);
-                self->position = ev->seq + 1;
-                ev = NULL;
-            }
-            if (ev)
-                rapport__v1__event__free_unpacked(ev, NULL);   /* already delivered */
-        }
+        if (ev && !self->behind && ev->seq == self->position) {
+            zlist_append(self->ready, ev);
+            self->position = ev->seq + 1;
+            ev = NULL;
+        } else if (ev && ev->seq > self->position)
+            self->behind = true;                /* a gap: replay it */
+        if (ev)
+            rapport__v1__event__free_unpacked(ev, NULL);   /* old, or replay will bring it */
     }
     zmsg_destroy(&msg);
-    return rc;
 }
 
 int
@@ -197,21 +220,36 @@ rp_consumer_next(rp_consumer_t *self, int timeout_ms, Rapport__V1__Event **ev)
         *ev = zlist_pop(self->ready);
         if (*ev)
             return 0;
-        if (self->known_last == UINT64_MAX || self->known_last >= self->position) {
-            /* First call, or the heartbeat told us of events we lack: catch up. */
-            if (s_replay(self) != 0)
-                return -1;
-            if (zlist_size(self->ready))
-                continue;
+        if (self->behind && !self->inflight && s_replay_send(self) != 0)
+            return -1;
+        if (self->inflight && rp_clock_mono_us() - self->inflight_since_us > S_REPLAY_TIMEOUT_US) {
+            snprintf(self->error, sizeof self->error, "replay from %llu: no reply within %lld s",
+                     (unsigned long long) self->position, S_REPLAY_TIMEOUT_US / 1000000);
+            self->inflight = false;
+            return -1;
         }
         int64_t left = (until - rp_clock_mono_us()) / 1000;
-        if (left <= 0)
+        if (left < 0)
+            left = 0;
+        zmq_pollitem_t items[2] = {
+            { zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve(rp_client_socket(self->rpc)), 0, ZMQ_POLLIN, 0 },
+        };
+        if (zmq_poll(items, 2, (long) left) <= 0)
             return 1;
-        zmq_pollitem_t item = { zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0 };
-        int n = zmq_poll(&item, 1, (long) left);
-        if (n < 0)
+        if (items[1].revents & ZMQ_POLLIN) {
+            Rapport__V1__Reply *reply;
+            int rc = rp_client_recv(self->rpc, 0, &reply);
+            if (rc == 0) {
+                rc = s_replay_take(self, reply);
+                rapport__v1__reply__free_unpacked(reply, NULL);
+                if (rc != 0)
+                    return -1;
+            }
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_live(self);
+        if (left == 0 && !zlist_size(self->ready))
             return 1;
-        if (n > 0 && s_take_live(self) != 0)
-            return -1;
     }
 }

@@ -1601,7 +1601,7 @@ rp_service_main(int argc, char **argv, const rp_service_def_t *def)
 
     rp_info("serving %s on %s, events on %s, data in %s", def->name, svc->bind,
             svc->pub_bind, svc->data_dir);
-    zmq_pollitem_t *items = rp_calloc(1 + svc->n_upstreams, sizeof *items);
+    zmq_pollitem_t *items = rp_calloc(1 + 2 * svc->n_upstreams, sizeof *items);
     while (!zsys_interrupted) {
         now_us = rp_clock_mono_us();
         int64_t wait_us = hb_due_us - now_us;
@@ -1623,6 +1623,8 @@ rp_service_main(int argc, char **argv, const rp_service_def_t *def)
                     wait_us = 0;
                 items[n_items++] = (zmq_pollitem_t) {
                     zsock_resolve(rp_consumer_socket(up->consumer)), 0, ZMQ_POLLIN, 0 };
+                items[n_items++] = (zmq_pollitem_t) {
+                    zsock_resolve(rp_consumer_rpc_socket(up->consumer)), 0, ZMQ_POLLIN, 0 };
             }
         }
         if (wait_us < 0)
@@ -1638,7 +1640,8 @@ rp_service_main(int argc, char **argv, const rp_service_def_t *def)
         for (size_t i = 0; i < svc->n_upstreams; i++) {
             s_upstream_t *up = &svc->upstreams[i];
             if (up->consumer && (rp_consumer_pending(up->consumer)
-                                 || zsock_events(rp_consumer_socket(up->consumer)) & ZMQ_POLLIN))
+                                 || zsock_events(rp_consumer_socket(up->consumer)) & ZMQ_POLLIN
+                                 || zsock_events(rp_consumer_rpc_socket(up->consumer)) & ZMQ_POLLIN))
                 s_consume(svc, up);
         }
         now_us = rp_clock_mono_us();

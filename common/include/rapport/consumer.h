@@ -34,11 +34,15 @@ void rp_consumer_destroy(rp_consumer_t **self_p);
 int rp_consumer_next(rp_consumer_t *self, int timeout_ms, Rapport__V1__Event **ev);
 /* rp_consumer_position - the seq the consumer will deliver (or examine) next. */
 uint64_t rp_consumer_position(const rp_consumer_t *self);
-/* rp_consumer_socket - the SUB socket (a zsock_t), for polling with other sockets;
- * when it is readable, call rp_consumer_next with timeout 0. Borrowed. */
+/* rp_consumer_socket / rp_consumer_rpc_socket - the SUB socket and the DEALER its
+ * Replay requests go out on (zsock_t's), for polling with other sockets: when
+ * either is readable, or rp_consumer_pending is true, call rp_consumer_next with
+ * timeout 0. rp_consumer_next never waits longer than its timeout, also while it
+ * catches up, so a service keeps serving. Borrowed. */
 void *rp_consumer_socket(rp_consumer_t *self);
-/* rp_consumer_pending - true when events are ready without waiting (a replay
- * fetched more than one, or a heartbeat revealed a tail to fetch). */
+void *rp_consumer_rpc_socket(rp_consumer_t *self);
+/* rp_consumer_pending - true when there is work that needs no waiting: events
+ * ready to hand out, or a Replay request to send. */
 bool rp_consumer_pending(const rp_consumer_t *self);
 /* rp_consumer_last_error - a message for the last -1. */
 const char *rp_consumer_last_error(const rp_consumer_t *self);
