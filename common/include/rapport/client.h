@@ -21,7 +21,8 @@ rp_client_t *rp_client_new(const char *endpoint, const char *server_public_z85,
                            const rp_curve_t *me, const char *token);
 void rp_client_destroy(rp_client_t **self_p);
 void rp_client_set_token(rp_client_t *self, const char *token);
-/* rp_client_socket - the zmq socket, for polling. Borrowed. */
+/* rp_client_socket - the CZMQ zsock_t, for polling (zsock_resolve gives the libzmq
+ * socket for zmq_poll). Borrowed. */
 void *rp_client_socket(rp_client_t *self);
 
 /* The outcome of a call: code/message from the Reply's status (or a local failure:
