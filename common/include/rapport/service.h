@@ -33,6 +33,8 @@
  *   RAPPORT_MAP_SIZE   initial LMDB map size in bytes; it grows      (67108864)
  *   RAPPORT_IDEM_TTL   seconds a write's reply is kept for retries   (86400)
  *   RAPPORT_HEARTBEAT_MS  PUB heartbeat interval                     (1000)
+ *   RAPPORT_GATHER_US  group commit: when the last batch held several writes, wait
+ *                      up to this long for as many before committing; 0 = never (500)
  *   RAPPORT_TEST_CLOCK    1 enables System/ClockAdvance (tests only) (0)
  * Any endpoint may use port * (tcp://127.0.0.1:*): the bound endpoints are then
  * learnt from the ready file. On start, once bound, the skeleton creates its CURVE

@@ -1,0 +1,366 @@
+/* service_ctx.c - what a handler holds while it runs: the request context with its
+ * arena, the events it emits, and the Redis-style error replies and *_or_reply
+ * validators (service.h).
+ */
+#include "service_internal.h"
+
+/* ------------------------------------------------------------------ ctx */
+
+rp_ctx_t *
+svc_ctx_new(rp_service_t *svc)
+{
+    rp_ctx_t *ctx = rp_calloc(1, sizeof *ctx);
+    ctx->svc = svc;
+    rp_arena_init(&ctx->arena);
+    return ctx;
+}
+
+void
+svc_ctx_destroy(rp_ctx_t **ctx_p)
+{
+    if (*ctx_p) {
+        rp_arena_free(&(*ctx_p)->arena);
+        free(*ctx_p);
+        *ctx_p = NULL;
+    }
+}
+
+/* svc_ctx_clear_outcome - forget status, events and reply (a batch retry re-runs it). */
+void
+svc_ctx_clear_outcome(rp_ctx_t *ctx)
+{
+    ctx->code = RP_OK;
+    ctx->message = NULL;
+    ctx->existing_id = NULL;
+    ctx->n_violations = 0;
+    ctx->map_full = false;
+    ctx->subject = NULL;
+    ctx->events = NULL;
+    ctx->events_tail = &ctx->events;
+    ctx->reply = NULL;
+    ctx->reply_len = 0;
+    ctx->has_reply = false;
+    ctx->txn = NULL;
+}
+
+/* svc_ctx_reset - ready for the next request, keeping the arena's first chunk. */
+void
+svc_ctx_reset(rp_ctx_t *ctx)
+{
+    rp_arena_reset(&ctx->arena);
+    ctx->req = NULL;
+    ctx->route = NULL;
+    ctx->in = NULL;
+    ctx->identity_len = 0;
+    ctx->queued = false;
+    memset(&ctx->claims, 0, sizeof ctx->claims);
+    svc_ctx_clear_outcome(ctx);
+}
+
+MDB_txn *rp_ctx_txn(rp_ctx_t *ctx) { return ctx->txn; }
+rp_store_t *rp_ctx_store(rp_ctx_t *ctx) { return ctx->svc->store; }
+MDB_dbi rp_ctx_dbi(rp_ctx_t *ctx, const char *t) { return rp_store_dbi(ctx->svc->store, t); }
+const rp_claims_t *rp_ctx_claims(rp_ctx_t *ctx) { return &ctx->claims; }
+int64_t rp_ctx_now(rp_ctx_t *ctx) { return ctx->svc->now; }
+bool rp_ctx_failed(rp_ctx_t *ctx) { return ctx->code != RP_OK; }
+bool rp_ctx_allowed(rp_ctx_t *ctx, const char *perm) { return rp_perm_allows(&ctx->claims, perm); }
+
+const char *
+rp_ctx_request_id(rp_ctx_t *ctx)
+{
+    return ctx->req && ctx->req->id ? ctx->req->id : "";
+}
+
+const char *
+rp_ctx_method(rp_ctx_t *ctx)
+{
+    return ctx->route ? ctx->route->full : "";
+}
+
+void *
+rp_ctx_alloc(rp_ctx_t *ctx, size_t n)
+{
+    return rp_arena_alloc(&ctx->arena, n);
+}
+
+char *
+rp_ctx_strdup(rp_ctx_t *ctx, const char *s)
+{
+    s = s ? s : "";
+    size_t n = strlen(s) + 1;
+    char *p = rp_arena_alloc(&ctx->arena, n);
+    memcpy(p, s, n);
+    return p;
+}
+
+static char *
+s_ctx_vsprintf(rp_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *p = rp_arena_alloc(&ctx->arena, (size_t) (n < 0 ? 0 : n) + 1);
+    if (n > 0)
+        vsnprintf(p, (size_t) n + 1, fmt, ap);
+    return p;
+}
+
+char *
+rp_ctx_sprintf(rp_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = s_ctx_vsprintf(ctx, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+ProtobufCAllocator *
+rp_ctx_allocator(rp_ctx_t *ctx)
+{
+    return &ctx->arena.pb;
+}
+
+void
+rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1])
+{
+    rp_ulid_new(ctx->svc->now, id);
+    rp_ulid_format(id, str);
+}
+
+void
+rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject)
+{
+    ctx->subject = rp_ctx_strdup(ctx, subject);
+}
+
+int
+rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg)
+{
+    rp_service_t *svc = ctx->svc;
+    assert(ctx->txn && "rp_ctx_emit outside a write");
+    char id[RP_ULID_STRLEN + 1];
+    rp_ulid_new_str(svc->now, id);
+
+    Rapport__V1__Event ev = RAPPORT__V1__EVENT__INIT;
+    ev.id = id;
+    ev.type = rp_ctx_sprintf(ctx, "rapport.%s.v1.%s", svc->def->name, type);
+    ev.source = ctx->claims.branch[0]
+        ? rp_ctx_sprintf(ctx, "/branches/%s/%s", ctx->claims.branch, svc->def->name)
+        : rp_ctx_sprintf(ctx, "/%s", svc->def->name);
+    ev.subject = (char *) (subject ? subject : "");
+    ev.time = svc->now;
+    ev.branch = ctx->claims.branch;
+    ev.actor = ctx->claims.sub;
+    ev.on_behalf_of = ctx->claims.on_behalf_of;
+    if (msg) {
+        ev.data.len = protobuf_c_message_get_packed_size(msg);
+        ev.data.data = rp_arena_alloc(&ctx->arena, ev.data.len);
+        protobuf_c_message_pack(msg, ev.data.data);
+        ev.dataschema = rp_ctx_sprintf(ctx, "proto:%s", msg->descriptor->name);
+    }
+    int rc = rp_events_append(ctx->txn, rp_store_dbi(svc->store, "events"), &ev);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "append event");
+
+    s_pending_event_t *pe = rp_arena_alloc(&ctx->arena, sizeof *pe);
+    pe->type = ev.type;
+    pe->len = protobuf_c_message_get_packed_size(&ev.base);
+    pe->data = rp_arena_alloc(&ctx->arena, pe->len);
+    protobuf_c_message_pack(&ev.base, pe->data);
+    *ctx->events_tail = pe;
+    ctx->events_tail = &pe->next;
+    if (!ctx->subject && subject)
+        ctx->subject = rp_ctx_strdup(ctx, subject);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static int
+s_vset(rp_ctx_t *ctx, rp_code_t code, const char *fmt, va_list ap)
+{
+    ctx->code = code;
+    ctx->message = s_ctx_vsprintf(ctx, fmt, ap);
+    return -1;
+}
+
+int
+rp_reply_error(rp_ctx_t *ctx, rp_code_t code, const char *fmt, ...)
+{
+    assert(code != RP_OK);
+    va_list ap;
+    va_start(ap, fmt);
+    s_vset(ctx, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int
+rp_reply_violation(rp_ctx_t *ctx, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = s_ctx_vsprintf(ctx, fmt, ap);
+    va_end(ap);
+    if (ctx->code != RP_INVALID_ARGUMENT || !ctx->message) {
+        ctx->code = RP_INVALID_ARGUMENT;
+        ctx->message = rp_ctx_sprintf(ctx, "%s: %s", field, why);
+    }
+    if (ctx->n_violations < S_MAX_VIOLATIONS) {
+        Rapport__V1__FieldViolation *v = &ctx->violations[ctx->n_violations];
+        rapport__v1__field_violation__init(v);
+        v->field = rp_ctx_strdup(ctx, field);
+        v->description = why;
+        ctx->violation_ptrs[ctx->n_violations++] = v;
+    }
+    return -1;
+}
+
+int
+rp_reply_exists(rp_ctx_t *ctx, const char *existing_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vset(ctx, RP_ALREADY_EXISTS, fmt, ap);
+    va_end(ap);
+    ctx->existing_id = rp_ctx_strdup(ctx, existing_id);
+    return -1;
+}
+
+int
+rp_reply_lmdb(rp_ctx_t *ctx, int rc, const char *what)
+{
+    if (rc == MDB_MAP_FULL)
+        ctx->map_full = true;
+    else
+        rp_log(RP_LOG_ERROR, rp_ctx_request_id(ctx), ctx->req ? ctx->req->trace_id : NULL,
+               "%s: %s", what, mdb_strerror(rc));
+    return rp_reply_error(ctx, RP_INTERNAL, "storage error");
+}
+
+int
+rp_ulid_or_reply(rp_ctx_t *ctx, const char *field, const char *s, rp_ulid_t *out)
+{
+    if (rp_str_empty(s))
+        return rp_reply_violation(ctx, field, "is required");
+    if (rp_ulid_parse(s, out) != 0)
+        return rp_reply_violation(ctx, field, "must be a ULID (26 characters of Crockford base32)");
+    return 0;
+}
+
+int
+rp_required_or_reply(rp_ctx_t *ctx, const char *field, const char *s)
+{
+    return rp_str_empty(s) ? rp_reply_violation(ctx, field, "is required") : 0;
+}
+
+int
+rp_len_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t min, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < min)
+        return min == 1 ? rp_reply_violation(ctx, field, "is required")
+                        : rp_reply_violation(ctx, field, "must be at least %zu bytes", min);
+    if (n > max)
+        return rp_reply_violation(ctx, field, "must be at most %zu bytes", max);
+    return 0;
+}
+
+int
+rp_range_or_reply(rp_ctx_t *ctx, const char *field, int64_t v, int64_t min, int64_t max)
+{
+    if (v < min || v > max)
+        return rp_reply_violation(ctx, field, "must be between %lld and %lld",
+                                  (long long) min, (long long) max);
+    return 0;
+}
+
+int
+rp_money_or_reply(rp_ctx_t *ctx, const char *field, const Rapport__V1__Money *m, int64_t min_units)
+{
+    if (!m)
+        return rp_reply_violation(ctx, field, "is required");
+    if (!rp_currency_valid(m->currency))
+        return rp_reply_violation(ctx, rp_ctx_sprintf(ctx, "%s.currency", field),
+                                  "must be an ISO 4217 currency code");
+    if (m->units < min_units)
+        return rp_reply_violation(ctx, rp_ctx_sprintf(ctx, "%s.units", field),
+                                  "must be at least %lld", (long long) min_units);
+    return 0;
+}
+
+int
+rp_date_or_reply(rp_ctx_t *ctx, const char *field, const Rapport__V1__Date *d, int32_t *days)
+{
+    if (!d)
+        return rp_reply_violation(ctx, field, "is required");
+    if (!rp_date_valid(d->year, d->month, d->day))
+        return rp_reply_violation(ctx, field, "must be a real calendar date (year 1900..9999)");
+    *days = rp_date_to_days(d->year, d->month, d->day);
+    return 0;
+}
+
+int
+rp_page_or_reply(rp_ctx_t *ctx, int scan_rc)
+{
+    if (scan_rc == -2)
+        return rp_reply_violation(ctx, "page_token", "is not a page token of this query");
+    if (scan_rc < 0)
+        return rp_ctx_failed(ctx) ? -1 : rp_reply_error(ctx, RP_INTERNAL, "scan failed");
+    return 0;
+}
+
+int
+rp_scope_or_reply(rp_ctx_t *ctx, const char *what, const char *id, const char *owner, const char *unit)
+{
+    if (rp_scope_sees(&ctx->claims, owner, unit))
+        return 0;
+    return rp_reply_error(ctx, RP_NOT_FOUND, "%s %s not found", what, id);
+}
+
+/* ------------------------------------------------------------------ replies */
+
+/* svc_pack_reply - build the Reply for ctx into its arena. */
+void
+svc_pack_reply(rp_ctx_t *ctx, const ProtobufCMessage *out)
+{
+    Rapport__V1__Reply reply = RAPPORT__V1__REPLY__INIT;
+    Rapport__V1__Status status = RAPPORT__V1__STATUS__INIT;
+    reply.id = (char *) rp_ctx_request_id(ctx);
+    reply.status = &status;
+    status.code = ctx->code;
+    status.message = ctx->message ? ctx->message : (char *) "";
+    status.existing_id = ctx->existing_id ? ctx->existing_id : (char *) "";
+    status.n_field_violations = ctx->n_violations;
+    status.field_violations = ctx->violation_ptrs;
+    if (ctx->code == RP_OK && out) {
+        reply.body.len = protobuf_c_message_get_packed_size(out);
+        reply.body.data = rp_arena_alloc(&ctx->arena, reply.body.len);
+        protobuf_c_message_pack(out, reply.body.data);
+    }
+    ctx->reply_len = protobuf_c_message_get_packed_size(&reply.base);
+    ctx->reply = rp_arena_alloc(&ctx->arena, ctx->reply_len);
+    protobuf_c_message_pack(&reply.base, ctx->reply);
+    ctx->has_reply = true;
+}
+
+/* svc_send - route the reply back to the client that asked. */
+void
+svc_send(rp_service_t *svc, rp_ctx_t *ctx)
+{
+    if (!ctx->has_reply)
+        return;
+    void *sock = zsock_resolve(svc->router);
+    if (zmq_send(sock, ctx->identity, ctx->identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_send(sock, ctx->reply, ctx->reply_len, ZMQ_DONTWAIT) < 0)
+        rp_log(RP_LOG_DEBUG, rp_ctx_request_id(ctx), NULL, "reply not delivered: %s",
+               zmq_strerror(errno));
+    rp_counter_add(svc->m_requests, 1);
+    if (ctx->code != RP_OK)
+        rp_counter_add(svc->m_errors, 1);
+    if (ctx->route && ctx->route->latency)
+        rp_histogram_observe(ctx->route->latency, rp_clock_mono_us() - ctx->start_us);
+}
+
