@@ -287,9 +287,11 @@ long rp_fold_name(const char *s, char *out, size_t cap)
     enum { GAP_NONE, GAP_PUNCT, GAP_SPACE } gap = GAP_NONE;
     size_t i = 0;
     while (i < slen) {
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t k = s_decode(p + i, slen - i, &cp);
-        assert(k);
+        assert(k);              /* the input was checked as UTF-8 above */
+        if (k == 0)
+            break;
         i += k;
         char w[4];
         size_t wlen = 0;

@@ -109,7 +109,7 @@ rp_metrics_destroy(rp_metrics_t **self_p)
 }
 
 /* s_name_ok - [a-zA-Z_:][a-zA-Z0-9_:]* */
-static bool
+static bool __attribute__((unused))   /* used only by asserts */
 s_name_ok(const char *name)
 {
     if (!name || !*name || (name[0] >= '0' && name[0] <= '9'))

@@ -75,7 +75,8 @@ s_usage(const rp_service_def_t *def, FILE *f)
         "  --keys DIR        keys directory           RAPPORT_KEYS      (./var/keys)\n"
         "  -h, --help        this text\n"
         "  --version         print the version\n\n"
-        "Other settings: RAPPORT_LOG_LEVEL (info), RAPPORT_BATCH_MAX (256),\n"
+        "Other settings: RAPPORT_HOST (127.0.0.1: the host of the three defaults above),\n"
+        "RAPPORT_LOG_LEVEL (info), RAPPORT_BATCH_MAX (256),\n"
         "RAPPORT_MAX_MSG (1048576), RAPPORT_MAP_SIZE (67108864), RAPPORT_IDEM_TTL (86400),\n"
         "RAPPORT_HEARTBEAT_MS (1000), RAPPORT_GATHER_US (500), RAPPORT_TEST_CLOCK (0; tests only).\n"
         "Exit status: 0 after a clean drain (SIGTERM/SIGINT), 1 on a run-time failure,\n"
@@ -90,7 +91,7 @@ s_configure(rp_service_t *svc, int argc, char **argv)
     const rp_service_def_t *def = svc->def;
     const rp_service_info_t *info = rp_service_find(def->name);
     int port = info ? info->rpc_port : 7999;
-    char dflt[64];
+    char dflt[128];
     const char *o_bind = NULL, *o_pub = NULL, *o_http = NULL, *o_data = NULL, *o_keys = NULL;
     static const struct option opts[] = {
         { "bind", required_argument, NULL, 'b' }, { "pub", required_argument, NULL, 'p' },
@@ -116,11 +117,18 @@ s_configure(rp_service_t *svc, int argc, char **argv)
         fprintf(stderr, "rapport-%s: unexpected argument \"%s\"\n", def->name, argv[optind]);
         return -1;
     }
-    snprintf(dflt, sizeof dflt, "tcp://127.0.0.1:%d", port);
+    /* RAPPORT_HOST moves every default endpoint at once (0.0.0.0 in a container). */
+    const char *host = rp_config_str("RAPPORT_HOST", "127.0.0.1");
+    if (strlen(host) > 64 || strpbrk(host, ":/ ")) {
+        fprintf(stderr, "rapport-%s: RAPPORT_HOST=%s: must be a host name or IPv4 address\n",
+                def->name, host);
+        return -1;
+    }
+    snprintf(dflt, sizeof dflt, "tcp://%s:%d", host, port);
     svc->bind = rp_strdup(o_bind ? o_bind : rp_config_str("RAPPORT_BIND", dflt));
-    snprintf(dflt, sizeof dflt, "tcp://127.0.0.1:%d", port + 1);
+    snprintf(dflt, sizeof dflt, "tcp://%s:%d", host, port + 1);
     svc->pub_bind = rp_strdup(o_pub ? o_pub : rp_config_str("RAPPORT_PUB_BIND", dflt));
-    snprintf(dflt, sizeof dflt, "127.0.0.1:%d", port + 2);
+    snprintf(dflt, sizeof dflt, "%s:%d", host, port + 2);
     svc->http_listen = rp_strdup(o_http ? o_http : rp_config_str("RAPPORT_HTTP", dflt));
     const char *root = o_data ? o_data : rp_config_str("RAPPORT_DATA", "./var/data");
     svc->data_dir = rp_sprintf("%s/%s", root, def->name);

@@ -71,6 +71,7 @@ s_migrate(rp_store_t *self, const rp_migration_t *migrations)
     for (const rp_migration_t *m = migrations; m && m->version; m++) {
         assert(m->version > prev && "migrations must have strictly increasing versions");
         prev = m->version;
+        (void) prev;            /* read only by the assert above */
         if (m->version <= self->schema_version)
             continue;
         MDB_txn *txn;
@@ -155,6 +156,16 @@ rp_store_open(const char *path, const rp_table_t *tables,
     rc = mdb_txn_commit(txn);
     if (rc) {
         rp_error("store: commit: %s", mdb_strerror(rc));
+        rp_store_destroy(&self);
+        return NULL;
+    }
+    uint32_t known = 0;
+    for (const rp_migration_t *m = migrations; m && m->version; m++)
+        known = m->version;
+    if (self->schema_version > known) {
+        rp_error("store: %s has schema version %u but this program knows only up to %u: "
+                 "it was written by a newer version; run that version or restore a backup",
+                 path, self->schema_version, known);
         rp_store_destroy(&self);
         return NULL;
     }

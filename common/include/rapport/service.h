@@ -22,6 +22,7 @@
  * allocator rp_ctx_allocator), freed by the skeleton after the reply is sent.
  *
  * Settings (environment; flags override; bad values exit 2 with a message):
+ *   RAPPORT_HOST       host of the default endpoints below          (127.0.0.1)
  *   RAPPORT_DATA       data root; the store is <root>/<name>       (./var/data)
  *   RAPPORT_KEYS       keys directory (keys.h layout)               (./var/keys)
  *   RAPPORT_BIND       ROUTER endpoint        (tcp://127.0.0.1:<rpc_port>, services.h)
