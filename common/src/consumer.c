@@ -27,6 +27,7 @@
 #define S_REPLAY_METHOD "rapport.sys.v1.System/Replay"
 #define S_REPLAY_BATCH 500
 #define S_REPLAY_TIMEOUT_US (10 * 1000000LL)
+#define S_REPLAY_RESEND_US (2 * 1000000LL)
 
 struct rp_consumer {
     rp_client_t *rpc;
@@ -115,8 +116,10 @@ rp_consumer_rpc_socket(rp_consumer_t *self)
 bool
 rp_consumer_pending(const rp_consumer_t *self)
 {
-    /* Ready events, or a replay to send: both can be done without waiting. */
-    return zlist_size(self->ready) > 0 || (self->behind && !self->inflight);
+    /* Ready events, a replay to send, or a replay past its deadline (to report):
+     * all can be done without waiting. */
+    return zlist_size(self->ready) > 0 || (self->behind && !self->inflight)
+        || (self->inflight && rp_clock_mono_us() - self->inflight_since_us > S_REPLAY_TIMEOUT_US);
 }
 
 const char *
@@ -195,6 +198,11 @@ s_live(rp_consumer_t *self)
         if (hb) {
             if (hb->last_seq >= self->position)
                 self->behind = true;            /* events we have not seen */
+            /* The upstream is alive: a Replay outstanding this long was lost with a
+             * restart (a DEALER does not resend), so ask again. Replay only reads,
+             * and the late reply to the old request is ignored by its id. */
+            if (self->inflight && rp_clock_mono_us() - self->inflight_since_us > S_REPLAY_RESEND_US)
+                self->inflight = false;
             rapport__v1__heartbeat__free_unpacked(hb, NULL);
         }
     } else if (type && body) {

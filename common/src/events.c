@@ -24,6 +24,21 @@ rp_events_last_seq(MDB_txn *txn, MDB_dbi events)
 }
 
 int
+rp_events_append_packed(MDB_txn *txn, MDB_dbi events, Rapport__V1__Event *ev,
+                        ProtobufCAllocator *a, uint8_t **packed, size_t *len)
+{
+    ev->seq = rp_events_last_seq(txn, events) + 1;
+    *len = protobuf_c_message_get_packed_size(&ev->base);
+    *packed = a->alloc(a->allocator_data, *len ? *len : 1);
+    protobuf_c_message_pack(&ev->base, *packed);
+    uint8_t key[8];
+    rp_u64_be(ev->seq, key);
+    MDB_val k = { 8, key }, v = { *len, *packed };
+    /* seq is past every key in the table: an append, no search. */
+    return mdb_put(txn, events, &k, &v, MDB_APPEND);
+}
+
+int
 rp_events_append(MDB_txn *txn, MDB_dbi events, Rapport__V1__Event *ev)
 {
     ev->seq = rp_events_last_seq(txn, events) + 1;

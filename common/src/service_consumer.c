@@ -4,6 +4,8 @@
  */
 #include "service_internal.h"
 
+#define S_CONSUME_MAX 64
+
 /* ------------------------------------------------------------------ durable consumers */
 
 /* s_offset_get - the next upstream seq to apply, from `offsets` (1 when none). */
@@ -45,7 +47,10 @@ svc_upstream_connect(rp_service_t *svc, s_upstream_t *up)
         up->retry_at_us = rp_clock_mono_us() + 5000000;
 }
 
-/* s_apply_one - apply one upstream event in a nested transaction, with its offset. */
+/* s_apply_one - apply one upstream event in a nested transaction. 0 when applied or
+ * refused by the service (the stream moves on), S_FULL when the map is full (grow and
+ * retry), S_FAILED on another storage error (retry later from the stored offset). */
+enum { S_FULL = -1, S_FAILED = -2 };
 static int
 s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V1__Event *ev,
             MDB_txn *parent)
@@ -53,7 +58,7 @@ s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V
     rp_audit_head_t head = svc->audit_head;
     int rc = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &ctx->txn);
     if (rc)
-        return rp_reply_lmdb(ctx, rc, "begin nested");
+        return rp_reply_lmdb(ctx, rc, "begin nested"), ctx->map_full ? S_FULL : S_FAILED;
     rc = up->def->apply(ctx, ev);
     if (rc == 0 && ctx->code == RP_OK) {
         char *method = rp_ctx_sprintf(ctx, "consume/%s", ev->type);
@@ -65,7 +70,8 @@ s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V
         ctx->txn = NULL;
         if (rc) {
             svc->audit_head = head;
-            return rp_reply_lmdb(ctx, rc, "apply event");
+            rp_reply_lmdb(ctx, rc, "apply event");
+            return ctx->map_full ? S_FULL : S_FAILED;
         }
         rp_counter_add(up->m_applied, 1);
         return 0;
@@ -76,7 +82,7 @@ s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
     if (ctx->map_full)
-        return -1;
+        return S_FULL;
     rp_warn("consumer of %s: event %llu (%s) rejected: %s", up->def->upstream,
             (unsigned long long) ev->seq, ev->type, ctx->message ? ctx->message : "error");
     rp_counter_add(up->m_rejected, 1);
@@ -89,9 +95,11 @@ s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V
 void
 svc_consume(rp_service_t *svc, s_upstream_t *up)
 {
-    size_t n = 0;
-    Rapport__V1__Event **evs = rp_calloc((size_t) svc->batch_max, sizeof *evs);
-    while (n < (size_t) svc->batch_max) {
+    /* At most S_CONSUME_MAX events a turn, so the service's own requests wait for
+     * one short commit at most while it catches up. */
+    size_t n = 0, max = svc->batch_max < S_CONSUME_MAX ? (size_t) svc->batch_max : S_CONSUME_MAX;
+    Rapport__V1__Event **evs = rp_calloc(max, sizeof *evs);
+    while (n < max) {
         int rc = rp_consumer_next(up->consumer, 0, &evs[n]);
         if (rc == 1)
             break;
@@ -115,8 +123,8 @@ svc_consume(rp_service_t *svc, s_upstream_t *up)
         MDB_txn *txn;
         if (mdb_txn_begin(rp_store_env(svc->store), NULL, 0, &txn) != 0)
             break;
-        bool full = false;
-        for (size_t i = 0; i < n && !full; i++) {
+        int failure = 0;
+        for (size_t i = 0; i < n && !failure; i++) {
             rp_ctx_t *ctx = svc->batch[i];
             svc_ctx_reset(ctx);
             rp_strlcpy(ctx->claims.sub, "system", sizeof ctx->claims.sub);
@@ -127,8 +135,14 @@ svc_consume(rp_service_t *svc, s_upstream_t *up)
             ctx->req->id = rp_ctx_sprintf(ctx, "%s-%llu", up->def->upstream,
                                           (unsigned long long) evs[i]->seq);
             rp_idem_digest(evs[i]->type, evs[i]->data.data, evs[i]->data.len, ctx->digest);
-            full = s_apply_one(svc, up, ctx, evs[i], txn) != 0;
+            failure = s_apply_one(svc, up, ctx, evs[i], txn);
         }
+        if (failure == S_FAILED) {
+            mdb_txn_abort(txn);
+            svc->audit_head.known = false;
+            break;                      /* retried from the stored offset */
+        }
+        bool full = failure == S_FULL;
         uint8_t next[8];
         rp_u64_be(evs[n - 1]->seq + 1, next);
         MDB_val k = { strlen(up->def->upstream), (void *) up->def->upstream }, v = { 8, next };

@@ -160,15 +160,13 @@ rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobuf
         protobuf_c_message_pack(msg, ev.data.data);
         ev.dataschema = rp_ctx_sprintf(ctx, "proto:%s", msg->descriptor->name);
     }
-    int rc = rp_events_append(ctx->txn, rp_store_dbi(svc->store, "events"), &ev);
-    if (rc)
-        return rp_reply_lmdb(ctx, rc, "append event");
-
     s_pending_event_t *pe = rp_arena_alloc(&ctx->arena, sizeof *pe);
     pe->type = ev.type;
-    pe->len = protobuf_c_message_get_packed_size(&ev.base);
-    pe->data = rp_arena_alloc(&ctx->arena, pe->len);
-    protobuf_c_message_pack(&ev.base, pe->data);
+    /* Packed once: the same bytes are stored now and published after the commit. */
+    int rc = rp_events_append_packed(ctx->txn, rp_store_dbi(svc->store, "events"), &ev,
+                                     &ctx->arena.pb, &pe->data, &pe->len);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "append event");
     *ctx->events_tail = pe;
     ctx->events_tail = &pe->next;
     if (!ctx->subject && subject)

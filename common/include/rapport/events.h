@@ -8,12 +8,17 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
 #include "rapport/v1/event.pb-c.h"
 
 /* rp_events_last_seq - the last seq in the table (0 when empty), as seen by txn. */
 uint64_t rp_events_last_seq(MDB_txn *txn, MDB_dbi events);
 /* rp_events_append - set ev->seq to last+1 and put it. Returns 0 or an LMDB code. */
 int rp_events_append(MDB_txn *txn, MDB_dbi events, Rapport__V1__Event *ev);
+/* rp_events_append_packed - the same, packing ev once into memory from allocator a;
+ * *packed and *len give the stored bytes (for publishing after commit), owned by a. */
+int rp_events_append_packed(MDB_txn *txn, MDB_dbi events, Rapport__V1__Event *ev,
+                            ProtobufCAllocator *a, uint8_t **packed, size_t *len);
 /* rp_events_read - call fn for each event with seq >= from_seq whose type starts with
  * type_prefix (NULL/"" = all), at most limit matches and at most `budget` rows
  * examined (0 = 10 * limit). fn gets the raw packed bytes. *next_seq is the seq after
