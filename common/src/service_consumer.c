@@ -161,6 +161,8 @@ svc_consume(rp_service_t *svc, s_upstream_t *up)
             mdb_txn_abort(txn);
         if (rc) {
             svc->audit_head.known = false;
+            if (rc == MDB_MAP_FULL && rp_store_grow(svc->store) == 0)
+                continue;           /* the commit itself needed pages: rerun */
             rp_error("consumer of %s: commit: %s", up->def->upstream, mdb_strerror(rc));
             break;
         }

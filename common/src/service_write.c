@@ -207,9 +207,30 @@ s_run_writes(rp_service_t *svc, rp_ctx_t **writes, size_t n)
         bool full = false;
         for (size_t i = 0; i < n && !full; i++)
             full = s_write_one(svc, writes[i], txn) != 0;
+        uint64_t last = 0;
+        if (!full) {
+            last = rp_events_last_seq(txn, rp_store_dbi(svc->store, "events"));
+            int64_t t0 = rp_clock_mono_us();
+            rc = mdb_txn_commit(txn);       /* frees txn, also on failure */
+            rp_histogram_observe(svc->m_commit_us, rp_clock_mono_us() - t0);
+            /* The commit itself may need pages (the free list): grow and rerun. */
+            full = rc == MDB_MAP_FULL;
+            if (rc && !full) {
+                svc->audit_head.known = false;
+                rp_error("write path: commit: %s", mdb_strerror(rc));
+                for (size_t i = 0; i < n; i++) {
+                    writes[i]->events = NULL;
+                    rp_arena_release(&writes[i]->arena, writes[i]->prepared);
+                    svc_ctx_clear_outcome(writes[i]);
+                    rp_reply_error(writes[i], RP_UNAVAILABLE, "the commit failed; nothing was written");
+                    svc_pack_reply(writes[i], NULL);
+                }
+                return;
+            }
+        } else
+            mdb_txn_abort(txn);
         if (full) {
             /* Throw the batch away, grow the map, and run it again from scratch. */
-            mdb_txn_abort(txn);
             svc->audit_head.known = false;
             if (rp_store_grow(svc->store) != 0) {
                 for (size_t i = 0; i < n; i++) {
@@ -226,22 +247,6 @@ s_run_writes(rp_service_t *svc, rp_ctx_t **writes, size_t n)
                 svc_ctx_clear_outcome(writes[i]);
             }
             continue;
-        }
-        uint64_t last = rp_events_last_seq(txn, rp_store_dbi(svc->store, "events"));
-        int64_t t0 = rp_clock_mono_us();
-        rc = mdb_txn_commit(txn);
-        rp_histogram_observe(svc->m_commit_us, rp_clock_mono_us() - t0);
-        if (rc) {
-            svc->audit_head.known = false;
-            rp_error("write path: commit: %s", mdb_strerror(rc));
-            for (size_t i = 0; i < n; i++) {
-                writes[i]->events = NULL;
-                rp_arena_release(&writes[i]->arena, writes[i]->prepared);
-                svc_ctx_clear_outcome(writes[i]);
-                rp_reply_error(writes[i], RP_UNAVAILABLE, "the commit failed; nothing was written");
-                svc_pack_reply(writes[i], NULL);
-            }
-            return;
         }
         rp_counter_add(svc->m_commits, 1);
         svc->last_seq = last;
@@ -408,10 +413,13 @@ svc_run_job(rp_service_t *svc, const char *name, int (*run)(rp_ctx_t *ctx))
             if (rc == 0) {
                 svc->last_seq = last;
                 svc_publish(svc, ctx);
-            } else {
-                svc->audit_head.known = false;
-                rp_error("job %s: commit: %s", name, mdb_strerror(rc));
+                svc_ctx_reset(ctx);
+                return;
             }
+            svc->audit_head.known = false;
+            if (rc == MDB_MAP_FULL && rp_store_grow(svc->store) == 0)
+                continue;
+            rp_error("job %s: commit: %s", name, mdb_strerror(rc));
             svc_ctx_reset(ctx);
             return;
         }

@@ -19,7 +19,8 @@ typedef struct rp_suite rp_suite_t;
 
 /* rp_suite_new - temp dir, keys and issuer. Asserts on failure. */
 rp_suite_t *rp_suite_new(void);
-/* rp_suite_destroy - stop every process (SIGTERM, then SIGKILL after 5 s), remove the dir. */
+/* rp_suite_destroy - stop every process (SIGTERM, then SIGKILL after 5 s), remove the dir.
+ * Fails the test (after cleaning up) when a service did not exit 0 on SIGTERM. */
 void rp_suite_destroy(rp_suite_t **self_p);
 const char *rp_suite_dir(rp_suite_t *self);
 
@@ -47,7 +48,11 @@ const rp_curve_t *rp_suite_client_cert(rp_suite_t *self);
 /* rp_suite_bin - path of a built binary ("rapport", "rapport-leads") into a static buffer. */
 const char *rp_suite_bin(const char *binary);
 /* rp_suite_run_cli - run `rapport args...` with the suite's environment; capture stdout
- * (malloc'd, may be NULL) and return the exit status. */
+ * (malloc'd, may be NULL) and return the exit status.
+ * The CLI gets RAPPORT_DATA, RAPPORT_KEYS (its cert is "cli"), HOME=<suite dir> (no
+ * token file from the real home), RAPPORT_TOKEN when token is non-NULL, and
+ * RAPPORT_<NAME>_ENDPOINT / _PUB_ENDPOINT of every service started in the suite.
+ * Its stderr goes to the test's stderr. Killed after 60 s (status 128+9). */
 int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char *const *args);
 
 /* ---- additions (service-agnostic helpers over the System methods) ---- */
