@@ -171,7 +171,10 @@ extern const cli_cmd_t cli_roles_cmds[];
 extern const cli_cmd_t cli_health_cmds[];
 extern const cli_cmd_t cli_events_cmds[];
 extern const cli_cmd_t cli_audit_cmds[];
-extern const cli_cmd_t cli_leads_cmds[];
+/* The leads commands are built from their table (cli_leads.c) by cli_leads_init,
+ * which main() calls before it parses the command line. */
+extern cli_cmd_t cli_leads_cmds[];
+void cli_leads_init(void);
 extern const cli_cmd_t cli_import_cmds[];
 
 /* The generated table of every known message descriptor (cli_registry.c). */

@@ -1,12 +1,21 @@
 /* cli_leads.c - `rapport leads ...`: every method of rapport.leads.v1.Leads
- * (proto/rapport/leads/v1/leads.proto) as a command. Flags build the request;
- * the service checks the rules and names the field of any violation, which
- * cli_call prints. One record prints as key: value lines, lists as a table;
+ * (proto/rapport/leads/v1/leads.proto) as a command, driven by one table.
+ *
+ * s_cmds is the whole command set. A row names the command, its positional
+ * arguments and the request fields they fill, the Leads method (whose descriptor
+ * gives the request and reply types), a preset field, the flags and how the reply
+ * prints. A flag row names the request field its value goes to and how its text
+ * becomes a value (S_TEXT, S_ENUM, S_DATE, ...). The request is built as JSON and
+ * made a message by rp_pb_from_json, so a few generic functions serve every
+ * command. The service checks the rules and names the field of any violation,
+ * which cli_call prints. One record prints as key: value lines, lists as a table;
  * --json prints the reply message as JSON (pbjson.h).
+ *
+ * main.c parses the command line against cli_leads_cmds, which cli_leads_init
+ * builds from s_cmds after checking every row against the descriptors.
  */
 #include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,45 +25,403 @@
 #include "rapport/util.h"
 #include "rapport/leads/v1/leads.pb-c.h"
 
-#define M(name) "rapport.leads.v1.Leads/" name
+/* How the text of a flag becomes part of the request: the low bits of s_flag_t.how. */
+enum {
+    S_TEXT,         /* a string field, as given */
+    S_ENUM,         /* an enum field, by name: "won" or "LEAD_STAGE_WON", any case */
+    S_UINT,         /* a uint32 field: a whole number from 0 to S_MAX */
+    S_BOOL,         /* a bool field: true when the flag is given */
+    S_DATE,         /* a rapport.v1.Date field: YYYY-MM-DD */
+    S_TIME,         /* a unix-ms field: YYYY-MM-DD[THH:MM[:SS]], UTC */
+    S_MONEY,        /* a rapport.v1.Money field: AMOUNT [CURRENCY], else --currency */
+    S_PERCENT,      /* a basis-point field: 2.5 or 2.5% */
+    S_CONTACT,      /* a Contact: NAME,ROLE[,EMAIL[,PHONE[,POSITION]]] */
+    S_LINE,         /* an OfferLine: DESCRIPTION,QUANTITY,UNIT_PRICE */
+    S_CLEAR,        /* no value: the field goes into update_mask unset, which clears it */
+    S_CURRENCY,     /* not a field: the currency of S_MONEY and S_LINE values (an
+                     * S_MONEY flag of the command must come with it) */
+    S_REQUEST_ID,   /* not a field: the call's idempotency key */
+    S_FROM_JSON,    /* not a field: the whole request from a JSON file */
+    S_PAGING        /* not a field: --page-size, --page-token, --all (s_list) */
+};
+#define S_KIND(how)  ((int) ((how) & 0x1f))
 
-/* ---- per-command scratch memory (freed at exit) ---- */
+/* Options, or'ed into s_flag_t.how. A run of adjacent S_BOTH or S_EITHER flags is a group. */
+#define S_REQUIRED   0x20u      /* must be given (S_BOTH: every flag of the group); in a
+                                 * command with --from-json, unless that is given */
+#define S_LEAD       0x40u      /* a lead field: into update_mask; not with --from-json */
+#define S_WITH_JSON  0x80u      /* applied on top of --from-json (others are ignored there) */
+#define S_BOTH       0x100u     /* the group goes together */
+#define S_EITHER     0x200u     /* one flag of the group at least is required */
+#define S_MAX(n)     ((uint32_t) (n) << 10)     /* S_UINT: the largest value (< 2^22) */
+#define S_MAX_OF(how) ((how) >> 10)
 
-static void **s_allocs;
-static size_t s_nallocs, s_capallocs;
+/* A flag: --name ARG sets field of the request; "Method/field" picks that method too.
+ * A flag that sets a repeated field may be given more than once. */
+typedef struct {
+    const char *name;
+    const char *arg;        /* metavariable; NULL for a flag without a value */
+    const char *field;      /* a path such as "company.name"; NULL when not a field */
+    uint32_t how;           /* kind | options */
+    const char *help;
+} s_flag_t;
 
-static void s_free_all(void)
+enum { COL_TEXT, COL_DAY, COL_BP };     /* as is, the date of a time, basis points as % */
+
+typedef struct {
+    const char *header;
+    const char *path;       /* a field of the row's message (cli_field_text) */
+    int form;
+} s_col_t;
+
+/* How a reply prints without --json (with it, always as JSON). */
+typedef struct {
+    const char *items;      /* a paged list: the reply's repeated field, one row each */
+    const char *none;       /* and what "no ... found" says */
+    const s_col_t *cols;
+    void (*print)(const cli_args_t *a, const ProtobufCMessage *reply);     /* or one reply so */
+} s_view_t;
+
+typedef struct {
+    const char *name;
+    const char *args;       /* positional synopsis: "LEAD OFFER" */
+    const char *pos[2];     /* the request fields of the positional arguments */
+    const char *method;     /* of rapport.leads.v1.Leads */
+    const char *preset;     /* "field=value" (value as JSON, else a string), or NULL */
+    const s_flag_t *flags;
+    const s_view_t *view;   /* NULL: the reply as key: value lines */
+    const char *summary;
+    const char *help;       /* extra paragraph for --help, or NULL */
+} s_cmd_t;
+
+/* ---- the flags ---- */
+
+#define S_END { NULL, NULL, NULL, 0, NULL }
+#define S_REQUEST_ID_FLAG { "request-id", "ULID", NULL, S_REQUEST_ID, "idempotency key" }
+#define S_PAGE_FLAGS \
+    { "page-size",  "N",     NULL, S_PAGING, "rows per page, 1..500 (default 50)" }, \
+    { "page-token", "TOKEN", NULL, S_PAGING, "continue where a previous page ended" }, \
+    { "all",        NULL,    NULL, S_PAGING, "follow the pages to the end" }
+
+/* The lead fields of create and update; their paths are update_mask paths. */
+#define S_LEAD_FLAGS(REQUIRED) \
+    { "company",  "NAME",      "company.name",       S_TEXT | S_LEAD | (REQUIRED), "company name (1..200 bytes)" }, \
+    { "tax-id",   "ID",        "company.tax_id",     S_TEXT | S_LEAD, "company tax id (duplicates are found by it)" }, \
+    { "region",   "TEXT",      "company.region",     S_TEXT | S_LEAD, "company region" }, \
+    { "industry", "TEXT",      "company.industry",   S_TEXT | S_LEAD, "company industry" }, \
+    { "size",     "SIZE",      "company.size",       S_ENUM | S_LEAD, "company size: micro, small, medium, large, enterprise" }, \
+    { "contact",  "CONTACT",   "contacts",           S_CONTACT | S_LEAD, "NAME,ROLE[,EMAIL[,PHONE[,POSITION]]]; ROLE: decision_maker, negotiator, influencer, other" }, \
+    { "source",   "SOURCE",    "source",             S_ENUM | S_LEAD | (REQUIRED), "where the lead came from: cold_call, inbound_call, email, web, visit, chat, advertising, exhibition, fair, conference, presentation, referral, partner, tender, social_media, import" }, \
+    { "referrer", "CLIENT_ID", "referrer_client_id", S_TEXT | S_LEAD, "the referring client's id (source referral)" }, \
+    { "campaign", "NAME",      "campaign",           S_TEXT | S_LEAD, "marketing campaign" }, \
+    { "needs",    "TEXT",      "needs",              S_TEXT | S_LEAD, "what the client needs" }, \
+    { "value",    "AMOUNT",    "expected_value",     S_MONEY | S_LEAD, "expected value, e.g. 12000.50 or '12000.50 USD'" }, \
+    { "currency", "CODE",      NULL,                 S_CURRENCY, "currency of --value (default $RAPPORT_CURRENCY or EUR)" }, \
+    { "close",    "DATE",      "expected_close",     S_DATE | S_LEAD, "expected close date YYYY-MM-DD" }
+
+static const s_flag_t s_create_flags[] = {
+    S_LEAD_FLAGS(S_REQUIRED),
+    { "owner",      "USER", "owner",      S_TEXT, "owner other than yourself (needs leads.assign)" },
+    { "owner-unit", "PATH", "owner_unit", S_TEXT, "the owner's org unit (with --owner)" },
+    { "force",      NULL,   "force",      S_BOOL | S_WITH_JSON, "create despite a duplicate (same tax id, or name and contact e-mail)" },
+    { "from-json",  "FILE", NULL,         S_FROM_JSON, "read the CreateRequest as JSON from FILE ('-' for stdin) instead of field flags" },
+    { "request-id", "ULID", NULL,         S_REQUEST_ID, "idempotency key: a retry with the same id creates nothing twice" },
+    S_END
+};
+
+static const s_flag_t s_update_flags[] = {
+    S_LEAD_FLAGS(0),
+    { "clear-value", NULL, "expected_value", S_CLEAR, "clear the expected value" },
+    { "clear-close", NULL, "expected_close", S_CLEAR, "clear the expected close date" },
+    { "force",       NULL, "force",          S_BOOL,  "update despite a duplicate" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_assign_flags[] = {
+    { "owner", "USER", "owner", S_TEXT | S_REQUIRED, "the new owner's user id; required" },
+    { "unit",  "PATH", "unit",  S_TEXT | S_REQUIRED, "the new owner's org unit, within yours; required" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+/* The flags of SetStage to lost (stage takes them for any stage; lose needs --reason). */
+#define S_LOST_FLAGS(REQUIRED) \
+    { "reason",        "REASON", "lost_reason",          S_ENUM | (REQUIRED), "with lost: price, competitor, no_budget, no_decision, timing, other" }, \
+    { "note",          "TEXT",   "lost_note",            S_TEXT, "with lost: a note" }, \
+    { "competitor",    "NAME",   "lost_competitor_name", S_TEXT, "with reason competitor: who won it" }, \
+    { "competitor-id", "ID",     "lost_competitor_id",   S_TEXT, "with reason competitor: their id in rapport-intel" }, \
+    S_REQUEST_ID_FLAG, S_END
+
+static const s_flag_t s_stage_flags[] = { S_LOST_FLAGS(0) };
+static const s_flag_t s_lose_flags[] = { S_LOST_FLAGS(S_REQUIRED) };
+static const s_flag_t s_write_flags[] = { S_REQUEST_ID_FLAG, S_END };
+
+static const s_flag_t s_reopen_flags[] = {
+    { "stage", "STAGE", "stage", S_ENUM, "the open stage to reopen at (default: the stage it was lost from)" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_qualify_flags[] = {
+    { "interest",    "0..5",    "interest",           S_UINT | S_MAX(1000), "the client's interest" },
+    { "financial",   "0..5",    "financial_capacity", S_UINT | S_MAX(1000), "the client's financial capacity" },
+    { "reliability", "0..5",    "reliability",        S_UINT | S_MAX(1000), "the client's reliability" },
+    { "risk",        "FLAG",    "risk_flags",         S_ENUM, "a risk flag: late_payments, insolvency, legal_disputes, new_company, unclear_ownership, no_budget, no_decision_maker, bad_references, sanctions, other" },
+    { "note",        "TEXT",    "note",               S_TEXT, "a note" },
+    { "verdict",     "VERDICT", "verdict",            S_ENUM, "unknown, promising or unprofitable (default: from the score)" },
+    { "request-id",  "ULID",    NULL,                 S_REQUEST_ID, "idempotency key" },
+    S_END
+};
+
+static const s_flag_t s_disqualify_flags[] = {
+    { "reason", "TEXT", "reason", S_TEXT | S_REQUIRED, "why; required" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_activity_log_flags[] = {
+    { "kind",      "KIND",    "kind",          S_ENUM | S_REQUIRED, "call, meeting, email, presentation, correspondence; required" },
+    { "outcome",   "OUTCOME", "outcome",       S_ENUM | S_REQUIRED, "positive, neutral, negative, no_contact; required" },
+    { "subject",   "TEXT",    "subject",       S_TEXT, "subject" },
+    { "summary",   "TEXT",    "summary",       S_TEXT, "what happened" },
+    { "next-step", "TEXT",    "next_step",     S_TEXT, "the agreed next step" },
+    { "due",       "DATE",    "next_step_due", S_DATE, "when the next step is due, YYYY-MM-DD (required with --next-step)" },
+    { "at",        "TIME",    "occurred_at",   S_TIME, "when it happened, YYYY-MM-DD[THH:MM[:SS]] UTC (default now)" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_page_flags[] = { S_PAGE_FLAGS, S_END };
+
+static const s_flag_t s_objection_add_flags[] = {
+    { "category", "CATEGORY", "category", S_ENUM | S_REQUIRED, "price, product, timing, competitor, authority, need, trust, terms, other; required" },
+    { "text",     "TEXT",     "text",     S_TEXT | S_REQUIRED, "what the client said; required" },
+    { "response", "TEXT",     "response", S_TEXT, "how it was answered" },
+    { "resolved", NULL,       "resolved", S_BOOL, "the objection is already resolved" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_objection_resolve_flags[] = {
+    { "response", "TEXT", "response", S_TEXT, "how it was answered (replaces the response)" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_offer_flags[] = {
+    { "line",          "LINE",    "lines",              S_LINE | S_REQUIRED, "DESCRIPTION,QUANTITY,UNIT_PRICE, e.g. 'Support plan,12,99.50'; 1..100 lines" },
+    { "currency",      "CODE",    NULL,                 S_CURRENCY, "currency of every line (default $RAPPORT_CURRENCY or EUR)" },
+    { "discount",      "PERCENT", "discount_bp",        S_PERCENT, "discount on the subtotal, e.g. 5 or 2.5 (0..100, two decimals)" },
+    { "payment-terms", "DAYS",    "payment_terms_days", S_UINT | S_MAX(100000), "payment terms in days (0..365)" },
+    { "valid-until",   "DATE",    "valid_until",        S_DATE | S_REQUIRED, "the offer's expiry, YYYY-MM-DD; required" },
+    { "note",          "TEXT",    "note",               S_TEXT, "a note" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_offer_reject_flags[] = {
+    { "reason", "TEXT", "reason", S_TEXT, "why the client rejected it" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_competitor_add_flags[] = {
+    { "name",   "NAME",  "competitor.name",          S_TEXT | S_EITHER, "the competitor's name (required without --id)" },
+    { "id",     "ID",    "competitor.competitor_id", S_TEXT | S_EITHER, "the competitor's id in rapport-intel" },
+    { "threat", "LEVEL", "competitor.threat",        S_ENUM | S_REQUIRED, "low, medium or high; required" },
+    { "note",   "TEXT",  "competitor.note",          S_TEXT, "a note" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+static const s_flag_t s_competitor_remove_flags[] = {
+    { "name", "NAME", "name",          S_TEXT | S_EITHER, "the competitor's name" },
+    { "id",   "ID",   "competitor_id", S_TEXT | S_EITHER, "the competitor's id" },
+    S_REQUEST_ID_FLAG, S_END
+};
+
+/* Each filter picks its method; the flags of one filter go together. */
+static const s_flag_t s_list_flags[] = {
+    { "owner",       "USER",   "ListByOwner/owner",    S_TEXT, "leads of this owner (default: yours)" },
+    { "stage",       "STAGE",  "ListByStage/stage",    S_ENUM, "leads in this stage: new, contacted, interested, needs_identified, offer, negotiation, won, lost" },
+    { "source",      "SOURCE", "ListBySource/source",  S_ENUM, "leads from this source" },
+    { "campaign",    "NAME",   "ListByCampaign/campaign", S_TEXT, "leads of this campaign" },
+    { "close-from",  "DATE",   "ListByClose/from",     S_DATE | S_BOTH, "expected close on or after DATE (with --close-to)" },
+    { "close-to",    "DATE",   "ListByClose/to",       S_DATE | S_BOTH, "expected close before DATE (with --close-from)" },
+    { "name-prefix", "TEXT",   "SearchByName/prefix",  S_TEXT, "company names starting with TEXT (case and accents folded)" },
+    S_PAGE_FLAGS, S_END
+};
+
+static const s_flag_t s_stale_flags[] = {
+    { "days", "N", "days", S_UINT | S_MAX(1000000) | S_REQUIRED, "no activity in the last N days (1..3650); required" },
+    S_PAGE_FLAGS, S_END
+};
+
+static const s_flag_t s_funnel_flags[] = {
+    { "from", "DATE", "from", S_DATE | S_BOTH | S_REQUIRED, "leads created on or after DATE (YYYY-MM-DD); required" },
+    { "to",   "DATE", "to",   S_DATE | S_BOTH | S_REQUIRED, "leads created before DATE; required" },
+    S_END
+};
+
+/* ---- how replies print ---- */
+
+static const s_col_t s_lead_cols[] = {
+    { "ID", "id", COL_TEXT }, { "COMPANY", "company_name", COL_TEXT }, { "STAGE", "stage", COL_TEXT },
+    { "SOURCE", "source", COL_TEXT }, { "OWNER", "owner", COL_TEXT }, { "VALUE", "expected_value", COL_TEXT },
+    { "CLOSE", "expected_close", COL_TEXT }, { "SCORE", "score", COL_TEXT },
+    { "LAST ACTIVITY", "last_activity_at", COL_DAY }, { NULL, NULL, 0 }
+};
+
+static const s_col_t s_activity_cols[] = {
+    { "ID", "id", COL_TEXT }, { "WHEN", "occurred_at", COL_TEXT }, { "KIND", "kind", COL_TEXT },
+    { "OUTCOME", "outcome", COL_TEXT }, { "SUBJECT", "subject", COL_TEXT }, { "NEXT STEP", "next_step", COL_TEXT },
+    { "DUE", "next_step_due", COL_TEXT }, { "BY", "by", COL_TEXT }, { NULL, NULL, 0 }
+};
+
+static const s_col_t s_funnel_stage_cols[] = {
+    { "STAGE", "stage", COL_TEXT }, { "NOW", "count", COL_TEXT }, { "REACHED", "reached", COL_TEXT },
+    { "CONVERSION", "conversion_bp", COL_BP }, { "VALUE", "value", COL_TEXT }, { NULL, NULL, 0 }
+};
+
+static const s_col_t s_funnel_source_cols[] = {
+    { "SOURCE", "source", COL_TEXT }, { "TOTAL", "total", COL_TEXT }, { "WON", "won", COL_TEXT },
+    { "LOST", "lost", COL_TEXT }, { "CONVERSION", "conversion_bp", COL_BP }, { NULL, NULL, 0 }
+};
+
+static void s_print_funnel(const cli_args_t *a, const ProtobufCMessage *reply);
+
+static const s_view_t s_leads_view = { .items = "leads", .none = "leads", .cols = s_lead_cols };
+static const s_view_t s_stale_view = { .items = "leads", .none = "stale leads", .cols = s_lead_cols };
+static const s_view_t s_activities_view = { .items = "activities", .none = "activities", .cols = s_activity_cols };
+static const s_view_t s_funnel_view = { .print = s_print_funnel };
+
+/* ---- the commands ---- */
+
+static const s_cmd_t s_cmds[] = {
+    /* command            ARGS              request fields             method         preset          flags               view */
+    { "create",           "",               { NULL },                  "Create",      NULL,           s_create_flags,     NULL,
+      "create a lead (Create)",
+      "Required: --company and --source (or --from-json). A duplicate in your branch (same tax id, or\n"
+      "  same company name and contact e-mail) answers ALREADY_EXISTS with the existing lead's id." },
+    { "get",              "ID",             { "id" },                  "Get",         NULL,           NULL,               NULL,
+      "show one lead (Get)", NULL },
+    { "update",           "ID",             { "id" },                  "Update",      NULL,           s_update_flags,     NULL,
+      "change the fields given as flags, leaving the others (Update)",
+      "Only the flags given are changed (update_mask); --contact replaces the whole contact list." },
+    { "assign",           "ID",             { "id" },                  "Assign",      NULL,           s_assign_flags,     NULL,
+      "give a lead to another owner (Assign; needs leads.assign)", NULL },
+    { "stage",            "ID STAGE",       { "id", "stage" },         "SetStage",    NULL,           s_stage_flags,      NULL,
+      "move a lead to a funnel stage (SetStage)",
+      "STAGE: new, contacted, interested, needs_identified, offer, negotiation, won, lost. Forward any\n"
+      "  number of steps, back one; won needs a decision maker and a value; lost needs --reason." },
+    { "reopen",           "ID",             { "id" },                  "Reopen",      NULL,           s_reopen_flags,     NULL,
+      "reopen a lost lead (Reopen)", NULL },
+    { "qualify",          "ID",             { "id" },                  "Qualify",     NULL,           s_qualify_flags,    NULL,
+      "score the lead's interest, capacity, reliability and risks (Qualify)",
+      "score = 8*interest + 7*financial + 5*reliability - 10 per risk flag (0..100)." },
+    { "disqualify",       "ID",             { "id" },                  "Disqualify",  NULL,           s_disqualify_flags, NULL,
+      "mark a lead unprofitable and lost (Disqualify)", NULL },
+    { "win",              "ID",             { "id" },                  "SetStage",    "stage=won",    s_write_flags,      NULL,
+      "mark a lead won (SetStage won)", NULL },
+    { "lose",             "ID",             { "id" },                  "SetStage",    "stage=lost",   s_lose_flags,       NULL,
+      "mark a lead lost (SetStage lost)",
+      "--reason is required; with --reason competitor give --competitor or --competitor-id." },
+    { "activity log",     "LEAD",           { "lead_id" },             "LogActivity", NULL,           s_activity_log_flags, NULL,
+      "log a call, meeting, e-mail... (LogActivity)", NULL },
+    { "activity list",    "LEAD",           { "lead_id" },             "ListActivities", NULL,        s_page_flags,       &s_activities_view,
+      "list a lead's activities, oldest first (ListActivities)", NULL },
+    { "objection add",    "LEAD",           { "lead_id" },             "RecordObjection", NULL,       s_objection_add_flags, NULL,
+      "record a client's objection (RecordObjection)", NULL },
+    { "objection resolve", "LEAD OBJECTION", { "lead_id", "objection_id" }, "UpdateObjection", "resolved=true", s_objection_resolve_flags, NULL,
+      "mark an objection resolved (UpdateObjection)", NULL },
+    { "offer create",     "LEAD",           { "lead_id" },             "AddOffer",    NULL,           s_offer_flags,      NULL,
+      "draft an offer (AddOffer)",
+      "Totals are computed by the service: line total = quantity * unit price, discount on the subtotal." },
+    { "offer update",     "LEAD OFFER",     { "lead_id", "offer_id" }, "UpdateOffer", NULL,           s_offer_flags,      NULL,
+      "replace a draft offer's lines and terms (UpdateOffer)", NULL },
+    { "offer send",       "LEAD OFFER",     { "lead_id", "offer_id" }, "SendOffer",   NULL,           s_write_flags,      NULL,
+      "send a draft offer to the client (SendOffer)", NULL },
+    { "offer accept",     "LEAD OFFER",     { "lead_id", "offer_id" }, "AcceptOffer", NULL,           s_write_flags,      NULL,
+      "the client accepted a sent offer (AcceptOffer)", NULL },
+    { "offer reject",     "LEAD OFFER",     { "lead_id", "offer_id" }, "RejectOffer", NULL,           s_offer_reject_flags, NULL,
+      "the client rejected a sent offer (RejectOffer)", NULL },
+    { "competitor add",   "LEAD",           { "lead_id" },             "SetCompetitor", NULL,         s_competitor_add_flags, NULL,
+      "add or update a competitor in the deal (SetCompetitor)", NULL },
+    { "competitor remove", "LEAD",          { "lead_id" },             "RemoveCompetitor", NULL,      s_competitor_remove_flags, NULL,
+      "remove a competitor from the deal (RemoveCompetitor)", NULL },
+    { "list",             "",               { NULL },                  "ListByOwner", NULL,           s_list_flags,       &s_leads_view,
+      "list leads: yours, or by one filter (ListBy*, SearchByName)",
+      "Without a filter: your own leads (ListByOwner). One filter at a time." },
+    { "stale",            "",               { NULL },                  "ListStale",   NULL,           s_stale_flags,      &s_stale_view,
+      "open leads with no activity for --days days (ListStale)", NULL },
+    { "funnel",           "",               { NULL },                  "Funnel",      NULL,           s_funnel_flags,     &s_funnel_view,
+      "the funnel of leads created in a period: stages, conversion, sources (Funnel)", NULL },
+};
+
+#define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
+
+/* ---- descriptors ---- */
+
+static const ProtobufCMethodDescriptor *s_method(const char *name)
 {
-    for (size_t i = 0; i < s_nallocs; i++)
-        free(s_allocs[i]);
-    free(s_allocs);
-    s_allocs = NULL;
-    s_nallocs = s_capallocs = 0;
+    return protobuf_c_service_descriptor_get_method_by_name(&rapport__leads__v1__leads__descriptor, name);
 }
 
-static void *s_new(size_t n)
+/* s_field - the field at path ("company.name") of messages of d, or NULL. */
+static const ProtobufCFieldDescriptor *s_field(const ProtobufCMessageDescriptor *d, const char *path)
 {
-    if (s_nallocs == s_capallocs) {
-        if (!s_allocs)
-            atexit(s_free_all);
-        s_capallocs = s_capallocs ? s_capallocs * 2 : 32;
-        s_allocs = rp_realloc(s_allocs, s_capallocs * sizeof(void *));
+    char key[64];
+    for (;;) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t) (dot - path) : strlen(path);
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = 0;
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
+        if (!f || !dot)
+            return f;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            return NULL;
+        d = f->descriptor;
+        path = dot + 1;
     }
-    void *p = rp_calloc(1, n);
-    s_allocs[s_nallocs++] = p;
-    return p;
 }
 
-static char *s_dup(const char *s)
+/* s_filter - the method a "Method/field" flag picks, else NULL. */
+static const ProtobufCMethodDescriptor *s_filter(const s_flag_t *f)
 {
-    char *d = s_new(strlen(s) + 1);
-    memcpy(d, s, strlen(s) + 1);
-    return d;
+    const char *slash = f->field ? strchr(f->field, '/') : NULL;
+    char name[64];
+    if (!slash || (size_t) (slash - f->field) >= sizeof name)
+        return NULL;
+    memcpy(name, f->field, (size_t) (slash - f->field));
+    name[slash - f->field] = 0;
+    return s_method(name);
 }
 
-#define S_NEW(T, INIT) ({ T *p_ = s_new(sizeof(T)); T init_ = INIT; *p_ = init_; p_; })
+/* s_flag_field - the request field of flag f of c; *path (when not NULL) its path. */
+static const ProtobufCFieldDescriptor *s_flag_field(const s_cmd_t *c, const s_flag_t *f, const char **path)
+{
+    const ProtobufCMethodDescriptor *m = s_filter(f);
+    const char *p = m ? strchr(f->field, '/') + 1 : f->field;
+    if (path)
+        *path = p;
+    return s_field((m ? m : s_method(c->method))->input, p);
+}
 
-/* ---- flag values ---- */
+static const s_flag_t *s_find_kind(const s_cmd_t *c, int kind)
+{
+    for (const s_flag_t *f = c->flags; f && f->name; f++)
+        if (S_KIND(f->how) == kind)
+            return f;
+    return NULL;
+}
+
+/* ---- flag values: each returns the JSON value, or NULL after a usage error ---- */
+
+static json_t *s_bad(const cli_args_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *s_bad(const cli_args_t *a, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cli_usage_error(a, "%s", msg);
+    return NULL;
+}
 
 static char *s_trim(char *s)
 {
@@ -66,44 +433,17 @@ static char *s_trim(char *s)
     return s;
 }
 
-static int s_enum_flag(const cli_args_t *a, const char *flag, const ProtobufCEnumDescriptor *d,
-                       const char *text, int *out)
+static json_t *s_enum(const cli_args_t *a, const char *flag, const ProtobufCEnumDescriptor *d, const char *text)
 {
-    if (cli_enum_parse(d, text, out) == 0)
-        return 0;
+    int v;
+    if (cli_enum_parse(d, text, &v) == 0)
+        return json_integer(v);
     char choices[1024];
     cli_enum_choices(d, choices, sizeof choices);
-    return cli_usage_error(a, "--%s: unknown value '%s'; one of: %s", flag, text, choices);
+    return s_bad(a, "--%s: unknown value '%s'; one of: %s", flag, text, choices);
 }
 
-static int s_money_flag(const cli_args_t *a, const char *flag, const char *text, Rapport__V1__Money **out)
-{
-    const char *cur = cli_flag_count(a, "currency") ? cli_flag(a, "currency") : cli_default_currency();
-    char code[4], why[256];
-    int64_t units;
-    if (cli_money_parse(text, cur, &units, code, why, sizeof why) != 0)
-        return cli_usage_error(a, "--%s: %s", flag, why);
-    Rapport__V1__Money *m = S_NEW(Rapport__V1__Money, RAPPORT__V1__MONEY__INIT);
-    m->units = units;
-    m->currency = s_dup(code);
-    *out = m;
-    return 0;
-}
-
-static int s_date_flag(const cli_args_t *a, const char *flag, const char *text, Rapport__V1__Date **out)
-{
-    int y, m, d;
-    if (cli_parse_date(text, &y, &m, &d) != 0)
-        return cli_usage_error(a, "--%s: must be a calendar date YYYY-MM-DD, got '%s'", flag, text);
-    Rapport__V1__Date *dt = S_NEW(Rapport__V1__Date, RAPPORT__V1__DATE__INIT);
-    dt->year = y;
-    dt->month = m;
-    dt->day = d;
-    *out = dt;
-    return 0;
-}
-
-static int s_u32_flag(const cli_args_t *a, const char *flag, const char *text, uint32_t max, uint32_t *out)
+static int s_uint(const cli_args_t *a, const char *flag, const char *text, uint32_t max, uint32_t *out)
 {
     uint64_t v;
     if (cli_parse_u64(text, &v) != 0 || v > max)
@@ -112,770 +452,22 @@ static int s_u32_flag(const cli_args_t *a, const char *flag, const char *text, u
     return 0;
 }
 
-/* s_request_id - --request-id (a ULID: the idempotency key of a write), or NULL. */
-static int s_request_id(const cli_args_t *a, const char **id)
+static json_t *s_date(const cli_args_t *a, const char *flag, const char *text)
 {
-    *id = cli_flag(a, "request-id");
-    rp_ulid_t u;
-    if (*id && rp_ulid_parse(*id, &u) != 0)
-        return cli_usage_error(a, "--request-id: must be a ULID (26 Crockford base32 characters), got '%s'", *id);
-    return 0;
+    int y, m, d;
+    if (cli_parse_date(text, &y, &m, &d) != 0)
+        return s_bad(a, "--%s: must be a calendar date YYYY-MM-DD, got '%s'", flag, text);
+    return json_pack("{s:i,s:i,s:i}", "year", y, "month", m, "day", d);
 }
 
-/* s_contact - "NAME,ROLE[,EMAIL[,PHONE[,POSITION]]]" (POSITION takes the rest). */
-static int s_contact(const cli_args_t *a, const char *text, Rapport__Leads__V1__Contact **out)
+static json_t *s_money(const cli_args_t *a, const char *flag, const char *text)
 {
-    char *buf = s_dup(text), *parts[5] = { 0 };
-    int n = 0;
-    char *p = buf;
-    while (n < 5) {
-        parts[n++] = p;
-        if (n == 5)
-            break;
-        char *comma = strchr(p, ',');
-        if (!comma)
-            break;
-        *comma = 0;
-        p = comma + 1;
-    }
-    if (n < 2)
-        return cli_usage_error(a, "--contact: must be NAME,ROLE[,EMAIL[,PHONE[,POSITION]]], got '%s'", text);
-    Rapport__Leads__V1__Contact *c = S_NEW(Rapport__Leads__V1__Contact, RAPPORT__LEADS__V1__CONTACT__INIT);
-    c->name = s_trim(parts[0]);
-    int role;
-    if (s_enum_flag(a, "contact", &rapport__leads__v1__contact_role__descriptor, s_trim(parts[1]), &role))
-        return CLI_EXIT_USAGE;
-    c->role = role;
-    if (n > 2)
-        c->email = s_trim(parts[2]);
-    if (n > 3)
-        c->phone = s_trim(parts[3]);
-    if (n > 4)
-        c->position = s_trim(parts[4]);
-    *out = c;
-    return 0;
-}
-
-/* ---- the lead fields shared by create and update ---- */
-
-typedef struct {
-    Rapport__Leads__V1__Company **company;
-    size_t *n_contacts;
-    Rapport__Leads__V1__Contact ***contacts;
-    Rapport__Leads__V1__LeadSource *source;
-    char **referrer, **campaign, **needs;
-    Rapport__V1__Money **value;
-    Rapport__V1__Date **close;
-    const char *mask[24];
-    size_t nmask;
-    int nflags;             /* how many field flags were given */
-} s_fields_t;
-
-static const char *const s_field_flags[] = {
-    "company", "tax-id", "region", "industry", "size", "contact", "source", "referrer",
-    "campaign", "needs", "value", "close", NULL
-};
-
-static Rapport__Leads__V1__Company *s_company(s_fields_t *f)
-{
-    if (!*f->company)
-        *f->company = S_NEW(Rapport__Leads__V1__Company, RAPPORT__LEADS__V1__COMPANY__INIT);
-    return *f->company;
-}
-
-static void s_mask(s_fields_t *f, const char *path)
-{
-    f->mask[f->nmask++] = path;
-    f->nflags++;
-}
-
-static int s_apply_fields(const cli_args_t *a, s_fields_t *f)
-{
-    const char *v;
-    if ((v = cli_flag(a, "company"))) {
-        s_company(f)->name = (char *) v;
-        s_mask(f, "company.name");
-    }
-    if ((v = cli_flag(a, "tax-id"))) {
-        s_company(f)->tax_id = (char *) v;
-        s_mask(f, "company.tax_id");
-    }
-    if ((v = cli_flag(a, "region"))) {
-        s_company(f)->region = (char *) v;
-        s_mask(f, "company.region");
-    }
-    if ((v = cli_flag(a, "industry"))) {
-        s_company(f)->industry = (char *) v;
-        s_mask(f, "company.industry");
-    }
-    if ((v = cli_flag(a, "size"))) {
-        int e;
-        if (s_enum_flag(a, "size", &rapport__leads__v1__company_size__descriptor, v, &e))
-            return CLI_EXIT_USAGE;
-        s_company(f)->size = e;
-        s_mask(f, "company.size");
-    }
-    int nc = cli_flag_count(a, "contact");
-    if (nc) {
-        *f->contacts = s_new((size_t) nc * sizeof(Rapport__Leads__V1__Contact *));
-        for (int i = 0; i < nc; i++)
-            if (s_contact(a, cli_flag_at(a, "contact", i), &(*f->contacts)[i]))
-                return CLI_EXIT_USAGE;
-        *f->n_contacts = (size_t) nc;
-        s_mask(f, "contacts");
-    }
-    if ((v = cli_flag(a, "source"))) {
-        int e;
-        if (s_enum_flag(a, "source", &rapport__leads__v1__lead_source__descriptor, v, &e))
-            return CLI_EXIT_USAGE;
-        *f->source = e;
-        s_mask(f, "source");
-    }
-    if ((v = cli_flag(a, "referrer"))) {
-        *f->referrer = (char *) v;
-        s_mask(f, "referrer_client_id");
-    }
-    if ((v = cli_flag(a, "campaign"))) {
-        *f->campaign = (char *) v;
-        s_mask(f, "campaign");
-    }
-    if ((v = cli_flag(a, "needs"))) {
-        *f->needs = (char *) v;
-        s_mask(f, "needs");
-    }
-    if ((v = cli_flag(a, "value"))) {
-        if (s_money_flag(a, "value", v, f->value))
-            return CLI_EXIT_USAGE;
-        s_mask(f, "expected_value");
-    } else if (cli_flag_count(a, "currency")) {
-        return cli_usage_error(a, "--currency: goes with --value");
-    }
-    if ((v = cli_flag(a, "close"))) {
-        if (s_date_flag(a, "close", v, f->close))
-            return CLI_EXIT_USAGE;
-        s_mask(f, "expected_close");
-    }
-    return 0;
-}
-
-#define S_LEAD_FIELD_FLAGS \
-    { "company",  "NAME",   "company name (1..200 bytes)", false }, \
-    { "tax-id",   "ID",     "company tax id (duplicates are found by it)", false }, \
-    { "region",   "TEXT",   "company region", false }, \
-    { "industry", "TEXT",   "company industry", false }, \
-    { "size",     "SIZE",   "company size: micro, small, medium, large, enterprise", false }, \
-    { "contact",  "CONTACT", "NAME,ROLE[,EMAIL[,PHONE[,POSITION]]]; ROLE: decision_maker, negotiator, influencer, other", true }, \
-    { "source",   "SOURCE", "where the lead came from: cold_call, inbound_call, email, web, visit, chat, advertising, exhibition, fair, conference, presentation, referral, partner, tender, social_media, import", false }, \
-    { "referrer", "CLIENT_ID", "the referring client's id (source referral)", false }, \
-    { "campaign", "NAME",   "marketing campaign", false }, \
-    { "needs",    "TEXT",   "what the client needs", false }, \
-    { "value",    "AMOUNT", "expected value, e.g. 12000.50 or '12000.50 USD'", false }, \
-    { "currency", "CODE",   "currency of --value (default $RAPPORT_CURRENCY or EUR)", false }, \
-    { "close",    "DATE",   "expected close date YYYY-MM-DD", false }
-
-/* ---- calling the service ---- */
-
-static int s_rpc(cli_t *cli, const char *method, const ProtobufCMessage *in,
-                 const ProtobufCMessageDescriptor *out_desc, const char *id, ProtobufCMessage **out)
-{
-    int rc = cli_get_token(cli, true);
-    if (rc)
-        return rc;
-    rp_client_t *c = NULL;
-    if ((rc = cli_connect(cli, "leads", &c)) != 0)
-        return rc;
-    rc = cli_call(cli, c, id, method, in, out_desc, out);
-    rp_client_destroy(&c);
-    return rc;
-}
-
-/* s_show - call and print the one record the method returns. */
-static int s_show(cli_t *cli, const char *method, const ProtobufCMessage *in,
-                  const ProtobufCMessageDescriptor *out_desc, const char *id)
-{
-    ProtobufCMessage *out = NULL;
-    int rc = s_rpc(cli, method, in, out_desc, id, &out);
-    if (rc)
-        return rc;
-    cli_print_message(cli, out);
-    protobuf_c_message_free_unpacked(out, NULL);
-    return CLI_EXIT_OK;
-}
-
-/* ---- lists ---- */
-
-typedef struct {
-    const char *header;
-    const char *path;
-    bool date_only;         /* show only the date of a time */
-} s_col_t;
-
-static const s_col_t s_lead_cols[] = {
-    { "ID", "id", false }, { "COMPANY", "company_name", false }, { "STAGE", "stage", false },
-    { "SOURCE", "source", false }, { "OWNER", "owner", false }, { "VALUE", "expected_value", false },
-    { "CLOSE", "expected_close", false }, { "SCORE", "score", false },
-    { "LAST ACTIVITY", "last_activity_at", true }, { NULL, NULL, false }
-};
-
-static const s_col_t s_activity_cols[] = {
-    { "ID", "id", false }, { "WHEN", "occurred_at", false }, { "KIND", "kind", false },
-    { "OUTCOME", "outcome", false }, { "SUBJECT", "subject", false }, { "NEXT STEP", "next_step", false },
-    { "DUE", "next_step_due", false }, { "BY", "by", false }, { NULL, NULL, false }
-};
-
-static const ProtobufCFieldDescriptor *s_field(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f) {
-        fprintf(stderr, "rapport: internal error: %s has no field %s\n", m->descriptor->name, name);
-        abort();
-    }
-    return f;
-}
-
-static void s_set_u32(ProtobufCMessage *m, const char *name, uint32_t v)
-{
-    *(uint32_t *) ((char *) m + s_field(m, name)->offset) = v;
-}
-
-static void s_set_str(ProtobufCMessage *m, const char *name, const char *v)
-{
-    *(const char **) ((char *) m + s_field(m, name)->offset) = v;
-}
-
-static const char *s_get_str(const ProtobufCMessage *m, const char *name)
-{
-    return *(char *const *) ((const char *) m + s_field(m, name)->offset);
-}
-
-static size_t s_get_list(const ProtobufCMessage *m, const char *name, ProtobufCMessage ***items)
-{
-    const ProtobufCFieldDescriptor *f = s_field(m, name);
-    *items = *(ProtobufCMessage ***) ((const char *) m + f->offset);
-    return *(const size_t *) ((const char *) m + f->quantifier_offset);
-}
-
-/* s_list - page through method (request req with page_size/page_token fields),
- * printing the repeated field items of each reply as a table of cols. */
-static int s_list(cli_t *cli, const cli_args_t *a, const char *method, ProtobufCMessage *req,
-                  const ProtobufCMessageDescriptor *reply_desc, const char *items, const s_col_t *cols,
-                  const char *what)
-{
-    uint32_t page_size = 0;
-    if (cli_flag(a, "page-size")) {
-        if (s_u32_flag(a, "page-size", cli_flag(a, "page-size"), 500, &page_size))
-            return CLI_EXIT_USAGE;
-        if (page_size == 0)
-            return cli_usage_error(a, "--page-size: must be from 1 to 500");
-    }
-    bool all = cli_flag_set(a, "all");
-    s_set_u32(req, "page_size", page_size);
-    char *token = rp_strdup(cli_flag(a, "page-token") ? cli_flag(a, "page-token") : "");
-
-    int rc = cli_get_token(cli, true);
-    if (rc) {
-        free(token);
-        return rc;
-    }
-    rp_client_t *c = NULL;
-    if ((rc = cli_connect(cli, "leads", &c)) != 0) {
-        free(token);
-        return rc;
-    }
-    int ncols = 0;
-    const char *hdr[16];
-    for (; cols[ncols].header; ncols++)
-        hdr[ncols] = cols[ncols].header;
-    cli_table_t *t = cli_table_new(ncols, hdr);
-    json_t *acc = json_array();
-    size_t rows = 0;
-    for (;;) {
-        s_set_str(req, "page_token", token);
-        ProtobufCMessage *rep = NULL;
-        rc = cli_call(cli, c, NULL, method, req, reply_desc, &rep);
-        if (rc)
-            break;
-        ProtobufCMessage **list;
-        size_t n = s_get_list(rep, items, &list);
-        free(token);
-        token = rp_strdup(s_get_str(rep, "next_page_token") ? s_get_str(rep, "next_page_token") : "");
-        if (cli->json && !all) {
-            json_t *j = rp_pb_to_json(rep);
-            cli_print_json(j);
-            json_decref(j);
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (cli->json) {
-                json_array_append_new(acc, rp_pb_to_json(list[i]));
-                continue;
-            }
-            char *cells[16];
-            for (int k = 0; k < ncols; k++) {
-                cells[k] = cli_field_text(list[i], cols[k].path);
-                if (cols[k].date_only && strlen(cells[k]) > 10)
-                    cells[k][10] = 0;
-            }
-            cli_table_add(t, (const char *const *) cells);
-            for (int k = 0; k < ncols; k++)
-                free(cells[k]);
-        }
-        rows += n;
-        protobuf_c_message_free_unpacked(rep, NULL);
-        if (!all || !token[0])
-            break;
-    }
-    rp_client_destroy(&c);
-    if (rc == 0) {
-        if (cli->json) {
-            if (all) {
-                json_t *j = json_pack("{s:O}", items, acc);
-                cli_print_json(j);
-                json_decref(j);
-            }
-        } else if (rows == 0) {
-            fprintf(stderr, "no %s found\n", what);
-        } else {
-            cli_table_print(t, stdout);
-            if (token[0])
-                fprintf(stderr, "more: --page-token %s (or --all)\n", token);
-        }
-    }
-    json_decref(acc);
-    cli_table_destroy(&t);
-    free(token);
-    return rc;
-}
-
-#define S_PAGE_FLAGS \
-    { "page-size", "N", "rows per page, 1..500 (default 50)", false }, \
-    { "page-token", "TOKEN", "continue where a previous page ended", false }, \
-    { "all", NULL, "follow the pages to the end", false }
-
-/* ---- commands ---- */
-
-static const cli_flag_t s_create_flags[] = {
-    S_LEAD_FIELD_FLAGS,
-    { "owner",      "USER",  "owner other than yourself (needs leads.assign)", false },
-    { "owner-unit", "PATH",  "the owner's org unit (with --owner)", false },
-    { "force",      NULL,    "create despite a duplicate (same tax id, or name and contact e-mail)", false },
-    { "from-json",  "FILE",  "read the CreateRequest as JSON from FILE ('-' for stdin) instead of field flags", false },
-    { "request-id", "ULID",  "idempotency key: a retry with the same id creates nothing twice", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_create_from_json(cli_t *cli, const cli_args_t *a, const char *path, const char *id)
-{
-    for (int i = 0; s_field_flags[i]; i++)
-        if (cli_flag_count(a, s_field_flags[i]))
-            return cli_usage_error(a, "--from-json: cannot be combined with --%s", s_field_flags[i]);
-    json_error_t jerr;
-    json_t *obj = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(path, 0, &jerr);
-    if (!obj) {
-        if (jerr.line < 0)
-            return cli_local_error(cli, "cannot read %s: %s", path, jerr.text);
-        return cli_usage_error(a, "--from-json: %s line %d column %d: %s", path, jerr.line, jerr.column, jerr.text);
-    }
-    char err[512];
-    ProtobufCMessage *m = rp_pb_from_json(&rapport__leads__v1__create_request__descriptor, obj, err, sizeof err);
-    json_decref(obj);
-    if (!m)
-        return cli_usage_error(a, "--from-json: %s: %s", path, err);
-    Rapport__Leads__V1__CreateRequest *req = (Rapport__Leads__V1__CreateRequest *) m;
-    if (cli_flag_set(a, "force"))
-        req->force = 1;
-    int rc = s_show(cli, M("Create"), m, &rapport__leads__v1__lead__descriptor, id);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc;
-}
-
-static int s_create(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    if (cli_flag(a, "from-json"))
-        return s_create_from_json(cli, a, cli_flag(a, "from-json"), id);
-    Rapport__Leads__V1__CreateRequest req = RAPPORT__LEADS__V1__CREATE_REQUEST__INIT;
-    s_fields_t f = {
-        .company = &req.company, .n_contacts = &req.n_contacts, .contacts = &req.contacts,
-        .source = &req.source, .referrer = &req.referrer_client_id, .campaign = &req.campaign,
-        .needs = &req.needs, .value = &req.expected_value, .close = &req.expected_close,
-    };
-    if (s_apply_fields(a, &f))
-        return CLI_EXIT_USAGE;
-    if (!cli_flag(a, "company"))
-        return cli_usage_error(a, "--company: required (or --from-json)");
-    if (!cli_flag(a, "source"))
-        return cli_usage_error(a, "--source: required (or --from-json)");
-    if (cli_flag(a, "owner"))
-        req.owner = (char *) cli_flag(a, "owner");
-    if (cli_flag(a, "owner-unit"))
-        req.owner_unit = (char *) cli_flag(a, "owner-unit");
-    req.force = cli_flag_set(a, "force");
-    return s_show(cli, M("Create"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static int s_get(cli_t *cli, const cli_args_t *a)
-{
-    Rapport__Leads__V1__GetRequest req = RAPPORT__LEADS__V1__GET_REQUEST__INIT;
-    req.id = (char *) a->pos[0];
-    return s_show(cli, M("Get"), &req.base, &rapport__leads__v1__lead__descriptor, NULL);
-}
-
-static const cli_flag_t s_update_flags[] = {
-    S_LEAD_FIELD_FLAGS,
-    { "clear-value", NULL,   "clear the expected value", false },
-    { "clear-close", NULL,   "clear the expected close date", false },
-    { "force",       NULL,   "update despite a duplicate", false },
-    { "request-id",  "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_update(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__UpdateRequest req = RAPPORT__LEADS__V1__UPDATE_REQUEST__INIT;
-    req.id = (char *) a->pos[0];
-    s_fields_t f = {
-        .company = &req.company, .n_contacts = &req.n_contacts, .contacts = &req.contacts,
-        .source = &req.source, .referrer = &req.referrer_client_id, .campaign = &req.campaign,
-        .needs = &req.needs, .value = &req.expected_value, .close = &req.expected_close,
-    };
-    if (s_apply_fields(a, &f))
-        return CLI_EXIT_USAGE;
-    if (cli_flag_set(a, "clear-value")) {
-        if (cli_flag(a, "value"))
-            return cli_usage_error(a, "--clear-value: cannot be combined with --value");
-        s_mask(&f, "expected_value");
-    }
-    if (cli_flag_set(a, "clear-close")) {
-        if (cli_flag(a, "close"))
-            return cli_usage_error(a, "--clear-close: cannot be combined with --close");
-        s_mask(&f, "expected_close");
-    }
-    if (f.nmask == 0)
-        return cli_usage_error(a, "nothing to update: give at least one field flag");
-    req.update_mask = (char **) f.mask;
-    req.n_update_mask = f.nmask;
-    req.force = cli_flag_set(a, "force");
-    return s_show(cli, M("Update"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static const cli_flag_t s_assign_flags[] = {
-    { "owner",      "USER", "the new owner's user id; required", false },
-    { "unit",       "PATH", "the new owner's org unit, within yours; required", false },
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_assign(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    if (!cli_flag(a, "owner"))
-        return cli_usage_error(a, "--owner: required");
-    if (!cli_flag(a, "unit"))
-        return cli_usage_error(a, "--unit: required");
-    Rapport__Leads__V1__AssignRequest req = RAPPORT__LEADS__V1__ASSIGN_REQUEST__INIT;
-    req.id = (char *) a->pos[0];
-    req.owner = (char *) cli_flag(a, "owner");
-    req.unit = (char *) cli_flag(a, "unit");
-    return s_show(cli, M("Assign"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static const cli_flag_t s_stage_flags[] = {
-    { "reason",        "REASON", "with lost: price, competitor, no_budget, no_decision, timing, other", false },
-    { "note",          "TEXT",   "with lost: a note", false },
-    { "competitor",    "NAME",   "with reason competitor: who won it", false },
-    { "competitor-id", "ID",     "with reason competitor: their id in rapport-intel", false },
-    { "request-id",    "ULID",   "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-/* s_set_stage - SetStage to stage (with the lost flags when given). */
-static int s_set_stage(cli_t *cli, const cli_args_t *a, const char *lead, int stage, bool lost_flags)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__SetStageRequest req = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
-    req.id = (char *) lead;
-    req.stage = stage;
-    const char *v;
-    if (lost_flags && (v = cli_flag(a, "reason"))) {
-        int e;
-        if (s_enum_flag(a, "reason", &rapport__leads__v1__lost_reason__descriptor, v, &e))
-            return CLI_EXIT_USAGE;
-        req.lost_reason = e;
-    }
-    if (lost_flags && (v = cli_flag(a, "note")))
-        req.lost_note = (char *) v;
-    if (lost_flags && (v = cli_flag(a, "competitor")))
-        req.lost_competitor_name = (char *) v;
-    if (lost_flags && (v = cli_flag(a, "competitor-id")))
-        req.lost_competitor_id = (char *) v;
-    return s_show(cli, M("SetStage"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static int s_stage(cli_t *cli, const cli_args_t *a)
-{
-    int e;
-    if (cli_enum_parse(&rapport__leads__v1__lead_stage__descriptor, a->pos[1], &e) != 0) {
-        char choices[512];
-        cli_enum_choices(&rapport__leads__v1__lead_stage__descriptor, choices, sizeof choices);
-        return cli_usage_error(a, "STAGE: unknown stage '%s'; one of: %s", a->pos[1], choices);
-    }
-    return s_set_stage(cli, a, a->pos[0], e, true);
-}
-
-static int s_win(cli_t *cli, const cli_args_t *a)
-{
-    return s_set_stage(cli, a, a->pos[0], RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON, false);
-}
-
-static int s_lose(cli_t *cli, const cli_args_t *a)
-{
-    if (!cli_flag(a, "reason"))
-        return cli_usage_error(a, "--reason: required");
-    return s_set_stage(cli, a, a->pos[0], RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_LOST, true);
-}
-
-static const cli_flag_t s_win_flags[] = {
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static const cli_flag_t s_reopen_flags[] = {
-    { "stage",      "STAGE", "the open stage to reopen at (default: the stage it was lost from)", false },
-    { "request-id", "ULID",  "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_reopen(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__ReopenRequest req = RAPPORT__LEADS__V1__REOPEN_REQUEST__INIT;
-    req.id = (char *) a->pos[0];
-    if (cli_flag(a, "stage")) {
-        int e;
-        if (s_enum_flag(a, "stage", &rapport__leads__v1__lead_stage__descriptor, cli_flag(a, "stage"), &e))
-            return CLI_EXIT_USAGE;
-        req.stage = e;
-    }
-    return s_show(cli, M("Reopen"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static const cli_flag_t s_qualify_flags[] = {
-    { "interest",    "0..5",    "the client's interest", false },
-    { "financial",   "0..5",    "the client's financial capacity", false },
-    { "reliability", "0..5",    "the client's reliability", false },
-    { "risk",        "FLAG",    "a risk flag: late_payments, insolvency, legal_disputes, new_company, unclear_ownership, no_budget, no_decision_maker, bad_references, sanctions, other", true },
-    { "note",        "TEXT",    "a note", false },
-    { "verdict",     "VERDICT", "unknown, promising or unprofitable (default: from the score)", false },
-    { "request-id",  "ULID",    "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_qualify(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__QualifyRequest req = RAPPORT__LEADS__V1__QUALIFY_REQUEST__INIT;
-    req.id = (char *) a->pos[0];
-    const char *v;
-    if ((v = cli_flag(a, "interest")) && s_u32_flag(a, "interest", v, 1000, &req.interest))
-        return CLI_EXIT_USAGE;
-    if ((v = cli_flag(a, "financial")) && s_u32_flag(a, "financial", v, 1000, &req.financial_capacity))
-        return CLI_EXIT_USAGE;
-    if ((v = cli_flag(a, "reliability")) && s_u32_flag(a, "reliability", v, 1000, &req.reliability))
-        return CLI_EXIT_USAGE;
-    int nr = cli_flag_count(a, "risk");
-    if (nr) {
-        req.risk_flags = s_new((size_t) nr * sizeof *req.risk_flags);
-        for (int i = 0; i < nr; i++) {
-            int e;
-            if (s_enum_flag(a, "risk", &rapport__leads__v1__risk_flag__descriptor, cli_flag_at(a, "risk", i), &e))
-                return CLI_EXIT_USAGE;
-            req.risk_flags[i] = e;
-        }
-        req.n_risk_flags = (size_t) nr;
-    }
-    if ((v = cli_flag(a, "note")))
-        req.note = (char *) v;
-    if ((v = cli_flag(a, "verdict"))) {
-        int e;
-        if (s_enum_flag(a, "verdict", &rapport__leads__v1__verdict__descriptor, v, &e))
-            return CLI_EXIT_USAGE;
-        req.verdict = e;
-    }
-    return s_show(cli, M("Qualify"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static const cli_flag_t s_disqualify_flags[] = {
-    { "reason",     "TEXT", "why; required", false },
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_disqualify(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    if (!cli_flag(a, "reason"))
-        return cli_usage_error(a, "--reason: required");
-    Rapport__Leads__V1__DisqualifyRequest req = RAPPORT__LEADS__V1__DISQUALIFY_REQUEST__INIT;
-    req.id = (char *) a->pos[0];
-    req.reason = (char *) cli_flag(a, "reason");
-    return s_show(cli, M("Disqualify"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static const cli_flag_t s_activity_log_flags[] = {
-    { "kind",       "KIND",    "call, meeting, email, presentation, correspondence; required", false },
-    { "outcome",    "OUTCOME", "positive, neutral, negative, no_contact; required", false },
-    { "subject",    "TEXT",    "subject", false },
-    { "summary",    "TEXT",    "what happened", false },
-    { "next-step",  "TEXT",    "the agreed next step", false },
-    { "due",        "DATE",    "when the next step is due, YYYY-MM-DD (required with --next-step)", false },
-    { "at",         "TIME",    "when it happened, YYYY-MM-DD[THH:MM[:SS]] UTC (default now)", false },
-    { "request-id", "ULID",    "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_activity_log(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__LogActivityRequest req = RAPPORT__LEADS__V1__LOG_ACTIVITY_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    const char *v;
-    int e;
-    if (!(v = cli_flag(a, "kind")))
-        return cli_usage_error(a, "--kind: required");
-    if (s_enum_flag(a, "kind", &rapport__leads__v1__activity_kind__descriptor, v, &e))
-        return CLI_EXIT_USAGE;
-    req.kind = e;
-    if (!(v = cli_flag(a, "outcome")))
-        return cli_usage_error(a, "--outcome: required");
-    if (s_enum_flag(a, "outcome", &rapport__leads__v1__activity_outcome__descriptor, v, &e))
-        return CLI_EXIT_USAGE;
-    req.outcome = e;
-    if ((v = cli_flag(a, "subject")))
-        req.subject = (char *) v;
-    if ((v = cli_flag(a, "summary")))
-        req.summary = (char *) v;
-    if ((v = cli_flag(a, "next-step")))
-        req.next_step = (char *) v;
-    if ((v = cli_flag(a, "due")) && s_date_flag(a, "due", v, &req.next_step_due))
-        return CLI_EXIT_USAGE;
-    if ((v = cli_flag(a, "at")) && cli_parse_time(v, &req.occurred_at) != 0)
-        return cli_usage_error(a, "--at: must be YYYY-MM-DD[THH:MM[:SS]] (UTC), got '%s'", v);
-    return s_show(cli, M("LogActivity"), &req.base, &rapport__leads__v1__activity__descriptor, id);
-}
-
-static const cli_flag_t s_page_flags[] = {
-    S_PAGE_FLAGS,
-    { NULL, NULL, NULL, false }
-};
-
-static int s_activity_list(cli_t *cli, const cli_args_t *a)
-{
-    Rapport__Leads__V1__ListActivitiesRequest req = RAPPORT__LEADS__V1__LIST_ACTIVITIES_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    return s_list(cli, a, M("ListActivities"), &req.base, &rapport__leads__v1__list_activities_reply__descriptor,
-                  "activities", s_activity_cols, "activities");
-}
-
-static const cli_flag_t s_objection_add_flags[] = {
-    { "category",   "CATEGORY", "price, product, timing, competitor, authority, need, trust, terms, other; required", false },
-    { "text",       "TEXT",     "what the client said; required", false },
-    { "response",   "TEXT",     "how it was answered", false },
-    { "resolved",   NULL,       "the objection is already resolved", false },
-    { "request-id", "ULID",     "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_objection_add(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__RecordObjectionRequest req = RAPPORT__LEADS__V1__RECORD_OBJECTION_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    const char *v;
-    int e;
-    if (!(v = cli_flag(a, "category")))
-        return cli_usage_error(a, "--category: required");
-    if (s_enum_flag(a, "category", &rapport__leads__v1__objection_category__descriptor, v, &e))
-        return CLI_EXIT_USAGE;
-    req.category = e;
-    if (!(v = cli_flag(a, "text")))
-        return cli_usage_error(a, "--text: required");
-    req.text = (char *) v;
-    if ((v = cli_flag(a, "response")))
-        req.response = (char *) v;
-    req.resolved = cli_flag_set(a, "resolved");
-    return s_show(cli, M("RecordObjection"), &req.base, &rapport__leads__v1__objection__descriptor, id);
-}
-
-static const cli_flag_t s_objection_resolve_flags[] = {
-    { "response",   "TEXT", "how it was answered (replaces the response)", false },
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_objection_resolve(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__UpdateObjectionRequest req = RAPPORT__LEADS__V1__UPDATE_OBJECTION_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    req.objection_id = (char *) a->pos[1];
-    if (cli_flag(a, "response"))
-        req.response = (char *) cli_flag(a, "response");
-    req.resolved = 1;
-    return s_show(cli, M("UpdateObjection"), &req.base, &rapport__leads__v1__objection__descriptor, id);
-}
-
-static const cli_flag_t s_offer_flags[] = {
-    { "line",          "LINE",    "DESCRIPTION,QUANTITY,UNIT_PRICE, e.g. 'Support plan,12,99.50'; 1..100 lines", true },
-    { "currency",      "CODE",    "currency of every line (default $RAPPORT_CURRENCY or EUR)", false },
-    { "discount",      "PERCENT", "discount on the subtotal, e.g. 5 or 2.5 (0..100, two decimals)", false },
-    { "payment-terms", "DAYS",    "payment terms in days (0..365)", false },
-    { "valid-until",   "DATE",    "the offer's expiry, YYYY-MM-DD; required", false },
-    { "note",          "TEXT",    "a note", false },
-    { "request-id",    "ULID",    "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-/* s_offer_line - "DESCRIPTION,QUANTITY,UNIT_PRICE", split from the right. */
-static int s_offer_line(const cli_args_t *a, const char *text, Rapport__Leads__V1__OfferLine **out)
-{
-    char *buf = s_dup(text);
-    char *c2 = strrchr(buf, ',');
-    if (!c2)
-        return cli_usage_error(a, "--line: must be DESCRIPTION,QUANTITY,UNIT_PRICE, got '%s'", text);
-    *c2 = 0;
-    char *c1 = strrchr(buf, ',');
-    if (!c1)
-        return cli_usage_error(a, "--line: must be DESCRIPTION,QUANTITY,UNIT_PRICE, got '%s'", text);
-    *c1 = 0;
-    Rapport__Leads__V1__OfferLine *l = S_NEW(Rapport__Leads__V1__OfferLine, RAPPORT__LEADS__V1__OFFER_LINE__INIT);
-    l->description = s_trim(buf);
-    if (cli_parse_i64(s_trim(c1 + 1), &l->quantity) != 0)
-        return cli_usage_error(a, "--line: QUANTITY must be a whole number, got '%s'", s_trim(c1 + 1));
-    if (s_money_flag(a, "line", s_trim(c2 + 1), &l->unit_price))
-        return CLI_EXIT_USAGE;
-    *out = l;
-    return 0;
+    const char *def = cli_flag_count(a, "currency") ? cli_flag(a, "currency") : cli_default_currency();
+    char code[4], why[256];
+    int64_t units;
+    if (cli_money_parse(text, def, &units, code, why, sizeof why) != 0)
+        return s_bad(a, "--%s: %s", flag, why);
+    return json_pack("{s:I,s:s}", "units", (json_int_t) units, "currency", code);
 }
 
 /* s_percent_bp - "2.5" or "2.5%" (0..100, at most two decimals) in basis points. */
@@ -906,338 +498,620 @@ static int s_percent_bp(const char *s, uint32_t *bp)
     return 0;
 }
 
-static int s_offer_build(const cli_args_t *a, Rapport__Leads__V1__OfferRequest *req)
+/* s_contact - "NAME,ROLE[,EMAIL[,PHONE[,POSITION]]]" (POSITION takes the rest). */
+static json_t *s_contact(const cli_args_t *a, const char *text)
 {
-    int nl = cli_flag_count(a, "line");
-    if (nl == 0)
-        return cli_usage_error(a, "--line: at least one line is required");
-    req->lines = s_new((size_t) nl * sizeof *req->lines);
-    for (int i = 0; i < nl; i++)
-        if (s_offer_line(a, cli_flag_at(a, "line", i), &req->lines[i]))
-            return CLI_EXIT_USAGE;
-    req->n_lines = (size_t) nl;
-    const char *v;
-    if ((v = cli_flag(a, "discount")) && s_percent_bp(v, &req->discount_bp) != 0)
-        return cli_usage_error(a, "--discount: must be a percentage from 0 to 100 with at most two decimals, got '%s'", v);
-    if ((v = cli_flag(a, "payment-terms")) && s_u32_flag(a, "payment-terms", v, 100000, &req->payment_terms_days))
-        return CLI_EXIT_USAGE;
-    if (!(v = cli_flag(a, "valid-until")))
-        return cli_usage_error(a, "--valid-until: required");
-    if (s_date_flag(a, "valid-until", v, &req->valid_until))
-        return CLI_EXIT_USAGE;
-    if ((v = cli_flag(a, "note")))
-        req->note = (char *) v;
+    static const char *const keys[] = { "name", "role", "email", "phone", "position" };
+    char *buf = rp_strdup(text), *parts[5];
+    int n = 0;
+    for (char *p = buf; n < 5;) {
+        parts[n++] = p;
+        char *comma = n < 5 ? strchr(p, ',') : NULL;
+        if (!comma)
+            break;
+        *comma = 0;
+        p = comma + 1;
+    }
+    json_t *c = NULL, *role;
+    if (n < 2)
+        s_bad(a, "--contact: must be NAME,ROLE[,EMAIL[,PHONE[,POSITION]]], got '%s'", text);
+    else if ((role = s_enum(a, "contact", &rapport__leads__v1__contact_role__descriptor, s_trim(parts[1])))) {
+        c = json_object();
+        for (int i = 0; i < n; i++)
+            json_object_set_new(c, keys[i], i == 1 ? role : json_string_nocheck(s_trim(parts[i])));
+    }
+    free(buf);
+    return c;
+}
+
+/* s_offer_line - "DESCRIPTION,QUANTITY,UNIT_PRICE", split from the right. */
+static json_t *s_offer_line(const cli_args_t *a, const char *text)
+{
+    char *buf = rp_strdup(text), *c1 = NULL, *c2 = strrchr(buf, ',');
+    if (c2) {
+        *c2 = 0;
+        c1 = strrchr(buf, ',');
+    }
+    json_t *line = NULL, *price;
+    int64_t qty;
+    if (!c1)
+        s_bad(a, "--line: must be DESCRIPTION,QUANTITY,UNIT_PRICE, got '%s'", text);
+    else if (*c1 = 0, cli_parse_i64(s_trim(c1 + 1), &qty) != 0)
+        s_bad(a, "--line: QUANTITY must be a whole number, got '%s'", s_trim(c1 + 1));
+    else if ((price = s_money(a, "line", s_trim(c2 + 1)))) {
+        line = json_pack("{s:I,s:o}", "quantity", (json_int_t) qty, "unit_price", price);
+        json_object_set_new(line, "description", json_string_nocheck(s_trim(buf)));
+    }
+    free(buf);
+    return line;
+}
+
+/* s_value - the JSON of one value of flag f, which sets field fd. */
+static json_t *s_value(const cli_args_t *a, const s_flag_t *f, const ProtobufCFieldDescriptor *fd, const char *text)
+{
+    uint32_t u = 0;
+    int64_t ms;
+    switch (S_KIND(f->how)) {
+    case S_TEXT:
+        return json_string_nocheck(text);
+    case S_ENUM:
+        return s_enum(a, f->name, fd->descriptor, text);
+    case S_UINT:
+        return s_uint(a, f->name, text, S_MAX_OF(f->how), &u) ? NULL : json_integer(u);
+    case S_BOOL:
+        return json_true();
+    case S_DATE:
+        return s_date(a, f->name, text);
+    case S_TIME:
+        if (cli_parse_time(text, &ms) != 0)
+            return s_bad(a, "--%s: must be YYYY-MM-DD[THH:MM[:SS]] (UTC), got '%s'", f->name, text);
+        return json_integer(ms);
+    case S_MONEY:
+        return s_money(a, f->name, text);
+    case S_PERCENT:
+        if (s_percent_bp(text, &u) != 0)
+            return s_bad(a, "--%s: must be a percentage from 0 to 100 with at most two decimals, got '%s'",
+                         f->name, text);
+        return json_integer(u);
+    case S_CONTACT:
+        return s_contact(a, text);
+    case S_LINE:
+        return s_offer_line(a, text);
+    }
+    return NULL;
+}
+
+/* ---- the request ---- */
+
+typedef struct {
+    const ProtobufCMethodDescriptor *method;
+    char name[96];              /* "rapport.leads.v1.Leads/Create" */
+    json_t *req;                /* the request, as JSON */
+    const char *id;             /* --request-id, or NULL */
+} s_call_t;
+
+/* s_set - put v (stolen) at path ("company.name") of obj, making the objects on the way. */
+static void s_set(json_t *obj, const char *path, json_t *v)
+{
+    const char *dot;
+    while ((dot = strchr(path, '.'))) {
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int) (dot - path), path);
+        json_t *sub = json_object_get(obj, key);
+        if (!sub)
+            json_object_set_new(obj, key, sub = json_object());
+        obj = sub;
+        path = dot + 1;
+    }
+    json_object_set_new(obj, path, v);
+}
+
+/* s_joins - whether filter flag p belongs to the filter of the flag before it. */
+static bool s_joins(const s_flag_t *first, const s_flag_t *p)
+{
+    return p > first && s_filter(p) && s_filter(p) == s_filter(p - 1);
+}
+
+/* s_names - the flags [f, end) as "--a, --b and --c" (last: " and " or " or "); with
+ * filters, the flags of one filter make one item: "--close-from/--close-to". */
+static void s_names(const s_flag_t *f, const s_flag_t *end, bool filters, const char *last, char *out, size_t cap)
+{
+    int n = 0, i = 0;
+    for (const s_flag_t *p = f; p < end; p++)
+        n += !(filters && s_joins(f, p));
+    out[0] = 0;
+    for (const s_flag_t *p = f; p < end; p++) {
+        size_t len = strlen(out);
+        if (filters && s_joins(f, p))
+            snprintf(out + len, cap - len, "/--%s", p->name);
+        else {
+            snprintf(out + len, cap - len, "%s--%s", i == 0 ? "" : i == n - 1 ? last : ", ", p->name);
+            i++;
+        }
+    }
+}
+
+/* s_rules - the rules between flags: filters (flags whose field is "Method/field") that
+ * pick different methods exclude each other, and the one given picks call->method; a
+ * group of S_BOTH flags goes together; of a group of S_EITHER flags one is needed. */
+static int s_rules(const cli_args_t *a, const s_cmd_t *c, s_call_t *call)
+{
+    const s_flag_t *first = NULL, *end = NULL;
+    const ProtobufCMethodDescriptor *picked = NULL;
+    bool clash = false;
+    char names[512];
+    for (const s_flag_t *f = c->flags; f && f->name; f++) {
+        const ProtobufCMethodDescriptor *m = s_filter(f);
+        if (!m)
+            continue;
+        first = first ? first : f;
+        end = f + 1;
+        if (cli_flag_count(a, f->name)) {
+            clash |= picked && picked != m;
+            picked = m;
+        }
+    }
+    if (clash) {
+        s_names(first, end, true, " or ", names, sizeof names);
+        return cli_usage_error(a, "one filter at a time: %s", names);
+    }
+    if (picked)
+        call->method = picked;
+    for (const s_flag_t *f = c->flags; f && f->name;) {
+        uint32_t group = f->how & (S_BOTH | S_EITHER);
+        if (!group) {
+            f++;
+            continue;
+        }
+        int given = 0, n = 0;
+        for (end = f; end->name && (end->how & group); end++, n++)
+            given += cli_flag_count(a, end->name) > 0;
+        s_names(f, end, false, group == S_BOTH ? " and " : " or ", names, sizeof names);
+        if (group == S_EITHER && given == 0)
+            return cli_usage_error(a, "%s: required", names);
+        if (group == S_BOTH && given < n && (f->how & S_REQUIRED))
+            return cli_usage_error(a, "%s: required", names);
+        if (group == S_BOTH && given < n && given > 0)
+            return cli_usage_error(a, "%s go together", names);
+        f = end;
+    }
     return 0;
 }
 
-static int s_offer_create(cli_t *cli, const cli_args_t *a)
+/* s_alone_required - a required flag that is not part of a group (s_rules checks those). */
+static bool s_alone_required(const s_flag_t *f)
 {
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__OfferRequest req = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    if (s_offer_build(a, &req))
-        return CLI_EXIT_USAGE;
-    return s_show(cli, M("AddOffer"), &req.base, &rapport__leads__v1__offer__descriptor, id);
+    return (f->how & S_REQUIRED) && !(f->how & (S_BOTH | S_EITHER));
 }
 
-static int s_offer_update(cli_t *cli, const cli_args_t *a)
+/* s_flags - put the value of every given flag (that has all the bits of only) into req,
+ * in the table's order, and the paths of lead fields into mask. 0 or the exit code. */
+static int s_flags(const cli_args_t *a, const s_cmd_t *c, json_t *req, json_t *mask, uint32_t only)
 {
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__OfferRequest req = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    req.offer_id = (char *) a->pos[1];
-    if (s_offer_build(a, &req))
-        return CLI_EXIT_USAGE;
-    return s_show(cli, M("UpdateOffer"), &req.base, &rapport__leads__v1__offer__descriptor, id);
+    for (const s_flag_t *f = c->flags; f && f->name; f++) {
+        int kind = S_KIND(f->how), n = cli_flag_count(a, f->name);
+        if ((f->how & only) != only)
+            continue;
+        if (kind == S_CURRENCY && n) {
+            const s_flag_t *money = s_find_kind(c, S_MONEY);
+            if (money && !cli_flag_count(a, money->name))
+                return cli_usage_error(a, "--%s: goes with --%s", f->name, money->name);
+        }
+        if (kind >= S_CURRENCY)
+            continue;
+        const char *path;
+        const ProtobufCFieldDescriptor *fd = s_flag_field(c, f, &path);
+        bool repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
+        if (n == 0) {
+            /* Where --from-json could stand in, s_request checks after every flag. */
+            if (s_alone_required(f) && !s_find_kind(c, S_FROM_JSON)) {
+                if (repeated)
+                    return cli_usage_error(a, "--%s: at least one %s is required", f->name, f->name);
+                return cli_usage_error(a, "--%s: required", f->name);
+            }
+            continue;
+        }
+        if (kind == S_CLEAR) {
+            for (const s_flag_t *g = c->flags; g->name; g++)
+                if (g != f && g->field && strcmp(g->field, f->field) == 0 && cli_flag_count(a, g->name))
+                    return cli_usage_error(a, "--%s: cannot be combined with --%s", f->name, g->name);
+        } else {
+            json_t *v = repeated ? json_array() : s_value(a, f, fd, cli_flag(a, f->name));
+            for (int i = 0; repeated && v && i < n; i++) {
+                json_t *e = s_value(a, f, fd, cli_flag_at(a, f->name, i));
+                if (e)
+                    json_array_append_new(v, e);
+                else
+                    json_decref(v), v = NULL;
+            }
+            if (!v)
+                return CLI_EXIT_USAGE;
+            s_set(req, path, v);
+        }
+        if (mask && ((f->how & S_LEAD) || kind == S_CLEAR))
+            json_array_append_new(mask, json_string(path));
+    }
+    return 0;
 }
 
-static const cli_flag_t s_offer_action_flags[] = {
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static const cli_flag_t s_offer_reject_flags[] = {
-    { "reason",     "TEXT", "why the client rejected it", false },
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_offer_action(cli_t *cli, const cli_args_t *a, const char *method, const char *reason)
+/* s_from_json - the request from the JSON file at path ("-": stdin), checked against
+ * the request type, with the S_WITH_JSON flags on top. */
+static int s_from_json(cli_t *cli, const cli_args_t *a, const s_cmd_t *c, const char *path, s_call_t *call)
 {
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__OfferActionRequest req = RAPPORT__LEADS__V1__OFFER_ACTION_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    req.offer_id = (char *) a->pos[1];
-    if (reason)
-        req.reason = (char *) reason;
-    return s_show(cli, method, &req.base, &rapport__leads__v1__offer__descriptor, id);
+    for (const s_flag_t *f = c->flags; f->name; f++)
+        if ((f->how & S_LEAD) && cli_flag_count(a, f->name))
+            return cli_usage_error(a, "--from-json: cannot be combined with --%s", f->name);
+    json_error_t jerr;
+    json_t *obj = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(path, 0, &jerr);
+    if (!obj) {
+        if (jerr.line < 0)
+            return cli_local_error(cli, "cannot read %s: %s", path, jerr.text);
+        return cli_usage_error(a, "--from-json: %s line %d column %d: %s", path, jerr.line, jerr.column, jerr.text);
+    }
+    char err[512];
+    ProtobufCMessage *m = rp_pb_from_json(call->method->input, obj, err, sizeof err);
+    if (!m) {
+        json_decref(obj);
+        return cli_usage_error(a, "--from-json: %s: %s", path, err);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    json_decref(call->req);
+    call->req = obj;
+    return s_flags(a, c, obj, NULL, S_WITH_JSON);
 }
 
-static int s_offer_send(cli_t *cli, const cli_args_t *a)
+/* s_preset - put the row's preset field ("stage=won") into req. */
+static void s_preset(const s_cmd_t *c, json_t *req)
 {
-    return s_offer_action(cli, a, M("SendOffer"), NULL);
+    const char *eq = strchr(c->preset, '=');
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", (int) (eq - c->preset), c->preset);
+    json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    json_object_set_new(req, key, v ? v : json_string(eq + 1));
 }
 
-static int s_offer_accept(cli_t *cli, const cli_args_t *a)
+/* s_arg - the JSON of positional argument i: a string, or an enum value by name. */
+static json_t *s_arg(const cli_args_t *a, const s_cmd_t *c, const ProtobufCFieldDescriptor *fd, int i)
 {
-    return s_offer_action(cli, a, M("AcceptOffer"), NULL);
-}
-
-static int s_offer_reject(cli_t *cli, const cli_args_t *a)
-{
-    return s_offer_action(cli, a, M("RejectOffer"), cli_flag(a, "reason"));
-}
-
-static const cli_flag_t s_competitor_add_flags[] = {
-    { "name",       "NAME",  "the competitor's name (required without --id)", false },
-    { "id",         "ID",    "the competitor's id in rapport-intel", false },
-    { "threat",     "LEVEL", "low, medium or high; required", false },
-    { "note",       "TEXT",  "a note", false },
-    { "request-id", "ULID",  "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_competitor_add(cli_t *cli, const cli_args_t *a)
-{
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    if (!cli_flag(a, "name") && !cli_flag(a, "id"))
-        return cli_usage_error(a, "--name or --id: required");
-    if (!cli_flag(a, "threat"))
-        return cli_usage_error(a, "--threat: required");
-    Rapport__Leads__V1__Competitor comp = RAPPORT__LEADS__V1__COMPETITOR__INIT;
     int e;
-    if (s_enum_flag(a, "threat", &rapport__leads__v1__threat_level__descriptor, cli_flag(a, "threat"), &e))
-        return CLI_EXIT_USAGE;
-    comp.threat = e;
-    if (cli_flag(a, "name"))
-        comp.name = (char *) cli_flag(a, "name");
-    if (cli_flag(a, "id"))
-        comp.competitor_id = (char *) cli_flag(a, "id");
-    if (cli_flag(a, "note"))
-        comp.note = (char *) cli_flag(a, "note");
-    Rapport__Leads__V1__SetCompetitorRequest req = RAPPORT__LEADS__V1__SET_COMPETITOR_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    req.competitor = &comp;
-    return s_show(cli, M("SetCompetitor"), &req.base, &rapport__leads__v1__lead__descriptor, id);
+    if (fd->type != PROTOBUF_C_TYPE_ENUM)
+        return json_string_nocheck(a->pos[i]);
+    if (cli_enum_parse(fd->descriptor, a->pos[i], &e) == 0)
+        return json_integer(e);
+    char meta[32], choices[1024];
+    const char *word = i == 0 ? c->args : strchr(c->args, ' ') + 1;   /* its name in the synopsis */
+    snprintf(meta, sizeof meta, "%.*s", (int) strcspn(word, " "), word);
+    cli_enum_choices(fd->descriptor, choices, sizeof choices);
+    return s_bad(a, "%s: unknown %s '%s'; one of: %s", meta, fd->name, a->pos[i], choices);
 }
 
-static const cli_flag_t s_competitor_remove_flags[] = {
-    { "name",       "NAME", "the competitor's name", false },
-    { "id",         "ID",   "the competitor's id", false },
-    { "request-id", "ULID", "idempotency key", false },
-    { NULL, NULL, NULL, false }
-};
-
-static int s_competitor_remove(cli_t *cli, const cli_args_t *a)
+/* s_request - the call command c makes of the command line: the method, the request
+ * as JSON and the request id. 0, or the exit code after printing why. Usage errors
+ * come in this order: arguments, --request-id, --from-json, the rules between flags,
+ * then each flag in the table's order. */
+static int s_request(cli_t *cli, const cli_args_t *a, const s_cmd_t *c, s_call_t *call)
 {
-    const char *id;
-    if (s_request_id(a, &id))
-        return CLI_EXIT_USAGE;
-    if (!cli_flag(a, "name") && !cli_flag(a, "id"))
-        return cli_usage_error(a, "--name or --id: required");
-    Rapport__Leads__V1__RemoveCompetitorRequest req = RAPPORT__LEADS__V1__REMOVE_COMPETITOR_REQUEST__INIT;
-    req.lead_id = (char *) a->pos[0];
-    if (cli_flag(a, "name"))
-        req.name = (char *) cli_flag(a, "name");
-    if (cli_flag(a, "id"))
-        req.competitor_id = (char *) cli_flag(a, "id");
-    return s_show(cli, M("RemoveCompetitor"), &req.base, &rapport__leads__v1__lead__descriptor, id);
-}
-
-static const cli_flag_t s_list_flags[] = {
-    { "owner",       "USER",   "leads of this owner (default: yours)", false },
-    { "stage",       "STAGE",  "leads in this stage: new, contacted, interested, needs_identified, offer, negotiation, won, lost", false },
-    { "source",      "SOURCE", "leads from this source", false },
-    { "campaign",    "NAME",   "leads of this campaign", false },
-    { "close-from",  "DATE",   "expected close on or after DATE (with --close-to)", false },
-    { "close-to",    "DATE",   "expected close before DATE (with --close-from)", false },
-    { "name-prefix", "TEXT",   "company names starting with TEXT (case and accents folded)", false },
-    S_PAGE_FLAGS,
-    { NULL, NULL, NULL, false }
-};
-
-static int s_list_cmd(cli_t *cli, const cli_args_t *a)
-{
-    int filters = !!cli_flag(a, "owner") + !!cli_flag(a, "stage") + !!cli_flag(a, "source") +
-                  !!cli_flag(a, "campaign") + !!(cli_flag(a, "close-from") || cli_flag(a, "close-to")) +
-                  !!cli_flag(a, "name-prefix");
-    if (filters > 1)
-        return cli_usage_error(a, "one filter at a time: --owner, --stage, --source, --campaign, "
-                               "--close-from/--close-to or --name-prefix");
-    const ProtobufCMessageDescriptor *rd = &rapport__leads__v1__list_leads_reply__descriptor;
-    const char *v;
-    int e;
-    if ((v = cli_flag(a, "stage"))) {
-        Rapport__Leads__V1__ListByStageRequest req = RAPPORT__LEADS__V1__LIST_BY_STAGE_REQUEST__INIT;
-        if (s_enum_flag(a, "stage", &rapport__leads__v1__lead_stage__descriptor, v, &e))
+    call->method = s_method(c->method);
+    call->req = json_object();
+    if (c->preset)
+        s_preset(c, call->req);
+    for (int i = 0; i < a->npos; i++) {
+        json_t *v = s_arg(a, c, s_field(call->method->input, c->pos[i]), i);
+        if (!v)
             return CLI_EXIT_USAGE;
-        req.stage = e;
-        return s_list(cli, a, M("ListByStage"), &req.base, rd, "leads", s_lead_cols, "leads");
+        json_object_set_new(call->req, c->pos[i], v);
     }
-    if ((v = cli_flag(a, "source"))) {
-        Rapport__Leads__V1__ListBySourceRequest req = RAPPORT__LEADS__V1__LIST_BY_SOURCE_REQUEST__INIT;
-        if (s_enum_flag(a, "source", &rapport__leads__v1__lead_source__descriptor, v, &e))
-            return CLI_EXIT_USAGE;
-        req.source = e;
-        return s_list(cli, a, M("ListBySource"), &req.base, rd, "leads", s_lead_cols, "leads");
+    const s_flag_t *rid = s_find_kind(c, S_REQUEST_ID), *from_json = s_find_kind(c, S_FROM_JSON);
+    rp_ulid_t u;
+    if (rid && (call->id = cli_flag(a, rid->name)) && rp_ulid_parse(call->id, &u) != 0)
+        return cli_usage_error(a, "--request-id: must be a ULID (26 Crockford base32 characters), got '%s'", call->id);
+
+    int rc;
+    if (from_json && cli_flag(a, from_json->name))
+        rc = s_from_json(cli, a, c, cli_flag(a, from_json->name), call);
+    else if ((rc = s_rules(a, c, call)) == 0) {
+        json_t *mask = json_array();
+        rc = s_flags(a, c, call->req, mask, 0);
+        for (const s_flag_t *f = c->flags; from_json && rc == 0 && f->name; f++)
+            if (s_alone_required(f) && !cli_flag_count(a, f->name))
+                rc = cli_usage_error(a, "--%s: required (or --from-json)", f->name);
+        if (rc == 0 && s_field(call->method->input, "update_mask")) {
+            if (json_array_size(mask) == 0)
+                rc = cli_usage_error(a, "nothing to update: give at least one field flag");
+            else
+                json_object_set(call->req, "update_mask", mask);
+        }
+        json_decref(mask);
     }
-    if ((v = cli_flag(a, "campaign"))) {
-        Rapport__Leads__V1__ListByCampaignRequest req = RAPPORT__LEADS__V1__LIST_BY_CAMPAIGN_REQUEST__INIT;
-        req.campaign = (char *) v;
-        return s_list(cli, a, M("ListByCampaign"), &req.base, rd, "leads", s_lead_cols, "leads");
-    }
-    if (cli_flag(a, "close-from") || cli_flag(a, "close-to")) {
-        if (!cli_flag(a, "close-from") || !cli_flag(a, "close-to"))
-            return cli_usage_error(a, "--close-from and --close-to go together");
-        Rapport__Leads__V1__ListByCloseRequest req = RAPPORT__LEADS__V1__LIST_BY_CLOSE_REQUEST__INIT;
-        if (s_date_flag(a, "close-from", cli_flag(a, "close-from"), &req.from) ||
-            s_date_flag(a, "close-to", cli_flag(a, "close-to"), &req.to))
-            return CLI_EXIT_USAGE;
-        return s_list(cli, a, M("ListByClose"), &req.base, rd, "leads", s_lead_cols, "leads");
-    }
-    if ((v = cli_flag(a, "name-prefix"))) {
-        Rapport__Leads__V1__SearchByNameRequest req = RAPPORT__LEADS__V1__SEARCH_BY_NAME_REQUEST__INIT;
-        req.prefix = (char *) v;
-        return s_list(cli, a, M("SearchByName"), &req.base, rd, "leads", s_lead_cols, "leads");
-    }
-    Rapport__Leads__V1__ListByOwnerRequest req = RAPPORT__LEADS__V1__LIST_BY_OWNER_REQUEST__INIT;
-    if ((v = cli_flag(a, "owner")))
-        req.owner = (char *) v;
-    return s_list(cli, a, M("ListByOwner"), &req.base, rd, "leads", s_lead_cols, "leads");
+    snprintf(call->name, sizeof call->name, "%s/%s", rapport__leads__v1__leads__descriptor.name, call->method->name);
+    return rc;
 }
 
-static const cli_flag_t s_stale_flags[] = {
-    { "days", "N", "no activity in the last N days (1..3650); required", false },
-    S_PAGE_FLAGS,
-    { NULL, NULL, NULL, false }
-};
-
-static int s_stale(cli_t *cli, const cli_args_t *a)
+/* s_message - the request message of call (protobuf_c_message_free_unpacked). The flag
+ * parsers make only values the request type takes, so a failure is a programming error. */
+static ProtobufCMessage *s_message(const s_call_t *call)
 {
-    Rapport__Leads__V1__ListStaleRequest req = RAPPORT__LEADS__V1__LIST_STALE_REQUEST__INIT;
-    if (!cli_flag(a, "days"))
-        return cli_usage_error(a, "--days: required");
-    if (s_u32_flag(a, "days", cli_flag(a, "days"), 1000000, &req.days))
-        return CLI_EXIT_USAGE;
-    return s_list(cli, a, M("ListStale"), &req.base, &rapport__leads__v1__list_leads_reply__descriptor,
-                  "leads", s_lead_cols, "stale leads");
+    char err[512];
+    ProtobufCMessage *m = rp_pb_from_json(call->method->input, call->req, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "rapport: internal error: %s: %s\n", call->name, err);
+        abort();
+    }
+    return m;
 }
 
-static const cli_flag_t s_funnel_flags[] = {
-    { "from", "DATE", "leads created on or after DATE (YYYY-MM-DD); required", false },
-    { "to",   "DATE", "leads created before DATE; required", false },
-    { NULL, NULL, NULL, false }
-};
+/* ---- calling the service and printing ---- */
 
-static void s_bp_text(uint32_t bp, char *out, size_t cap)
+static int s_connect(cli_t *cli, rp_client_t **c)
 {
-    snprintf(out, cap, "%u.%02u%%", bp / 100, bp % 100);
+    int rc = cli_get_token(cli, true);
+    return rc ? rc : cli_connect(cli, "leads", c);
 }
 
-static int s_funnel(cli_t *cli, const cli_args_t *a)
+/* s_show - one call; print the reply as JSON, by the view, or as key: value lines. */
+static int s_show(cli_t *cli, const cli_args_t *a, const s_cmd_t *c, const s_call_t *call)
 {
-    Rapport__Leads__V1__FunnelRequest req = RAPPORT__LEADS__V1__FUNNEL_REQUEST__INIT;
-    if (!cli_flag(a, "from") || !cli_flag(a, "to"))
-        return cli_usage_error(a, "--from and --to: required");
-    if (s_date_flag(a, "from", cli_flag(a, "from"), &req.from) || s_date_flag(a, "to", cli_flag(a, "to"), &req.to))
-        return CLI_EXIT_USAGE;
-    Rapport__Leads__V1__FunnelReply *rep = NULL;
-    int rc = s_rpc(cli, M("Funnel"), &req.base, &rapport__leads__v1__funnel_reply__descriptor, NULL,
-                   (ProtobufCMessage **) &rep);
+    rp_client_t *client = NULL;
+    int rc = s_connect(cli, &client);
     if (rc)
         return rc;
-    if (cli->json) {
-        cli_print_message(cli, &rep->base);
-        rapport__leads__v1__funnel_reply__free_unpacked(rep, NULL);
-        return CLI_EXIT_OK;
+    ProtobufCMessage *in = s_message(call), *out = NULL;
+    rc = cli_call(cli, client, call->id, call->name, in, call->method->output, &out);
+    protobuf_c_message_free_unpacked(in, NULL);
+    rp_client_destroy(&client);
+    if (rc)
+        return rc;
+    if (c->view && c->view->print && !cli->json)
+        c->view->print(a, out);
+    else
+        cli_print_message(cli, out);
+    protobuf_c_message_free_unpacked(out, NULL);
+    return CLI_EXIT_OK;
+}
+
+static const char *s_get_str(const ProtobufCMessage *m, const char *name)
+{
+    const ProtobufCFieldDescriptor *f = s_field(m->descriptor, name);
+    return *(char *const *) ((const char *) m + f->offset);
+}
+
+/* s_items - the repeated message field items of m: its length, the array in *list. */
+static size_t s_items(const ProtobufCMessage *m, const char *items, ProtobufCMessage ***list)
+{
+    const ProtobufCFieldDescriptor *f = s_field(m->descriptor, items);
+    *list = *(ProtobufCMessage ***) ((const char *) m + f->offset);
+    return *(const size_t *) ((const char *) m + f->quantifier_offset);
+}
+
+static cli_table_t *s_table_new(const s_col_t *cols)
+{
+    const char *hdr[16];
+    int n = 0;
+    for (; cols[n].header; n++)
+        hdr[n] = cols[n].header;
+    return cli_table_new(n, hdr);
+}
+
+/* s_table_add - a row of t for each item of the repeated field items of m. */
+static void s_table_add(cli_table_t *t, const s_col_t *cols, const ProtobufCMessage *m, const char *items)
+{
+    ProtobufCMessage **list;
+    size_t n = s_items(m, items, &list);
+    for (size_t i = 0; i < n; i++) {
+        char *cells[16];
+        int k = 0;
+        for (; cols[k].header; k++) {
+            cells[k] = cli_field_text(list[i], cols[k].path);
+            if (cols[k].form == COL_DAY && strlen(cells[k]) > 10)
+                cells[k][10] = 0;
+            if (cols[k].form == COL_BP) {
+                unsigned long bp = strtoul(cells[k], NULL, 10);
+                free(cells[k]);
+                cells[k] = rp_sprintf("%lu.%02lu%%", bp / 100, bp % 100);
+            }
+        }
+        cli_table_add(t, (const char *const *) cells);
+        while (k--)
+            free(cells[k]);
     }
+}
+
+/* s_list - page through the list method of call, printing the rows of each reply as one
+ * table (--json: each reply; with --all one array of every row). */
+static int s_list(cli_t *cli, const cli_args_t *a, const s_cmd_t *c, const s_call_t *call)
+{
+    const s_view_t *v = c->view;
+    uint32_t page_size = 0;
+    if (cli_flag(a, "page-size")) {
+        if (s_uint(a, "page-size", cli_flag(a, "page-size"), 500, &page_size))
+            return CLI_EXIT_USAGE;
+        if (page_size == 0)
+            return cli_usage_error(a, "--page-size: must be from 1 to 500");
+    }
+    bool all = cli_flag_set(a, "all");
+    json_object_set_new(call->req, "page_size", json_integer(page_size));
+    char *token = rp_strdup(cli_flag(a, "page-token") ? cli_flag(a, "page-token") : "");
+
+    rp_client_t *client = NULL;
+    int rc = s_connect(cli, &client);
+    if (rc) {
+        free(token);
+        return rc;
+    }
+    cli_table_t *t = s_table_new(v->cols);
+    json_t *acc = json_array();
+    size_t rows = 0;
+    for (;;) {
+        json_object_set_new(call->req, "page_token", json_string_nocheck(token));
+        ProtobufCMessage *in = s_message(call), *rep = NULL;
+        rc = cli_call(cli, client, NULL, call->name, in, call->method->output, &rep);
+        protobuf_c_message_free_unpacked(in, NULL);
+        if (rc)
+            break;
+        ProtobufCMessage **list;
+        size_t n = s_items(rep, v->items, &list);
+        free(token);
+        token = rp_strdup(s_get_str(rep, "next_page_token") ? s_get_str(rep, "next_page_token") : "");
+        if (cli->json && !all) {
+            json_t *j = rp_pb_to_json(rep);
+            cli_print_json(j);
+            json_decref(j);
+        }
+        if (cli->json)
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(acc, rp_pb_to_json(list[i]));
+        else
+            s_table_add(t, v->cols, rep, v->items);
+        rows += n;
+        protobuf_c_message_free_unpacked(rep, NULL);
+        if (!all || !token[0])
+            break;
+    }
+    rp_client_destroy(&client);
+    if (rc == 0) {
+        if (cli->json) {
+            if (all) {
+                json_t *j = json_pack("{s:O}", v->items, acc);
+                cli_print_json(j);
+                json_decref(j);
+            }
+        } else if (rows == 0) {
+            fprintf(stderr, "no %s found\n", v->none);
+        } else {
+            cli_table_print(t, stdout);
+            if (token[0])
+                fprintf(stderr, "more: --page-token %s (or --all)\n", token);
+        }
+    }
+    json_decref(acc);
+    cli_table_destroy(&t);
+    free(token);
+    return rc;
+}
+
+/* s_print_funnel - a FunnelReply: the period, then its stages and sources as tables. */
+static void s_print_funnel(const cli_args_t *a, const ProtobufCMessage *reply)
+{
+    const Rapport__Leads__V1__FunnelReply *rep = (const Rapport__Leads__V1__FunnelReply *) reply;
     printf("funnel %s .. %s: %u leads%s\n\n", cli_flag(a, "from"), cli_flag(a, "to"), rep->total,
            rep->truncated ? " (truncated: the period holds more leads than one funnel reads)" : "");
-    const char *sh[] = { "STAGE", "NOW", "REACHED", "CONVERSION", "VALUE" };
-    cli_table_t *t = cli_table_new(5, sh);
-    for (size_t i = 0; i < rep->n_stages; i++) {
-        const Rapport__Leads__V1__FunnelStage *s = rep->stages[i];
-        char stage[64], now[16], reached[16], conv[16];
-        cli_enum_short(&rapport__leads__v1__lead_stage__descriptor, s->stage, stage, sizeof stage);
-        snprintf(now, sizeof now, "%u", s->count);
-        snprintf(reached, sizeof reached, "%u", s->reached);
-        s_bp_text(s->conversion_bp, conv, sizeof conv);
-        char *value = cli_field_text(&s->base, "value");
-        const char *row[] = { stage, now, reached, conv, value };
-        cli_table_add(t, row);
-        free(value);
-    }
+    cli_table_t *t = s_table_new(s_funnel_stage_cols);
+    s_table_add(t, s_funnel_stage_cols, reply, "stages");
     cli_table_set_cut(t, 0);
     cli_table_print(t, stdout);
     cli_table_destroy(&t);
     if (rep->n_sources) {
         fputc('\n', stdout);
-        const char *oh[] = { "SOURCE", "TOTAL", "WON", "LOST", "CONVERSION" };
-        t = cli_table_new(5, oh);
-        for (size_t i = 0; i < rep->n_sources; i++) {
-            const Rapport__Leads__V1__FunnelSource *s = rep->sources[i];
-            char src[64], total[16], won[16], lost[16], conv[16];
-            cli_enum_short(&rapport__leads__v1__lead_source__descriptor, s->source, src, sizeof src);
-            snprintf(total, sizeof total, "%u", s->total);
-            snprintf(won, sizeof won, "%u", s->won);
-            snprintf(lost, sizeof lost, "%u", s->lost);
-            s_bp_text(s->conversion_bp, conv, sizeof conv);
-            const char *row[] = { src, total, won, lost, conv };
-            cli_table_add(t, row);
-        }
+        t = s_table_new(s_funnel_source_cols);
+        s_table_add(t, s_funnel_source_cols, reply, "sources");
         cli_table_print(t, stdout);
         cli_table_destroy(&t);
     }
-    rapport__leads__v1__funnel_reply__free_unpacked(rep, NULL);
-    return CLI_EXIT_OK;
 }
 
-const cli_cmd_t cli_leads_cmds[] = {
-    { "create", "", "create a lead (Create)", s_create_flags, 0, 0, s_create,
-      "Required: --company and --source (or --from-json). A duplicate in your branch (same tax id, or\n"
-      "  same company name and contact e-mail) answers ALREADY_EXISTS with the existing lead's id." },
-    { "get", "ID", "show one lead (Get)", NULL, 1, 1, s_get, NULL },
-    { "update", "ID", "change the fields given as flags, leaving the others (Update)", s_update_flags, 1, 1, s_update,
-      "Only the flags given are changed (update_mask); --contact replaces the whole contact list." },
-    { "assign", "ID", "give a lead to another owner (Assign; needs leads.assign)", s_assign_flags, 1, 1, s_assign, NULL },
-    { "stage", "ID STAGE", "move a lead to a funnel stage (SetStage)", s_stage_flags, 2, 2, s_stage,
-      "STAGE: new, contacted, interested, needs_identified, offer, negotiation, won, lost. Forward any\n"
-      "  number of steps, back one; won needs a decision maker and a value; lost needs --reason." },
-    { "reopen", "ID", "reopen a lost lead (Reopen)", s_reopen_flags, 1, 1, s_reopen, NULL },
-    { "qualify", "ID", "score the lead's interest, capacity, reliability and risks (Qualify)",
-      s_qualify_flags, 1, 1, s_qualify,
-      "score = 8*interest + 7*financial + 5*reliability - 10 per risk flag (0..100)." },
-    { "disqualify", "ID", "mark a lead unprofitable and lost (Disqualify)", s_disqualify_flags, 1, 1, s_disqualify, NULL },
-    { "win", "ID", "mark a lead won (SetStage won)", s_win_flags, 1, 1, s_win, NULL },
-    { "lose", "ID", "mark a lead lost (SetStage lost)", s_stage_flags, 1, 1, s_lose,
-      "--reason is required; with --reason competitor give --competitor or --competitor-id." },
-    { "activity log", "LEAD", "log a call, meeting, e-mail... (LogActivity)", s_activity_log_flags, 1, 1, s_activity_log, NULL },
-    { "activity list", "LEAD", "list a lead's activities, oldest first (ListActivities)", s_page_flags, 1, 1, s_activity_list, NULL },
-    { "objection add", "LEAD", "record a client's objection (RecordObjection)", s_objection_add_flags, 1, 1, s_objection_add, NULL },
-    { "objection resolve", "LEAD OBJECTION", "mark an objection resolved (UpdateObjection)",
-      s_objection_resolve_flags, 2, 2, s_objection_resolve, NULL },
-    { "offer create", "LEAD", "draft an offer (AddOffer)", s_offer_flags, 1, 1, s_offer_create,
-      "Totals are computed by the service: line total = quantity * unit price, discount on the subtotal." },
-    { "offer update", "LEAD OFFER", "replace a draft offer's lines and terms (UpdateOffer)", s_offer_flags, 2, 2, s_offer_update, NULL },
-    { "offer send", "LEAD OFFER", "send a draft offer to the client (SendOffer)", s_offer_action_flags, 2, 2, s_offer_send, NULL },
-    { "offer accept", "LEAD OFFER", "the client accepted a sent offer (AcceptOffer)", s_offer_action_flags, 2, 2, s_offer_accept, NULL },
-    { "offer reject", "LEAD OFFER", "the client rejected a sent offer (RejectOffer)", s_offer_reject_flags, 2, 2, s_offer_reject, NULL },
-    { "competitor add", "LEAD", "add or update a competitor in the deal (SetCompetitor)",
-      s_competitor_add_flags, 1, 1, s_competitor_add, NULL },
-    { "competitor remove", "LEAD", "remove a competitor from the deal (RemoveCompetitor)",
-      s_competitor_remove_flags, 1, 1, s_competitor_remove, NULL },
-    { "list", "", "list leads: yours, or by one filter (ListBy*, SearchByName)", s_list_flags, 0, 0, s_list_cmd,
-      "Without a filter: your own leads (ListByOwner). One filter at a time." },
-    { "stale", "", "open leads with no activity for --days days (ListStale)", s_stale_flags, 0, 0, s_stale, NULL },
-    { "funnel", "", "the funnel of leads created in a period: stages, conversion, sources (Funnel)",
-      s_funnel_flags, 0, 0, s_funnel, NULL },
-    { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
+/* s_run - every leads command: build the request from its row of s_cmds, call, print. */
+static int s_run(cli_t *cli, const cli_args_t *a)
+{
+    const s_cmd_t *c = &s_cmds[a->cmd - cli_leads_cmds];
+    s_call_t call = { 0 };
+    int rc = s_request(cli, a, c, &call);
+    if (rc == 0)
+        rc = c->view && c->view->items ? s_list(cli, a, c, &call) : s_show(cli, a, c, &call);
+    json_decref(call.req);
+    return rc;
+}
+
+/* ---- main.c's view of the table ---- */
+
+cli_cmd_t cli_leads_cmds[S_NCMDS + 1];
+static cli_flag_t s_cli_flags[S_NCMDS][CLI_MAX_FLAGS + 1];
+
+/* s_bug - a row of s_cmds does not fit the descriptors: a programming error. */
+static void s_bug(const s_cmd_t *c, const char *what, const char *why)
+{
+    fprintf(stderr, "rapport: internal error: leads %s: %s: %s\n", c->name, what, why);
+    abort();
+}
+
+/* What the field of each kind of flag must be. */
+static const struct {
+    ProtobufCType type;
+    const char *message;
+} s_kind_field[] = {
+    [S_TEXT] = { PROTOBUF_C_TYPE_STRING, NULL },
+    [S_ENUM] = { PROTOBUF_C_TYPE_ENUM, NULL },
+    [S_UINT] = { PROTOBUF_C_TYPE_UINT32, NULL },
+    [S_BOOL] = { PROTOBUF_C_TYPE_BOOL, NULL },
+    [S_DATE] = { PROTOBUF_C_TYPE_MESSAGE, "rapport.v1.Date" },
+    [S_TIME] = { PROTOBUF_C_TYPE_INT64, NULL },
+    [S_MONEY] = { PROTOBUF_C_TYPE_MESSAGE, "rapport.v1.Money" },
+    [S_PERCENT] = { PROTOBUF_C_TYPE_UINT32, NULL },
+    [S_CONTACT] = { PROTOBUF_C_TYPE_MESSAGE, "rapport.leads.v1.Contact" },
+    [S_LINE] = { PROTOBUF_C_TYPE_MESSAGE, "rapport.leads.v1.OfferLine" },
 };
+
+/* s_check - abort unless row c fits the Leads descriptors. */
+static void s_check(const s_cmd_t *c)
+{
+    const ProtobufCMethodDescriptor *m = s_method(c->method);
+    if (!m)
+        s_bug(c, c->method, "no such method");
+    for (int i = 0; i < 2 && c->pos[i]; i++) {
+        const ProtobufCFieldDescriptor *fd = s_field(m->input, c->pos[i]);
+        if (!fd || (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_ENUM))
+            s_bug(c, c->pos[i], "not a string or enum field of the request");
+    }
+    if (c->preset) {
+        json_t *req = json_object();
+        char err[256];
+        if (!strchr(c->preset, '='))
+            s_bug(c, c->preset, "the preset is not field=value");
+        s_preset(c, req);
+        ProtobufCMessage *msg = rp_pb_from_json(m->input, req, err, sizeof err);
+        json_decref(req);
+        if (!msg)
+            s_bug(c, c->preset, err);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    for (const s_flag_t *f = c->flags; f && f->name; f++) {
+        int kind = S_KIND(f->how);
+        const ProtobufCFieldDescriptor *fd = f->field ? s_flag_field(c, f, NULL) : NULL;
+        if (kind >= S_CURRENCY ? f->field != NULL : !fd)
+            s_bug(c, f->name, "the field does not fit the kind of flag");
+        if (kind >= S_CLEAR)
+            continue;
+        const char *want = s_kind_field[kind].message;
+        if (fd->type != s_kind_field[kind].type ||
+            (want && strcmp(((const ProtobufCMessageDescriptor *) fd->descriptor)->name, want) != 0))
+            s_bug(c, f->name, "the field's type does not fit the kind of flag");
+        if (kind == S_UINT && S_MAX_OF(f->how) == 0)
+            s_bug(c, f->name, "S_UINT without S_MAX");
+    }
+    if (c->view && c->view->items) {
+        const ProtobufCFieldDescriptor *fd = s_field(m->output, c->view->items);
+        if (!fd || fd->type != PROTOBUF_C_TYPE_MESSAGE || fd->label != PROTOBUF_C_LABEL_REPEATED)
+            s_bug(c, c->view->items, "not a repeated message field of the reply");
+        for (const s_col_t *col = c->view->cols; col->header; col++)
+            if (!s_field(fd->descriptor, col->path))
+                s_bug(c, col->path, "no such field of the rows");
+    }
+}
+
+void cli_leads_init(void)
+{
+    for (size_t i = 0; i < S_NCMDS; i++) {
+        const s_cmd_t *c = &s_cmds[i];
+        s_check(c);
+        int n = 0;
+        for (const s_flag_t *f = c->flags; f && f->name; f++, n++) {
+            if (n == CLI_MAX_FLAGS)
+                s_bug(c, f->name, "more than CLI_MAX_FLAGS flags");
+            const ProtobufCFieldDescriptor *fd = f->field ? s_flag_field(c, f, NULL) : NULL;
+            s_cli_flags[i][n] = (cli_flag_t) { f->name, f->arg, f->help,
+                                               fd && fd->label == PROTOBUF_C_LABEL_REPEATED };
+        }
+        int npos = (c->pos[0] != NULL) + (c->pos[1] != NULL);
+        cli_leads_cmds[i] = (cli_cmd_t) { c->name, c->args, c->summary, n ? s_cli_flags[i] : NULL,
+                                          npos, npos, s_run, c->help };
+    }
+}

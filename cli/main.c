@@ -636,5 +636,6 @@ int main(int argc, char **argv)
     rp_clock_init();
     /* Library log lines (JSON) only for warnings and errors: the CLI speaks for itself. */
     rp_log_init("rapport", getenv("RAPPORT_LOG_LEVEL") ? getenv("RAPPORT_LOG_LEVEL") : "warn");
+    cli_leads_init();
     return s_run(argc, argv);
 }

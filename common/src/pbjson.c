@@ -26,6 +26,7 @@
  */
 #include "rapport/pbjson.h"
 #include "rapport/util.h"
+#include "pbwalk.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -43,7 +44,6 @@
 #include <sodium.h>
 
 #define RP_PBJSON_MAX_DEPTH 64          /* message nesting accepted on input */
-#define RP_PBJSON_PATH_MAX  512
 #define RP_PBJSON_EXACT_MAX 9007199254740992.0      /* 2^53 */
 
 /* --------------------------------------------------------------------------
@@ -59,38 +59,6 @@ s_must(json_t *v)
         abort();
     }
     return v;
-}
-
-/* s_elem_size - the size of one value of protobuf-c type t in a C struct or array. */
-static size_t
-s_elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return 4;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    assert(!"unknown protobuf-c type");
-    return 0;
 }
 
 /* s_utf8_seq - length of the well-formed UTF-8 sequence at s (left bytes), or 0. */
@@ -301,19 +269,6 @@ s_value_to_json(const ProtobufCFieldDescriptor *f, const void *p)
     return NULL;
 }
 
-/* s_present - whether field f of m is set (for output). */
-static bool
-s_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    const char *base = (const char *) m;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *) (base + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL
-        && f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return *(const protobuf_c_boolean *) (base + f->quantifier_offset);
-    return true;                /* NULL strings and messages are dropped later */
-}
-
 static json_t *
 s_message_to_json(const ProtobufCMessage *m)
 {
@@ -322,22 +277,22 @@ s_message_to_json(const ProtobufCMessage *m)
     json_t *obj = s_must(json_object());
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (!s_present(m, f))
+        if (!rp_pb_field_present(m, f))
             continue;
-        const char *member = (const char *) m + f->offset;
         json_t *v;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *) ((const char *) m + f->quantifier_offset);
-            const char *arr = *(const char *const *) member;
-            size_t size = s_elem_size(f->type);
+            size_t n = rp_pb_field_count(m, f);
             v = s_must(json_array());
-            for (size_t k = 0; arr && k < n; k++) {
-                json_t *e = s_value_to_json(f, arr + k * size);
+            for (size_t k = 0; k < n; k++) {
+                const void *elem = rp_pb_field_elem(m, f, k);
+                if (!elem)
+                    break;
+                json_t *e = s_value_to_json(f, elem);
                 json_array_append_new(v, e ? e : s_must(json_null()));
             }
         }
-        else if (!(v = s_value_to_json(f, member)))
-            continue;
+        else if (!(v = s_value_to_json(f, rp_pb_field_member(m, f))))
+            continue;           /* a NULL string or message is left out */
         if (json_object_set_new(obj, f->name, v) != 0)
             s_must(NULL);
     }
@@ -356,8 +311,7 @@ rp_pb_to_json(const ProtobufCMessage *m)
  */
 
 typedef struct {
-    char path[RP_PBJSON_PATH_MAX];
-    size_t path_len;            /* may exceed the buffer: then the path is truncated */
+    rp_pb_path_t path;
     char *err;
     size_t cap;
 } s_parse_t;
@@ -380,29 +334,6 @@ typedef union {
 static ProtobufCMessage *s_message_from_json(const ProtobufCMessageDescriptor *d,
                                              json_t *obj, s_parse_t *ctx, int depth);
 
-static size_t
-s_push(s_parse_t *ctx, const char *fmt, ...)
-{
-    size_t old = ctx->path_len;
-    if (old < sizeof ctx->path) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(ctx->path + old, sizeof ctx->path - old, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-            ctx->path_len = old + (size_t) n;
-    }
-    return old;
-}
-
-static void
-s_pop(s_parse_t *ctx, size_t old)
-{
-    ctx->path_len = old;
-    if (old < sizeof ctx->path)
-        ctx->path[old] = '\0';
-}
-
 /* s_fail - write "<path>: <reason>" to the caller's buffer; always -1. */
 static int
 s_fail(s_parse_t *ctx, const char *fmt, ...)
@@ -414,8 +345,8 @@ s_fail(s_parse_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    if (ctx->path[0])
-        snprintf(ctx->err, ctx->cap, "%s: %s", ctx->path, why);
+    if (ctx->path.text[0])
+        snprintf(ctx->err, ctx->cap, "%s: %s", ctx->path.text, why);
     else
         snprintf(ctx->err, ctx->cap, "%s", why);
     return -1;
@@ -695,13 +626,12 @@ s_set_repeated(s_parse_t *ctx, ProtobufCMessage *m, const ProtobufCFieldDescript
     size_t n = json_array_size(v);
     if (n == 0)
         return 0;
-    size_t size = s_elem_size(f->type);
+    size_t size = rp_pb_field_elem_size(f->type);
     char *arr = rp_calloc(n, size);
     /* published at once, zero-filled, so free_unpacked can free a partial array */
-    *(size_t *) ((char *) m + f->quantifier_offset) = n;
-    *(void **) ((char *) m + f->offset) = arr;
+    rp_pb_field_set_array(m, f, arr, n);
     for (size_t i = 0; i < n; i++) {
-        size_t at = s_push(ctx, "[%zu]", i);
+        size_t at = rp_pb_path_push_index(&ctx->path, i);
         json_t *e = json_array_get(v, i);
         s_value_t val;
         memset(&val, 0, sizeof val);
@@ -710,7 +640,7 @@ s_set_repeated(s_parse_t *ctx, ProtobufCMessage *m, const ProtobufCFieldDescript
         if (s_parse_value(ctx, f, e, &val, depth) != 0)
             return -1;
         memcpy(arr + i * size, &val, size);
-        s_pop(ctx, at);
+        rp_pb_path_pop(&ctx->path, at);
     }
     return 0;
 }
@@ -726,13 +656,7 @@ s_set_field(s_parse_t *ctx, ProtobufCMessage *m, const ProtobufCFieldDescriptor 
     memset(&val, 0, sizeof val);
     if (s_parse_value(ctx, f, v, &val, depth) != 0)
         return -1;
-    char *base = (char *) m;
-    memcpy(base + f->offset, &val, s_elem_size(f->type));
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        *(uint32_t *) (base + f->quantifier_offset) = f->id;
-    else if (f->label == PROTOBUF_C_LABEL_OPTIONAL
-             && f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
-        *(protobuf_c_boolean *) (base + f->quantifier_offset) = 1;
+    rp_pb_field_set(m, f, &val);
     return 0;
 }
 
@@ -753,7 +677,7 @@ s_message_from_json(const ProtobufCMessageDescriptor *d, json_t *obj, s_parse_t 
     json_t *v;
     json_object_foreach(obj, key, v) {
         const ProtobufCFieldDescriptor *f = s_find_field(d, key);
-        size_t old = s_push(ctx, ctx->path_len ? ".%s" : "%s", f ? f->name : key);
+        size_t old = rp_pb_path_push_field(&ctx->path, f ? f->name : key);
         if (!f) {
             s_fail(ctx, "unknown field");
             goto fail;
@@ -765,7 +689,7 @@ s_message_from_json(const ProtobufCMessageDescriptor *d, json_t *obj, s_parse_t 
         }
         seen[idx] = 1;
         if (json_is_null(v)) {
-            s_pop(ctx, old);
+            rp_pb_path_pop(&ctx->path, old);
             continue;
         }
         if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
@@ -780,7 +704,7 @@ s_message_from_json(const ProtobufCMessageDescriptor *d, json_t *obj, s_parse_t 
         if (s_set_field(ctx, m, f, v, depth) != 0)
             goto fail;
         seen[idx] = 2;
-        s_pop(ctx, old);
+        rp_pb_path_pop(&ctx->path, old);
     }
     free(seen);
     return m;

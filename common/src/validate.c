@@ -3,10 +3,10 @@
  * The skeleton runs rp_validate over every request body before a handler sees
  * it, so handlers never meet an unbounded string or list, a malformed UTF-8
  * string or an enum value the .proto does not declare (DESIGN.md 6, last
- * bullet). The walk is driven by the descriptors alone: it knows the
- * protobuf-c field labels (REQUIRED, OPTIONAL with has_ flags, proto3's NONE,
- * REPEATED with its n_ count) and oneofs (only the member whose number is in
- * the case word is set).
+ * bullet). The walk is driven by the descriptors alone, through pbwalk.h,
+ * which knows the protobuf-c field labels (REQUIRED, OPTIONAL with has_ flags,
+ * proto3's NONE, REPEATED with its n_ count) and oneofs (only the member whose
+ * number is in the case word is set).
  *
  * Limits: strings are valid UTF-8 (no overlongs, no surrogates, nothing above
  * U+10FFFF) and at most max_string bytes; bytes fields at most 16 * max_string
@@ -17,6 +17,7 @@
  * reported with its path, e.g. "status.field_violations[2].field".
  */
 #include "rapport/validate.h"
+#include "pbwalk.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -29,14 +30,12 @@
 #define RP_VALIDATE_DEFAULT_REPEATED 1000
 #define RP_VALIDATE_BYTES_FACTOR     16
 #define RP_VALIDATE_MAX_DEPTH        8
-#define RP_VALIDATE_PATH_MAX         512
 
 typedef struct {
     size_t max_string;
     size_t max_bytes;
     size_t max_repeated;
-    char path[RP_VALIDATE_PATH_MAX];
-    size_t path_len;            /* may exceed the buffer: then the path is truncated */
+    rp_pb_path_t path;
     char *out_path;
     size_t out_path_cap;
     char *out_why;
@@ -88,36 +87,12 @@ s_utf8_valid(const unsigned char *s, size_t len)
     return true;
 }
 
-/* s_push - append a path segment ("name", ".name" or "[i]"); returns the old length. */
-static size_t
-s_push(s_ctx_t *ctx, const char *fmt, ...)
-{
-    size_t old = ctx->path_len;
-    if (old < sizeof ctx->path) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(ctx->path + old, sizeof ctx->path - old, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-            ctx->path_len = old + (size_t) n;
-    }
-    return old;
-}
-
-static void
-s_pop(s_ctx_t *ctx, size_t old)
-{
-    ctx->path_len = old;
-    if (old < sizeof ctx->path)
-        ctx->path[old] = '\0';
-}
-
 /* s_fail - report the current path and a reason; always -1. */
 static int
 s_fail(s_ctx_t *ctx, const char *fmt, ...)
 {
     if (ctx->out_path && ctx->out_path_cap > 0)
-        snprintf(ctx->out_path, ctx->out_path_cap, "%s", ctx->path);
+        snprintf(ctx->out_path, ctx->out_path_cap, "%s", ctx->path.text);
     if (ctx->out_why && ctx->out_why_cap > 0) {
         va_list ap;
         va_start(ap, fmt);
@@ -170,84 +145,37 @@ s_value(s_ctx_t *ctx, const ProtobufCFieldDescriptor *f, const void *p, int dept
     }
 }
 
-/* s_elem_size - the size of one element of a repeated field of type t. */
-static size_t
-s_elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return 4;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    assert(!"unknown protobuf-c type");
-    return 0;
-}
-
 /* s_field - check field f of m if it is set. */
 static int
 s_field(s_ctx_t *ctx, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
         int depth)
 {
-    const char *base = (const char *) m;
-    const void *member = base + f->offset;
+    if (!rp_pb_field_present(m, f))
+        return 0;
 
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-        uint32_t which = *(const uint32_t *) (base + f->quantifier_offset);
-        if (which != f->id)
-            return 0;
-    }
-    else if (f->label == PROTOBUF_C_LABEL_OPTIONAL
-             && f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
-        if (!*(const protobuf_c_boolean *) (base + f->quantifier_offset))
-            return 0;
-    }
-
-    size_t old = s_push(ctx, ctx->path_len ? ".%s" : "%s", f->name);
+    size_t old = rp_pb_path_push_field(&ctx->path, f->name);
     int rc = 0;
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-        size_t n = *(const size_t *) (base + f->quantifier_offset);
+        size_t n = rp_pb_field_count(m, f);
         if (n > ctx->max_repeated)
             rc = s_fail(ctx, "more than %zu elements", ctx->max_repeated);
-        else if (n > 0) {
-            const char *arr = *(const char *const *) member;
-            size_t size = s_elem_size(f->type);
-            if (!arr)
-                rc = s_fail(ctx, "%zu elements but no array", n);
-            for (size_t i = 0; rc == 0 && i < n; i++) {
-                size_t at = s_push(ctx, "[%zu]", i);
-                const void *elem = arr + i * size;
-                if ((f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING)
-                    && *(const void *const *) elem == NULL)
-                    rc = s_fail(ctx, "missing element");
-                else
-                    rc = s_value(ctx, f, elem, depth);
-                s_pop(ctx, at);
-            }
+        else if (n > 0 && !rp_pb_field_elem(m, f, 0))
+            rc = s_fail(ctx, "%zu elements but no array", n);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            size_t at = rp_pb_path_push_index(&ctx->path, i);
+            const void *elem = rp_pb_field_elem(m, f, i);
+            if ((f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING)
+                && *(const void *const *) elem == NULL)
+                rc = s_fail(ctx, "missing element");
+            else
+                rc = s_value(ctx, f, elem, depth);
+            rp_pb_path_pop(&ctx->path, at);
         }
     }
     else
-        rc = s_value(ctx, f, member, depth);
+        rc = s_value(ctx, f, rp_pb_field_member(m, f), depth);
     if (rc == 0)
-        s_pop(ctx, old);
+        rp_pb_path_pop(&ctx->path, old);
     return rc;
 }
 

@@ -10,54 +10,32 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <sodium.h>
 
 #include "rapport/audit.h"
 #include "rapport/log.h"
 #include "rapport/store.h"
+#include "testutil.h"
 
 #define N_OF(a) (sizeof (a) / sizeof (a)[0])
 #define MAX_RECS 16
 
 typedef struct {
-    char dir[64];
-    rp_store_t *store;
+    rp_test_store_t base;
     MDB_dbi audit;
     Rapport__Sys__V1__AuditRecord *recs[MAX_RECS];   /* as read back, freed by teardown */
     size_t n_recs;
 } fx_t;
 
-static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 static int s_setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof *fx);
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/rp-test-audit-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    fx->store = rp_store_open(fx->dir, NULL, NULL, 0);
-    if (!fx->store) {
-        rmdir(fx->dir);
-        free(fx);
-        return -1;
-    }
-    fx->audit = rp_store_dbi(fx->store, "audit");
-    *state = fx;
-    return 0;
+    fx_t *fx = *state = rp_test_store_new(sizeof *fx, "audit", true);
+    if (fx)
+        fx->audit = rp_store_dbi(fx->base.store, "audit");
+    return fx ? 0 : -1;
 }
 
 static void s_free_recs(fx_t *fx)
@@ -69,19 +47,8 @@ static void s_free_recs(fx_t *fx)
 
 static int s_teardown(void **state)
 {
-    fx_t *fx = *state;
-    s_free_recs(fx);
-    rp_store_destroy(&fx->store);
-    nftw(fx->dir, s_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static MDB_txn *s_begin(fx_t *fx, unsigned flags)
-{
-    MDB_txn *txn = NULL;
-    assert_int_equal(mdb_txn_begin(rp_store_env(fx->store), NULL, flags, &txn), 0);
-    return txn;
+    s_free_recs(*state);
+    return rp_test_store_teardown(state);
 }
 
 static const struct {
@@ -112,7 +79,7 @@ static void s_fill_record(Rapport__Sys__V1__AuditRecord *r, size_t i, uint8_t di
 static void s_append_n(fx_t *fx, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
-        MDB_txn *txn = s_begin(fx, 0);
+        MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
         Rapport__Sys__V1__AuditRecord r;
         uint8_t digest[32];
         s_fill_record(&r, i, digest);
@@ -132,7 +99,7 @@ static void s_append_n(fx_t *fx, size_t from, size_t to)
 static void s_read_all(fx_t *fx)
 {
     s_free_recs(fx);
-    MDB_txn *txn = s_begin(fx, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     MDB_cursor *cur;
     assert_int_equal(mdb_cursor_open(txn, fx->audit, &cur), 0);
     MDB_val k, v;
@@ -152,7 +119,7 @@ static void s_read_all(fx_t *fx)
 /* s_rewrite - store r under its seq as it is, bypassing rp_audit_append. */
 static void s_rewrite(fx_t *fx, const Rapport__Sys__V1__AuditRecord *r)
 {
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     uint8_t key[8];
     rp_u64_be(r->seq, key);
     assert_int_equal(rp_store_put_msg(txn, fx->audit, key, 8, &r->base), 0);
@@ -192,10 +159,10 @@ static void test_append_builds_chain(void **state)
 
     /* The chain carries on across transactions and reopening. */
     s_free_recs(fx);
-    rp_store_destroy(&fx->store);
-    fx->store = rp_store_open(fx->dir, NULL, NULL, 0);
-    assert_non_null(fx->store);
-    fx->audit = rp_store_dbi(fx->store, "audit");
+    rp_store_destroy(&fx->base.store);
+    fx->base.store = rp_store_open(fx->base.dir, NULL, NULL, 0);
+    assert_non_null(fx->base.store);
+    fx->audit = rp_store_dbi(fx->base.store, "audit");
     s_append_n(fx, 3, 4);
     s_read_all(fx);
     assert_int_equal(fx->n_recs, 4);
@@ -213,10 +180,9 @@ static void test_append_builds_chain(void **state)
 static void test_append_in_aborted_nested_txn(void **state)
 {
     fx_t *fx = *state;
-    MDB_txn *batch = s_begin(fx, 0);
+    MDB_txn *batch = rp_test_txn(fx->base.store, NULL, 0);
     for (size_t i = 0; i < 3; i++) {
-        MDB_txn *child;
-        assert_int_equal(mdb_txn_begin(rp_store_env(fx->store), batch, 0, &child), 0);
+        MDB_txn *child = rp_test_txn(fx->base.store, batch, 0);
         Rapport__Sys__V1__AuditRecord r;
         uint8_t digest[32];
         s_fill_record(&r, i, digest);
@@ -352,7 +318,7 @@ static void test_check_finds_tampering(void **state)
             continue;            /* a different key: see the reorder test */
         for (uint64_t victim = 1; victim <= 3; victim++) {
             /* A fresh chain of 3 each time. */
-            MDB_txn *txn = s_begin(fx, 0);
+            MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
             assert_int_equal(mdb_drop(txn, fx->audit, 0), 0);
             assert_int_equal(mdb_txn_commit(txn), 0);
             s_append_n(fx, 0, 3);
@@ -376,7 +342,7 @@ static void test_check_finds_tampering(void **state)
     }
 
     /* Re-hashing the tampered record is not enough: the next one breaks. */
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(mdb_drop(txn, fx->audit, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     s_append_n(fx, 0, 3);
@@ -392,7 +358,7 @@ static void test_check_finds_tampering(void **state)
     assert_int_equal(rp_audit_check(fx->recs, 3, 1, prev), 3);
 
     /* A record whose hash has the wrong length. */
-    txn = s_begin(fx, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(mdb_drop(txn, fx->audit, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     s_append_n(fx, 0, 3);
@@ -410,7 +376,7 @@ static void test_check_finds_deletion(void **state)
 {
     fx_t *fx = *state;
     s_append_n(fx, 0, 4);
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     uint8_t key[8];
     rp_u64_be(2, key);
     MDB_val k = { 8, key };
@@ -433,7 +399,7 @@ static void test_check_finds_deletion(void **state)
     assert_int_equal(broken, 3);
 
     /* Re-numbering the records after the gap does not help: 3 now sits at 2. */
-    txn = s_begin(fx, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(mdb_drop(txn, fx->audit, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     for (size_t i = 0; i < fx->n_recs; i++) {
@@ -474,7 +440,7 @@ static void test_append_after_corrupt_last(void **state)
         { "short hash", { 0x52, 0x02, 1, 2 }, 4 },
     };
     for (size_t i = 0; i < N_OF(cases); i++) {
-        MDB_txn *txn = s_begin(fx, 0);
+        MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
         uint8_t key[8];
         rp_u64_be(3, key);
         MDB_val k = { 8, key }, v = { cases[i].len, (void *)cases[i].bytes };
@@ -499,7 +465,7 @@ static void test_append_with_cached_head(void **state)
     rp_audit_head_t head = { 0 };
     uint64_t want_seq = 1;
     for (size_t i = 0; i < 4; i++) {
-        MDB_txn *txn = s_begin(fx, 0);
+        MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
         Rapport__Sys__V1__AuditRecord r;
         uint8_t digest[32];
         s_fill_record(&r, i, digest);

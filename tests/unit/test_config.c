@@ -12,40 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rapport/config.h"
 #include "rapport/util.h"
+#include "testutil.h"
 
 #define VAR "RAPPORT_TEST_SETTING"
-
-static int s_saved_fd = -1;
-static FILE *s_capture;
-
-static void s_capture_start(void)
-{
-    fflush(stderr);
-    s_capture = tmpfile();
-    assert_non_null(s_capture);
-    s_saved_fd = dup(STDERR_FILENO);
-    assert_true(dup2(fileno(s_capture), STDERR_FILENO) >= 0);
-}
-
-/* s_capture_end - restore stderr and return what was written to it (malloc'd). */
-static char *s_capture_end(void)
-{
-    fflush(stderr);
-    assert_true(dup2(s_saved_fd, STDERR_FILENO) >= 0);
-    close(s_saved_fd);
-    fseek(s_capture, 0, SEEK_END);
-    long n = ftell(s_capture);
-    rewind(s_capture);
-    char *buf = rp_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, s_capture), (size_t)n);
-    buf[n] = '\0';
-    fclose(s_capture);
-    return buf;
-}
 
 /* s_set - set VAR, or unset it for NULL. */
 static void s_set(const char *value)
@@ -125,9 +97,9 @@ static void test_int(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         s_set(cases[i].env);
         int64_t out = 31337;
-        s_capture_start();
+        rp_test_capture_start();
         int rc = rp_config_int(VAR, cases[i].def, cases[i].min, cases[i].max, &out);
-        char *msg = s_capture_end();
+        char *msg = rp_test_capture_end(NULL);
         assert_int_equal(rc, cases[i].want_rc);
         if (rc == 0) {
             assert_int_equal(out, cases[i].want);
@@ -167,9 +139,9 @@ static void test_bool(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         s_set(cases[i].env);
         bool out = !cases[i].want;
-        s_capture_start();
+        rp_test_capture_start();
         int rc = rp_config_bool(VAR, cases[i].def, &out);
-        char *msg = s_capture_end();
+        char *msg = rp_test_capture_end(NULL);
         assert_int_equal(rc, cases[i].want_rc);
         if (rc == 0) {
             assert_int_equal(out, cases[i].want);

@@ -10,66 +10,28 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "rapport/events.h"
 #include "rapport/log.h"
 #include "rapport/store.h"
+#include "testutil.h"
 
 #define N_OF(a) (sizeof (a) / sizeof (a)[0])
 
 typedef struct {
-    char dir[64];
-    rp_store_t *store;
+    rp_test_store_t base;
     MDB_dbi events;
 } fx_t;
 
-static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 static int s_setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof *fx);
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/rp-test-events-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    fx->store = rp_store_open(fx->dir, NULL, NULL, 0);
-    if (!fx->store) {
-        rmdir(fx->dir);
-        free(fx);
-        return -1;
-    }
-    fx->events = rp_store_dbi(fx->store, "events");
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fx_t *fx = *state;
-    rp_store_destroy(&fx->store);
-    nftw(fx->dir, s_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static MDB_txn *s_begin(fx_t *fx, MDB_txn *parent, unsigned flags)
-{
-    MDB_txn *txn = NULL;
-    assert_int_equal(mdb_txn_begin(rp_store_env(fx->store), parent, flags, &txn), 0);
-    return txn;
+    fx_t *fx = *state = rp_test_store_new(sizeof *fx, "events", true);
+    if (fx)
+        fx->events = rp_store_dbi(fx->base.store, "events");
+    return fx ? 0 : -1;
 }
 
 /* s_append - append one event of the given type and subject; returns its seq. */
@@ -95,7 +57,7 @@ static uint64_t s_append(MDB_txn *txn, MDB_dbi events, const char *type, const c
 /* s_assert_log - the committed log holds exactly seqs 1..n with these subjects. */
 static void s_assert_log(fx_t *fx, const char *const *subjects, size_t n)
 {
-    MDB_txn *txn = s_begin(fx, NULL, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     assert_int_equal(rp_events_last_seq(txn, fx->events), n);
     MDB_cursor *cur;
     assert_int_equal(mdb_cursor_open(txn, fx->events, &cur), 0);
@@ -120,7 +82,7 @@ static void s_assert_log(fx_t *fx, const char *const *subjects, size_t n)
 static void test_append_assigns_seqs(void **state)
 {
     fx_t *fx = *state;
-    MDB_txn *txn = s_begin(fx, NULL, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(rp_events_last_seq(txn, fx->events), 0);
     for (uint64_t want = 1; want <= 3; want++) {
         assert_int_equal(s_append(txn, fx->events, "rapport.leads.v1.lead.created", "x"), want);
@@ -129,17 +91,17 @@ static void test_append_assigns_seqs(void **state)
     assert_int_equal(mdb_txn_commit(txn), 0);
 
     /* A later transaction carries on; one that aborts leaves nothing behind. */
-    txn = s_begin(fx, NULL, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(s_append(txn, fx->events, "rapport.leads.v1.lead.won", "x"), 4);
     mdb_txn_abort(txn);
-    txn = s_begin(fx, NULL, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(s_append(txn, fx->events, "rapport.leads.v1.lead.won", "x"), 4);
     assert_int_equal(mdb_txn_commit(txn), 0);
     static const char *const subjects[] = { "x", "x", "x", "x" };
     s_assert_log(fx, subjects, 4);
 
     /* The stored event is the appended one, seq included. */
-    txn = s_begin(fx, NULL, MDB_RDONLY);
+    txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     uint8_t key[8];
     rp_u64_be(4, key);
     ProtobufCMessage *m = NULL;
@@ -172,7 +134,7 @@ static void test_nested_abort_is_gapless(void **state)
     char names[64][40];
     size_t n_log = 0;
     for (size_t i = 0; i < N_OF(cases); i++) {
-        MDB_txn *batch = s_begin(fx, NULL, 0);
+        MDB_txn *batch = rp_test_txn(fx->base.store, NULL, 0);
         size_t n_batch = 0;
         int req = 0;
         for (const char *p = cases[i].batch; *p; p++) {
@@ -182,7 +144,7 @@ static void test_nested_abort_is_gapless(void **state)
             int count = *++p - '0';
             uint64_t first = rp_events_last_seq(batch, fx->events) + 1;
             assert_int_equal(first, n_log + n_batch + 1);
-            MDB_txn *child = s_begin(fx, batch, 0);
+            MDB_txn *child = rp_test_txn(fx->base.store, batch, 0);
             for (int e = 0; e < count; e++) {
                 char subj[40];
                 snprintf(subj, sizeof subj, "c%zu-r%d-e%d", i, req, e);
@@ -246,7 +208,7 @@ static int s_reader(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 
 static void s_fill(fx_t *fx)
 {
-    MDB_txn *txn = s_begin(fx, NULL, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     for (size_t i = 0; i < N_OF(s_types); i++)
         assert_int_equal(s_append(txn, fx->events, s_types[i], "s"), i + 1);
     assert_int_equal(mdb_txn_commit(txn), 0);
@@ -287,7 +249,7 @@ static void test_read(void **state)
         { "budget with no match", 6, 10, 3, "rapport.accounts.", { 0 }, 9 },
         { "budget larger than the log", 1, 10, 50, "rapport.accounts.", { 3, 5 }, 10 },
     };
-    MDB_txn *txn = s_begin(fx, NULL, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         reader_t r = { .n = 0 };
         uint64_t next = 12345;
@@ -323,7 +285,7 @@ static void test_read_follow_next_seq(void **state)
         { "rapport.accounts.", 1, 2, { 3, 5 } },
         { "rapport.leads.v1.lead.won", 3, 1, { 2, 9 } },
     };
-    MDB_txn *txn = s_begin(fx, NULL, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         reader_t r = { .n = 0 };
         uint64_t from = 1;
@@ -364,7 +326,7 @@ static void test_read_fn_stops(void **state)
         { "stop on the last", NULL, 9, 42, { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 9 },
         { "stop with a prefix", "rapport.leads.v1.", 4, 7, { 1, 2, 4 }, 4 },
     };
-    MDB_txn *txn = s_begin(fx, NULL, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         reader_t r = { .stop_at = cases[i].stop_at, .stop_rc = cases[i].stop_rc };
         uint64_t next = 0;
@@ -386,7 +348,7 @@ static void test_read_fn_stops(void **state)
 static void test_read_default_budget(void **state)
 {
     fx_t *fx = *state;
-    MDB_txn *txn = s_begin(fx, NULL, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     for (uint64_t i = 1; i <= 45; i++)
         assert_int_equal(s_append(txn, fx->events, "rapport.a.v1.x", "s"), i);
     static const struct {
@@ -414,7 +376,7 @@ static void test_read_default_budget(void **state)
 static void test_read_empty_and_garbage(void **state)
 {
     fx_t *fx = *state;
-    MDB_txn *txn = s_begin(fx, NULL, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     reader_t r = { .n = 0 };
     uint64_t next = 0;
     assert_int_equal(rp_events_read(txn, fx->events, 1, 10, 0, NULL, s_reader, &r, &next), 0);
@@ -452,13 +414,13 @@ int main(void)
 {
     rp_log_set_level(RP_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_append_assigns_seqs, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_nested_abort_is_gapless, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_read, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_read_follow_next_seq, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_read_fn_stops, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_read_default_budget, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_read_empty_and_garbage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_append_assigns_seqs, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_nested_abort_is_gapless, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read_follow_next_seq, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read_fn_stops, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read_default_budget, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_read_empty_and_garbage, s_setup, rp_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

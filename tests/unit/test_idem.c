@@ -10,67 +10,30 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "rapport/idem.h"
 #include "rapport/log.h"
 #include "rapport/store.h"
+#include "testutil.h"
 
 #define N_OF(a) (sizeof (a) / sizeof (a)[0])
 
 typedef struct {
-    char dir[64];
-    rp_store_t *store;
+    rp_test_store_t base;
     MDB_dbi idem, idem_exp;
 } fx_t;
 
-static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 static int s_setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof *fx);
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/rp-test-idem-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
+    fx_t *fx = *state = rp_test_store_new(sizeof *fx, "idem", true);
+    if (fx) {
+        fx->idem = rp_store_dbi(fx->base.store, "idem");
+        fx->idem_exp = rp_store_dbi(fx->base.store, "idem_exp");
     }
-    fx->store = rp_store_open(fx->dir, NULL, NULL, 0);
-    if (!fx->store) {
-        rmdir(fx->dir);
-        free(fx);
-        return -1;
-    }
-    fx->idem = rp_store_dbi(fx->store, "idem");
-    fx->idem_exp = rp_store_dbi(fx->store, "idem_exp");
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fx_t *fx = *state;
-    rp_store_destroy(&fx->store);
-    nftw(fx->dir, s_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static MDB_txn *s_begin(fx_t *fx, unsigned flags)
-{
-    MDB_txn *txn = NULL;
-    assert_int_equal(mdb_txn_begin(rp_store_env(fx->store), NULL, flags, &txn), 0);
-    return txn;
+    return fx ? 0 : -1;
 }
 
 static size_t s_entries(MDB_txn *txn, MDB_dbi dbi)
@@ -124,7 +87,7 @@ static void test_store_and_lookup(void **state)
     static const uint8_t reply[] = { 0x0a, 0x1a, '0', '1', 0x00, 0xff, 0x12, 0x02, 0x08, 0x00 };
     const int64_t t0 = 1767225600000, exp = t0 + 86400000;
 
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     const uint8_t *got = NULL;
     size_t len = 0;
     assert_int_equal(rp_idem_lookup(txn, fx->idem, "01JREQ1", t0, d1, &got, &len), RP_IDEM_NEW);
@@ -156,7 +119,7 @@ static void test_store_and_lookup(void **state)
         { "known id is a prefix of it", "01JREQ1X", t0, 0, RP_IDEM_NEW, 0 },
         { "empty reply replays", "01JREQ-EMPTY", t0, 0, RP_IDEM_REPLAY, 0 },
     };
-    txn = s_begin(fx, MDB_RDONLY);
+    txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         const uint8_t *r = (const uint8_t *)"untouched";
         size_t l = 12345;
@@ -174,7 +137,7 @@ static void test_store_and_lookup(void **state)
 
     /* Storing again under the same id replaces the record. */
     static const uint8_t reply2[] = { 1, 2, 3 };
-    txn = s_begin(fx, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(rp_idem_store(txn, fx->idem, fx->idem_exp, "01JREQ1", d2, reply2, sizeof reply2, exp + 5), 0);
     assert_int_equal(rp_idem_lookup(txn, fx->idem, "01JREQ1", t0, d1, &got, &len), RP_IDEM_MISMATCH);
     assert_int_equal(rp_idem_lookup(txn, fx->idem, "01JREQ1", exp + 1, d2, &got, &len), RP_IDEM_REPLAY);
@@ -183,10 +146,10 @@ static void test_store_and_lookup(void **state)
     mdb_txn_abort(txn);
 
     /* A store in an aborted transaction leaves nothing. */
-    txn = s_begin(fx, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(rp_idem_store(txn, fx->idem, fx->idem_exp, "01JREQ3", d1, reply, sizeof reply, exp), 0);
     mdb_txn_abort(txn);
-    txn = s_begin(fx, MDB_RDONLY);
+    txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     assert_int_equal(rp_idem_lookup(txn, fx->idem, "01JREQ3", t0, d1, &got, &len), RP_IDEM_NEW);
     mdb_txn_abort(txn);
 }
@@ -197,7 +160,7 @@ static void test_lookup_short_record(void **state)
     fx_t *fx = *state;
     uint8_t d[RP_IDEM_DIGEST] = { 0 };
     uint8_t rec[8 + RP_IDEM_DIGEST] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f };
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     MDB_val k = { 3, "bad" }, v = { sizeof rec - 1, rec };
     assert_int_equal(mdb_put(txn, fx->idem, &k, &v, 0), 0);
     const uint8_t *got = NULL;
@@ -236,20 +199,20 @@ static void test_expire(void **state)
         { "b at its new expiry", 1000, 100, "", 0 },
         { "empty index", 5000, 100, "", 0 },
     };
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     for (size_t i = 0; i < N_OF(recs); i++)
         assert_int_equal(rp_idem_store(txn, fx->idem, fx->idem_exp, recs[i].id, d,
                                        (const uint8_t *)recs[i].id, 1, recs[i].exp), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
 
     for (size_t i = 0; i < N_OF(cases); i++) {
-        txn = s_begin(fx, 0);
+        txn = rp_test_txn(fx->base.store, NULL, 0);
         int n = rp_idem_expire(txn, fx->idem, fx->idem_exp, cases[i].now, cases[i].max);
         assert_true(n >= 0);
         assert_true(n <= cases[i].max);
         assert_int_equal(mdb_txn_commit(txn), 0);
 
-        txn = s_begin(fx, MDB_RDONLY);
+        txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
         size_t want_n = strlen(cases[i].want_kept);
         if (s_entries(txn, fx->idem) != want_n || s_entries(txn, fx->idem_exp) != cases[i].want_index)
             fail_msg("case %s: %zu records and %zu index entries, want %zu and %zu", cases[i].name,
@@ -272,7 +235,7 @@ static void test_expire_count_and_max(void **state)
     fx_t *fx = *state;
     uint8_t d[RP_IDEM_DIGEST];
     rp_idem_digest("m", NULL, 0, d);
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     for (int i = 0; i < 7; i++) {
         char id[8];
         snprintf(id, sizeof id, "r%d", i);
@@ -292,10 +255,10 @@ static void test_expire_count_and_max(void **state)
         { 150, 5, 1, 1 }, { 199, 5, 0, 1 }, { 200, 5, 1, 0 }, { 300, 5, 0, 0 },
     };
     for (size_t i = 0; i < N_OF(cases); i++) {
-        txn = s_begin(fx, 0);
+        txn = rp_test_txn(fx->base.store, NULL, 0);
         int n = rp_idem_expire(txn, fx->idem, fx->idem_exp, cases[i].now, cases[i].max);
         assert_int_equal(mdb_txn_commit(txn), 0);
-        txn = s_begin(fx, MDB_RDONLY);
+        txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
         if (n != cases[i].want_n || s_entries(txn, fx->idem) != cases[i].want_left
             || s_entries(txn, fx->idem_exp) != cases[i].want_left)
             fail_msg("case %zu: expired %d, %zu left; want %d, %zu", i, n,
@@ -310,13 +273,13 @@ static void test_expire_rolls_back(void **state)
     fx_t *fx = *state;
     uint8_t d[RP_IDEM_DIGEST];
     rp_idem_digest("m", NULL, 0, d);
-    MDB_txn *txn = s_begin(fx, 0);
+    MDB_txn *txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(rp_idem_store(txn, fx->idem, fx->idem_exp, "x", d, NULL, 0, 10), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
-    txn = s_begin(fx, 0);
+    txn = rp_test_txn(fx->base.store, NULL, 0);
     assert_int_equal(rp_idem_expire(txn, fx->idem, fx->idem_exp, 100, 10), 1);
     mdb_txn_abort(txn);
-    txn = s_begin(fx, MDB_RDONLY);
+    txn = rp_test_txn(fx->base.store, NULL, MDB_RDONLY);
     assert_int_equal(s_entries(txn, fx->idem), 1);
     assert_int_equal(s_entries(txn, fx->idem_exp), 1);
     mdb_txn_abort(txn);
@@ -327,11 +290,11 @@ int main(void)
     rp_log_set_level(RP_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_digest),
-        cmocka_unit_test_setup_teardown(test_store_and_lookup, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_lookup_short_record, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_expire, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_expire_count_and_max, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_expire_rolls_back, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_and_lookup, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_short_record, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_expire, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_expire_count_and_max, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_expire_rolls_back, s_setup, rp_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

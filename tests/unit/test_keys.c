@@ -16,24 +16,25 @@
 
 #include "rapport/keys.h"
 #include "rapport/util.h"
+#include "testutil.h"
 
 /* s_tmpdir - a fresh directory; the keys dir is a not-yet-existing child of it. */
 static char *
 s_tmpdir(void)
 {
-    char tmpl[] = "/tmp/rp-test-keys-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    return rp_sprintf("%s/keys", tmpl);
+    char *parent = rp_test_tmpdir("keys");
+    char *keys = rp_sprintf("%s/keys", parent);
+    free(parent);
+    return keys;
 }
 
+/* s_rm_rf - remove the directory s_tmpdir made for keys_dir. */
 static void
 s_rm_rf(const char *keys_dir)
 {
     char *parent = rp_strdup(keys_dir);
     *strrchr(parent, '/') = '\0';
-    char *cmd = rp_sprintf("rm -rf '%s'", parent);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    assert_int_equal(rp_test_rm_rf(parent), 0);
     free(parent);
 }
 

@@ -16,43 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rapport/log.h"
 #include "rapport/util.h"
-
-/* stderr is swapped for a temporary file while a test logs. */
-static int s_saved_fd = -1;
-static FILE *s_capture;
-
-static void s_capture_start(void)
-{
-    fflush(stderr);
-    s_capture = tmpfile();
-    assert_non_null(s_capture);
-    s_saved_fd = dup(STDERR_FILENO);
-    assert_true(s_saved_fd >= 0);
-    assert_true(dup2(fileno(s_capture), STDERR_FILENO) >= 0);
-}
-
-/* s_capture_end - restore stderr; returns everything logged (malloc'd). */
-static char *s_capture_end(size_t *len)
-{
-    fflush(stderr);
-    assert_true(dup2(s_saved_fd, STDERR_FILENO) >= 0);
-    close(s_saved_fd);
-    fseek(s_capture, 0, SEEK_END);
-    long n = ftell(s_capture);
-    assert_true(n >= 0);
-    rewind(s_capture);
-    char *buf = rp_malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, s_capture), (size_t)n);
-    buf[n] = '\0';
-    fclose(s_capture);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
+#include "testutil.h"
 
 /* s_count_lines - number of '\n' in s. */
 static int s_count_lines(const char *s)
@@ -93,9 +60,9 @@ static void test_fields(void **state)
     };
     assert_int_equal(rp_log_init("leads", "debug"), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_capture_start();
+        rp_test_capture_start();
         rp_log(cases[i].level, cases[i].request_id, cases[i].trace_id, "%s", cases[i].msg);
-        char *text = s_capture_end(NULL);
+        char *text = rp_test_capture_end(NULL);
         json_t *j = s_parse_line(text);
         assert_string_equal(json_string_value(json_object_get(j, "level")), cases[i].want_level);
         assert_string_equal(json_string_value(json_object_get(j, "service")), "leads");
@@ -145,9 +112,9 @@ static void test_escaping(void **state)
     };
     assert_int_equal(rp_log_init("accounts", "info"), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_capture_start();
+        rp_test_capture_start();
         rp_log(RP_LOG_INFO, "req \"1\"", NULL, "%s", cases[i].msg);
-        char *text = s_capture_end(NULL);
+        char *text = rp_test_capture_end(NULL);
         json_t *j = s_parse_line(text);
         assert_string_equal(json_string_value(json_object_get(j, "msg")), cases[i].want_decoded);
         assert_string_equal(json_string_value(json_object_get(j, "request_id")), "req \"1\"");
@@ -173,20 +140,20 @@ static void test_levels(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rp_log_init("loyalty", "info");
         assert_int_equal(rp_log_init("loyalty", cases[i].init_level), cases[i].want_init_rc);
-        s_capture_start();
+        rp_test_capture_start();
         rp_debug("d %d", 1);
         rp_info("i %d", 2);
         rp_warn("w %d", 3);
         rp_error("e %d", 4);
-        char *text = s_capture_end(NULL);
+        char *text = rp_test_capture_end(NULL);
         assert_int_equal(s_count_lines(text), cases[i].want_lines);
         free(text);
     }
     rp_log_set_level(RP_LOG_ERROR);
-    s_capture_start();
+    rp_test_capture_start();
     rp_warn("hidden");
     rp_error("shown");
-    char *text = s_capture_end(NULL);
+    char *text = rp_test_capture_end(NULL);
     json_t *j = s_parse_line(text);
     assert_string_equal(json_string_value(json_object_get(j, "msg")), "shown");
     assert_string_equal(json_string_value(json_object_get(j, "service")), "loyalty");
@@ -204,11 +171,11 @@ static void test_long_and_errno(void **state)
     for (size_t i = 0; i < n; i++)
         memcpy(msg + 3 * i, "a\xc3\xa9", 3);
     msg[3 * n] = '\0';
-    s_capture_start();
+    rp_test_capture_start();
     errno = EAGAIN;
     rp_info("%s", msg);
     assert_int_equal(errno, EAGAIN);     /* logging keeps errno */
-    char *text = s_capture_end(NULL);
+    char *text = rp_test_capture_end(NULL);
     json_t *j = s_parse_line(text);
     const char *got = json_string_value(json_object_get(j, "msg"));
     assert_int_equal(strlen(got), 8191);
@@ -219,9 +186,9 @@ static void test_long_and_errno(void **state)
 
     /* a message between the stack buffer and the cap is kept whole */
     msg[3 * 1000] = '\0';
-    s_capture_start();
+    rp_test_capture_start();
     rp_info("%s", msg);
-    text = s_capture_end(NULL);
+    text = rp_test_capture_end(NULL);
     j = s_parse_line(text);
     assert_string_equal(json_string_value(json_object_get(j, "msg")), msg);
     json_decref(j);
@@ -246,13 +213,13 @@ static void test_threads(void **state)
 {
     (void)state;
     rp_log_init("payments", "info");
-    s_capture_start();
+    rp_test_capture_start();
     pthread_t t[S_THREADS];
     for (long i = 0; i < S_THREADS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, s_logger, (void *)i), 0);
     for (int i = 0; i < S_THREADS; i++)
         pthread_join(t[i], NULL);
-    char *text = s_capture_end(NULL);
+    char *text = rp_test_capture_end(NULL);
     assert_int_equal(s_count_lines(text), S_THREADS * S_LINES);
     int seen[S_THREADS] = { 0 };
     char *save = NULL;

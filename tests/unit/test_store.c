@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,50 +22,19 @@
 #include "rapport/log.h"
 #include "rapport/util.h"
 #include "rapport/sys/v1/system.pb-c.h"
+#include "testutil.h"
 
 #define N_OF(a) (sizeof (a) / sizeof (a)[0])
 
-/* ---- fixture: a fresh directory per test, removed afterwards ---- */
+/* ---- fixture: a fresh directory per test, removed afterwards; each test opens
+ * its store there itself ---- */
 
-typedef struct {
-    char dir[64];
-    rp_store_t *store;
-} fx_t;
-
-static int s_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
+typedef rp_test_store_t fx_t;
 
 static int s_setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof *fx);
-    if (!fx)
-        return -1;
-    strcpy(fx->dir, "/tmp/rp-test-store-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fx_t *fx = *state;
-    rp_store_destroy(&fx->store);
-    nftw(fx->dir, s_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static MDB_txn *s_begin(rp_store_t *st, unsigned flags)
-{
-    MDB_txn *txn = NULL;
-    assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, flags, &txn), 0);
-    return txn;
+    *state = rp_test_store_new(sizeof (fx_t), "store", false);
+    return *state ? 0 : -1;
 }
 
 static void s_put_raw(MDB_txn *txn, MDB_dbi dbi, const char *k, const void *v, size_t vlen)
@@ -126,7 +94,7 @@ static void test_open_creates_tables(void **state)
             assert_int_not_equal(dbis[i], dbis[j]);
     }
     /* ... and exists in the environment, with its flags. */
-    MDB_txn *txn = s_begin(fx->store, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < n; i++) {
         MDB_dbi d;
         assert_int_equal(mdb_dbi_open(txn, all[i], 0, &d), 0);
@@ -184,12 +152,12 @@ static void test_reopen_keeps_data(void **state)
     fx_t *fx = *state;
     fx->store = rp_store_open(fx->dir, s_tables, NULL, 1u << 20);
     assert_non_null(fx->store);
-    MDB_txn *txn = s_begin(fx->store, 0);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, 0);
     s_put_raw(txn, rp_store_dbi(fx->store, "clients"), "c1", "Acme", 4);
     s_put_raw(txn, rp_store_dbi(fx->store, "offsets"), "accounts", "\0\0\0\0\0\0\0\x07", 8);
     assert_int_equal(mdb_txn_commit(txn), 0);
     /* An aborted write is not kept. */
-    txn = s_begin(fx->store, 0);
+    txn = rp_test_txn(fx->store, NULL, 0);
     s_put_raw(txn, rp_store_dbi(fx->store, "clients"), "c2", "Lost", 4);
     mdb_txn_abort(txn);
     rp_store_destroy(&fx->store);
@@ -202,7 +170,7 @@ static void test_reopen_keeps_data(void **state)
     for (size_t i = 0; i < N_OF(reopen); i++) {
         fx->store = rp_store_open(fx->dir, reopen[i].tables, NULL, 1u << 20);
         assert_non_null(fx->store);
-        txn = s_begin(fx->store, MDB_RDONLY);
+        txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
         char buf[32];
         if (reopen[i].tables) {
             assert_int_equal(s_get_str(txn, rp_store_dbi(fx->store, "clients"), "c1", buf, sizeof buf), 0);
@@ -257,7 +225,7 @@ static const rp_migration_t s_migs1234[] = {
 
 static void s_assert_meta_version(rp_store_t *st, uint32_t want)
 {
-    MDB_txn *txn = s_begin(st, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(st, NULL, MDB_RDONLY);
     MDB_val k = { strlen("schema_version"), "schema_version" }, v;
     assert_int_equal(mdb_get(txn, rp_store_dbi(st, "meta"), &k, &v), 0);
     assert_int_equal(v.mv_size, 4);
@@ -280,13 +248,18 @@ static void test_migrations_run_in_order(void **state)
     s_assert_meta_version(fx->store, 3);
     rp_store_destroy(&fx->store);
 
-    /* Reopening without migrations reads the recorded version and runs nothing. */
+    /* An older program (fewer migrations, or none) must not open newer data. */
+    static const rp_migration_t s_migs1[] = { { 1, "one", s_mig1 }, { 0, NULL, NULL } };
+    assert_null(rp_store_open(fx->dir, s_tables, NULL, 0));
+    assert_null(rp_store_open(fx->dir, s_tables, s_migs1, 0));
+
+    /* Reopening with the same list reads the recorded version and runs nothing. */
     s_n_ran = 0;
-    fx->store = rp_store_open(fx->dir, s_tables, NULL, 0);
+    fx->store = rp_store_open(fx->dir, s_tables, s_migs123, 0);
     assert_non_null(fx->store);
     assert_int_equal(s_n_ran, 0);
     assert_int_equal(rp_store_schema_version(fx->store), 3);
-    MDB_txn *txn = s_begin(fx->store, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     char buf[8];
     for (int v = 1; v <= 3; v++) {
         char key[8];
@@ -343,7 +316,7 @@ static void test_migrations_reopen_runs_only_new(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
-    fx->store = rp_store_open(fx->dir, s_tables, NULL, 0);
+    fx->store = rp_store_open(fx->dir, s_tables, s_migs1234, 0);
     assert_non_null(fx->store);
     assert_int_equal(rp_store_schema_version(fx->store), 4);
     s_assert_meta_version(fx->store, 4);
@@ -381,10 +354,12 @@ static void test_migration_failure_aborts_open(void **state)
         }
         assert_int_equal(s_n_ran, cases[i].want_ran);
 
-        st = rp_store_open(path, s_tables, NULL, 0);
+        /* Look with a program that knows exactly the versions that were recorded. */
+        static const rp_migration_t upto1[] = { { 1, "one", NULL }, { 0, NULL, NULL } };
+        st = rp_store_open(path, s_tables, cases[i].want_version ? upto1 : NULL, 0);
         assert_non_null(st);
         assert_int_equal(rp_store_schema_version(st), cases[i].want_version);
-        MDB_txn *txn = s_begin(st, MDB_RDONLY);
+        MDB_txn *txn = rp_test_txn(st, NULL, MDB_RDONLY);
         char buf[8];
         MDB_dbi clients = rp_store_dbi(st, "clients");
         if (cases[i].want_present)
@@ -406,7 +381,7 @@ static int s_write_batch(rp_store_t *st, MDB_dbi dbi, uint32_t batch)
 {
     static uint8_t blob[2048];
     memset(blob, (int)(batch & 0xff), sizeof blob);
-    MDB_txn *txn = s_begin(st, 0);
+    MDB_txn *txn = rp_test_txn(st, NULL, 0);
     for (uint32_t i = 0; i < 16; i++) {
         rp_key_t k;
         rp_key_init(&k);
@@ -449,7 +424,7 @@ static void test_map_growth(void **state)
     /* The batch that failed now goes through, and so does the next one. */
     assert_int_equal(s_write_batch(fx->store, clients, batch), 0);
     assert_int_equal(s_write_batch(fx->store, clients, batch + 1), 0);
-    MDB_txn *txn = s_begin(fx->store, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     MDB_stat ms;
     assert_int_equal(mdb_stat(txn, clients, &ms), 0);
     assert_int_equal(ms.ms_entries, (batch + 2) * 16);
@@ -463,7 +438,7 @@ static void test_map_growth(void **state)
     fx->store = rp_store_open(fx->dir, s_tables, NULL, mib);
     assert_non_null(fx->store);
     assert_true(rp_store_map_size(fx->store) > mib);
-    txn = s_begin(fx->store, MDB_RDONLY);
+    txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     assert_int_equal(mdb_stat(txn, rp_store_dbi(fx->store, "clients"), &ms), 0);
     assert_int_equal(ms.ms_entries, (batch + 2) * 16);
     mdb_txn_abort(txn);
@@ -513,7 +488,7 @@ static void test_msg_round_trip(void **state)
     };
     cases[4].service = long_name;
 
-    MDB_txn *txn = s_begin(fx->store, 0);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, 0);
     for (size_t i = 0; i < N_OF(cases); i++) {
         Rapport__Sys__V1__HealthReply m = RAPPORT__SYS__V1__HEALTH_REPLY__INIT;
         m.service = (char *)cases[i].service;
@@ -527,7 +502,7 @@ static void test_msg_round_trip(void **state)
     }
     assert_int_equal(mdb_txn_commit(txn), 0);
 
-    txn = s_begin(fx->store, MDB_RDONLY);
+    txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         count_alloc_t counts = { 0, 0 };
         ProtobufCAllocator counting = { s_count_alloc, s_count_free, &counts };
@@ -579,12 +554,12 @@ static void test_msg_missing_and_garbage(void **state)
         { "unknown field", { 0xf8, 0x01, 0x05 }, 3, 0 },
         { "empty value", { 0 }, 0, 0 },
     };
-    MDB_txn *txn = s_begin(fx->store, 0);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, 0);
     for (size_t i = 0; i < N_OF(cases); i++)
         s_put_raw(txn, clients, cases[i].name, cases[i].bytes, cases[i].len);
     assert_int_equal(mdb_txn_commit(txn), 0);
 
-    txn = s_begin(fx->store, MDB_RDONLY);
+    txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         ProtobufCMessage *out = NULL;
         int rc = rp_store_get_msg(txn, clients, cases[i].name, strlen(cases[i].name),
@@ -623,7 +598,7 @@ static int s_cmp(const rp_key_t *a, const rp_key_t *b)
  * check that a cursor returns them in index order (keys[] is ascending). */
 static void s_assert_lmdb_order(rp_store_t *st, const rp_key_t *keys, size_t n)
 {
-    MDB_txn *txn = s_begin(st, 0);
+    MDB_txn *txn = rp_test_txn(st, NULL, 0);
     MDB_dbi dbi = rp_store_dbi(st, "clients");
     assert_int_equal(mdb_drop(txn, dbi, 0), 0);
     for (size_t i = 0; i < n; i++) {
@@ -910,7 +885,7 @@ static int s_scan_fn(void *arg, const MDB_val *key, const MDB_val *val)
 static MDB_dbi s_fill_scan_table(rp_store_t *st)
 {
     MDB_dbi dbi = rp_store_dbi(st, "clients");
-    MDB_txn *txn = s_begin(st, 0);
+    MDB_txn *txn = rp_test_txn(st, NULL, 0);
     for (size_t i = 0; i < N_OF(s_groups); i++)
         for (uint32_t n = 1; n <= s_groups[i].count; n++) {
             rp_key_t k;
@@ -1033,7 +1008,7 @@ static void test_page_scan_cases(void **state)
         char *token = cases[i].after_g ? s_token_for(cases[i].after_g, cases[i].after_n) : NULL;
         scan_t s = { .filter = cases[i].filter };
         char *next = (char *)"untouched";
-        MDB_txn *txn = s_begin(fx->store, MDB_RDONLY);
+        MDB_txn *txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
         int rc = rp_page_scan(txn, dbi, &lo, cases[i].has_hi ? &hi : NULL, token, cases[i].limit,
                           cases[i].budget, s_scan_fn, &s, &next);
         mdb_txn_abort(txn);
@@ -1090,7 +1065,7 @@ static void test_page_scan_follow_tokens(void **state)
         /* The truth: one scan with no limit worth speaking of. */
         scan_t all = { .filter = cases[i].filter };
         char *next = NULL;
-        MDB_txn *txn = s_begin(fx->store, MDB_RDONLY);
+        MDB_txn *txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
         assert_int_equal(rp_page_scan(txn, dbi, &lo, hip, NULL, 1000, 100000, s_scan_fn, &all,
                                       &next), 0);
         assert_null(next);
@@ -1153,7 +1128,7 @@ static void test_page_scan_bad_tokens(void **state)
     rp_key_t lo;
     rp_key_init(&lo);
     rp_key_u32(&lo, 1);
-    MDB_txn *txn = s_begin(fx->store, MDB_RDONLY);
+    MDB_txn *txn = rp_test_txn(fx->store, NULL, MDB_RDONLY);
     for (size_t i = 0; i < N_OF(cases); i++) {
         scan_t s = { .filter = F_ALL };
         char *next = (char *)"untouched";
@@ -1177,21 +1152,21 @@ int main(void)
 {
     rp_log_set_level(RP_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_tables, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_open_rejects_bad_declarations, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_keeps_data, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_migrations_run_in_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_migrations_reopen_runs_only_new, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_migration_failure_aborts_open, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_map_growth, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_msg_round_trip, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_msg_missing_and_garbage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_key_numeric_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_key_string_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_key_overflow, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_page_scan_cases, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_page_scan_follow_tokens, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_page_scan_bad_tokens, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_tables, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_open_rejects_bad_declarations, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_data, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_run_in_order, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_reopen_runs_only_new, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_migration_failure_aborts_open, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_map_growth, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_round_trip, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_missing_and_garbage, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_key_numeric_order, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_key_string_order, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_key_overflow, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_page_scan_cases, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_page_scan_follow_tokens, s_setup, rp_test_store_teardown),
+        cmocka_unit_test_setup_teardown(test_page_scan_bad_tokens, s_setup, rp_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

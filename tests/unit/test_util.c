@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rapport/util.h"
+#include "testutil.h"
 
 static void test_strlcpy(void **state)
 {
@@ -133,12 +134,7 @@ static void test_b64url_encode(void **state)
 static void test_b64url_decode(void **state)
 {
     (void)state;
-    static const struct {
-        const char *in;
-        size_t cap;
-        long want_len;
-        const char *want;
-    } cases[] = {
+    static const rp_test_buf_case_t cases[] = {
         { "", 8, 0, "" },
         { "Zg", 8, 1, "f" },
         { "Zm8", 8, 2, "fo" },
@@ -158,9 +154,7 @@ static void test_b64url_decode(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t out[16];
         long n = rp_b64url_decode(cases[i].in, strlen(cases[i].in), out, cases[i].cap);
-        assert_int_equal(n, cases[i].want_len);
-        if (n >= 0)
-            assert_memory_equal(out, cases[i].want, (size_t)n);
+        rp_test_buf_check(&cases[i], n, out);
     }
     /* slen bounds the input: the rest of the string is not read */
     uint8_t out[4];
@@ -192,12 +186,7 @@ static void test_hex(void **state)
     rp_hex_encode(NULL, 0, out);
     assert_string_equal(out, "");
 
-    static const struct {
-        const char *in;
-        size_t cap;
-        long want_len;
-        const char *want;
-    } cases[] = {
+    static const rp_test_buf_case_t cases[] = {
         { "0001abff", 8, 4, "\x00\x01\xab\xff" },
         { "ABCD", 8, 2, "\xab\xcd" },
         { "", 8, 0, "" },
@@ -210,37 +199,8 @@ static void test_hex(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t bin[8];
         long n = rp_hex_decode(cases[i].in, bin, cases[i].cap);
-        assert_int_equal(n, cases[i].want_len);
-        if (n > 0)
-            assert_memory_equal(bin, cases[i].want, (size_t)n);
+        rp_test_buf_check(&cases[i], n, bin);
     }
-}
-
-/* s_tmpdir - a fresh temporary directory (malloc'd path). */
-static char *s_tmpdir(void)
-{
-    char *dir = rp_strdup("/tmp/rapport-test-util-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    return dir;
-}
-
-/* s_rm_rf - remove a tree made by these tests (two levels are enough). */
-static void s_rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char *child = rp_sprintf("%s/%s", path, e->d_name);
-            s_rm_rf(child);
-            free(child);
-        }
-        closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
 }
 
 /* s_count_entries - entries in a directory other than . and .. */
@@ -259,7 +219,7 @@ static int s_count_entries(const char *dir)
 static void test_files(void **state)
 {
     (void)state;
-    char *dir = s_tmpdir();
+    char *dir = rp_test_tmpdir("util");
     char *path = rp_sprintf("%s/key.secret", dir);
 
     assert_int_equal(rp_write_file_private(path, "first", 5), 0);
@@ -336,14 +296,14 @@ static void test_files(void **state)
     free(missing);
 
     free(path);
-    s_rm_rf(dir);
+    assert_int_equal(rp_test_rm_rf(dir), 0);
     free(dir);
 }
 
 static void test_mkdir_p(void **state)
 {
     (void)state;
-    char *dir = s_tmpdir();
+    char *dir = rp_test_tmpdir("util");
     static const struct {
         const char *rel;
         int want_rc;
@@ -380,7 +340,7 @@ static void test_mkdir_p(void **state)
     free(f);
     assert_int_equal(rp_mkdir_p("", 0700), -1);
 
-    s_rm_rf(dir);
+    assert_int_equal(rp_test_rm_rf(dir), 0);
     free(dir);
 }
 
