@@ -13,31 +13,43 @@
 #include <string.h>
 
 /* s_push - append a segment made from fmt to path, unless it is already full. */
-static size_t __attribute__((format(printf, 2, 3)))
-s_push(rp_pb_path_t *path, const char *fmt, ...)
+/* s_append - add n bytes of p to the path. The length counts everything pushed,
+ * even past the buffer, so pops stay exact; the text keeps what fits, NUL-ended.
+ * Paths are built for every field of every request, so no printf here. */
+static void
+s_append(rp_pb_path_t *path, const char *p, size_t n)
 {
-    size_t old = path->len;
-    if (old < sizeof path->text) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(path->text + old, sizeof path->text - old, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-            path->len = old + (size_t) n;
+    if (path->len < sizeof path->text - 1) {
+        size_t room = sizeof path->text - 1 - path->len;
+        size_t k = n < room ? n : room;
+        memcpy(path->text + path->len, p, k);
+        path->text[path->len + k] = '\0';
     }
-    return old;
+    path->len += n;
 }
 
 size_t
 rp_pb_path_push_field(rp_pb_path_t *path, const char *name)
 {
-    return s_push(path, path->len ? ".%s" : "%s", name);
+    size_t old = path->len;
+    if (old)
+        s_append(path, ".", 1);
+    s_append(path, name, strlen(name));
+    return old;
 }
 
 size_t
 rp_pb_path_push_index(rp_pb_path_t *path, size_t i)
 {
-    return s_push(path, "[%zu]", i);
+    size_t old = path->len;
+    char digits[24], *d = digits + sizeof digits;
+    *--d = ']';
+    do
+        *--d = (char) ('0' + i % 10);
+    while ((i /= 10) != 0);
+    *--d = '[';
+    s_append(path, d, (size_t) (digits + sizeof digits - d));
+    return old;
 }
 
 void
