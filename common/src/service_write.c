@@ -6,6 +6,9 @@
  */
 #include "service_internal.h"
 
+/* Writes that share one speculative nested transaction (s_write_group). */
+#define S_GROUP 32
+
 /* ------------------------------------------------------------------ the batch */
 
 /* s_wall_ms - real time in unix ms, never moved by the test clock. */
@@ -110,70 +113,135 @@ svc_audit(rp_ctx_t *ctx, const char *method)
     return rp_audit_append(ctx->txn, rp_store_dbi(ctx->svc->store, "audit"), &ctx->svc->audit_head, &rec);
 }
 
-/* s_write_one - run one write in a nested transaction of parent. Returns -1 only
- * when the whole batch must be retried (the map is full). */
-static int
-s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
+/* s_idem_answered - answer ctx from its idempotency record when it has one, seen
+ * from txn: the same request again gets the same reply and changes nothing; the
+ * same id with another request is refused. true when ctx is answered. */
+static bool
+s_idem_answered(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *txn)
 {
-    MDB_dbi idem = rp_store_dbi(svc->store, "idem");
     const uint8_t *stored;
     size_t stored_len;
-    switch (rp_idem_lookup(parent, idem, ctx->req->id, svc->now, ctx->digest, &stored, &stored_len)) {
+    switch (rp_idem_lookup(txn, rp_store_dbi(svc->store, "idem"), ctx->req->id, svc->now,
+                           ctx->digest, &stored, &stored_len)) {
     case RP_IDEM_REPLAY:
-        /* The same request again: the same reply, and nothing changes. */
         ctx->reply = rp_arena_alloc(&ctx->arena, stored_len);
         memcpy(ctx->reply, stored, stored_len);
         ctx->reply_len = stored_len;
         ctx->has_reply = true;
         rp_counter_add(svc->m_replays, 1);
-        return 0;
+        return true;
     case RP_IDEM_MISMATCH:
         rp_reply_error(ctx, RP_FAILED_PRECONDITION,
                        "request id %s was already used for a different request", ctx->req->id);
         svc_pack_reply(ctx, NULL);
-        return 0;
+        return true;
     case RP_IDEM_NEW:
         break;
     }
+    return false;
+}
+
+/* s_apply - run the handler in ctx->txn and, when it succeeds, append its audit
+ * and idempotency records there. ctx->code says how it went; on failure the
+ * caller discards the transaction, and with it the events. */
+static void
+s_apply(rp_service_t *svc, rp_ctx_t *ctx)
+{
+    s_run(ctx);
+    if (ctx->code != RP_OK)
+        return;
+    int rc = svc_audit(ctx, ctx->route->full);
+    if (rc == 0)
+        rc = rp_idem_store(ctx->txn, rp_store_dbi(svc->store, "idem"),
+                           rp_store_dbi(svc->store, "idem_exp"), ctx->req->id, ctx->digest,
+                           ctx->reply, ctx->reply_len, svc->now + svc->idem_ttl_s * 1000);
+    if (rc) {
+        rp_reply_lmdb(ctx, rc, "audit/idempotency record");
+        svc_pack_reply(ctx, NULL);
+    }
+}
+
+/* s_discard - forget the events of a write whose transaction is thrown away. */
+static void
+s_discard(rp_ctx_t *ctx)
+{
+    ctx->events = NULL;
+    ctx->events_tail = &ctx->events;
+}
+
+/* s_write_one - run one write in its own nested transaction of parent, so that it
+ * rolls back alone. Returns -1 only when the whole batch must be retried (the map
+ * is full). */
+static int
+s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
+{
+    if (s_idem_answered(svc, ctx, parent))
+        return 0;
     rp_audit_head_t head = svc->audit_head;     /* restored if this write rolls back */
     int rc = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &ctx->txn);
     if (rc) {
+        ctx->txn = NULL;
         rp_reply_lmdb(ctx, rc, "begin nested");
         svc_pack_reply(ctx, NULL);
-        ctx->txn = NULL;
         return ctx->map_full ? -1 : 0;
     }
-    s_run(ctx);
-    if (ctx->code == RP_OK) {
-        rc = svc_audit(ctx, ctx->route->full);
-        if (rc == 0)
-            rc = rp_idem_store(ctx->txn, idem, rp_store_dbi(svc->store, "idem_exp"), ctx->req->id,
-                               ctx->digest, ctx->reply, ctx->reply_len,
-                               svc->now + svc->idem_ttl_s * 1000);
+    s_apply(svc, ctx);
+    rc = ctx->code == RP_OK ? mdb_txn_commit(ctx->txn) : (mdb_txn_abort(ctx->txn), 0);
+    ctx->txn = NULL;
+    if (ctx->code != RP_OK || rc) {
+        s_discard(ctx);
+        svc->audit_head = head;
         if (rc) {
-            ctx->events = NULL;
-            ctx->events_tail = &ctx->events;
-            rp_reply_lmdb(ctx, rc, "audit/idempotency record");
-            svc_pack_reply(ctx, NULL);
-        }
-    }
-    if (ctx->code == RP_OK) {
-        rc = mdb_txn_commit(ctx->txn);
-        if (rc) {
-            ctx->events = NULL;
-            ctx->events_tail = &ctx->events;
-            svc->audit_head = head;
             rp_reply_lmdb(ctx, rc, "commit nested");
             svc_pack_reply(ctx, NULL);
         }
-    } else {
-        mdb_txn_abort(ctx->txn);
-        ctx->events = NULL;             /* rolled back with the nested transaction */
-        ctx->events_tail = &ctx->events;
-        svc->audit_head = head;
     }
-    ctx->txn = NULL;
     return ctx->map_full ? -1 : 0;
+}
+
+/* s_write_group - run writes[0..n) speculatively in ONE nested transaction of
+ * parent. Most writes succeed, and a nested transaction copies every page it
+ * touches, so sharing one among many writes saves most of that work. If any write
+ * fails, the group is thrown away and each of its writes runs again in a nested
+ * transaction of its own (s_write_one): the outcome is exactly that of one nested
+ * transaction per write, since nothing of the group was kept. Returns -1 only when
+ * the batch must be retried (the map is full). */
+static int
+s_write_group(rp_service_t *svc, rp_ctx_t **writes, size_t n, MDB_txn *parent)
+{
+    rp_audit_head_t head = svc->audit_head;
+    MDB_txn *group = NULL;
+    bool failed = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &group) != 0;
+    bool full = false;
+    for (size_t i = 0; i < n && !failed; i++) {
+        rp_ctx_t *ctx = writes[i];
+        if (s_idem_answered(svc, ctx, group))
+            continue;
+        ctx->txn = group;
+        s_apply(svc, ctx);
+        ctx->txn = NULL;
+        failed = ctx->code != RP_OK;
+        full = ctx->map_full;
+    }
+    if (!failed) {
+        int rc = mdb_txn_commit(group);
+        if (rc == 0)
+            return 0;
+        full = rc == MDB_MAP_FULL;
+    } else if (group)
+        mdb_txn_abort(group);
+    if (full)
+        return -1;
+    /* Undo the group's outcomes and run each write alone. */
+    svc->audit_head = head;
+    for (size_t i = 0; i < n; i++) {
+        rp_arena_release(&writes[i]->arena, writes[i]->prepared);
+        svc_ctx_clear_outcome(writes[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_write_one(svc, writes[i], parent) != 0)
+            return -1;
+    return 0;
 }
 
 /* svc_publish - send a committed request's events on the PUB socket. */
@@ -205,8 +273,8 @@ s_run_writes(rp_service_t *svc, rp_ctx_t **writes, size_t n)
             return;
         }
         bool full = false;
-        for (size_t i = 0; i < n && !full; i++)
-            full = s_write_one(svc, writes[i], txn) != 0;
+        for (size_t i = 0; i < n && !full; i += S_GROUP)
+            full = s_write_group(svc, writes + i, n - i < S_GROUP ? n - i : S_GROUP, txn) != 0;
         uint64_t last = 0;
         if (!full) {
             last = rp_events_last_seq(txn, rp_store_dbi(svc->store, "events"));
