@@ -206,8 +206,6 @@ bool leads_date_eq(const Date *a, const Date *b); /* NULL-safe */
 int leads_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Lead **out);
 /* leads_open_or_reply - FAILED_PRECONDITION when the lead is WON or LOST. */
 int leads_open_or_reply(rp_ctx_t *ctx, const Lead *lead);
-/* leads_clone - a deep copy of m in the arena (pack + unpack). */
-ProtobufCMessage *leads_clone(rp_ctx_t *ctx, const ProtobufCMessage *m);
 Money *leads_money(rp_ctx_t *ctx, int64_t units, const char *currency);
 /* leads_set_stage - move lead to stage and keep max_stage_reached, timestamps and the
  * close bookkeeping (stage_before_close, closed_at) consistent. */

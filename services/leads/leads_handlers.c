@@ -4,8 +4,8 @@
  * leads_store_put (which keeps the indexes) and emit the event in the same
  * transaction.
  *
- * Replies are deep copies in the request arena (leads_clone), so they never point
- * into the decoded request.
+ * Replies point into the request's arena (the loaded lead, the decoded request),
+ * which lives until the reply is packed: no copies.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -33,16 +33,6 @@ typedef Rapport__Leads__V1__SetCompetitorRequest SetCompetitorRequest;
 typedef Rapport__Leads__V1__RemoveCompetitorRequest RemoveCompetitorRequest;
 
 /* ---- shared helpers ---- */
-
-ProtobufCMessage *leads_clone(rp_ctx_t *ctx, const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = rp_ctx_alloc(ctx, n ? n : 1);
-    protobuf_c_message_pack(m, buf);
-    ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, rp_ctx_allocator(ctx), n, buf);
-    assert(c);
-    return c;
-}
 
 Money *leads_money(rp_ctx_t *ctx, int64_t units, const char *currency)
 {
@@ -165,9 +155,10 @@ static int s_write(rp_ctx_t *ctx, Lead *lead, const char *type1, const char *typ
     return 0;
 }
 
-static int s_reply_lead(rp_ctx_t *ctx, const Lead *lead, ProtobufCMessage **out)
+static int s_reply_lead(rp_ctx_t *ctx, Lead *lead, ProtobufCMessage **out)
 {
-    *out = leads_clone(ctx, &lead->base);
+    (void) ctx;
+    *out = &lead->base;
     return 0;
 }
 
@@ -632,7 +623,7 @@ int leads_log_activity(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
         return -1;
     if (leads_emit(ctx, "activity.logged", l->id, &a->base) < 0)
         return -1;
-    *out = leads_clone(ctx, &a->base);
+    *out = &a->base;
     return 0;
 }
 
@@ -721,7 +712,7 @@ int leads_record_objection(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
     l->updated_at = now;
     if (s_write(ctx, l, "objection.recorded", NULL) < 0)
         return -1;
-    *out = leads_clone(ctx, &o->base);
+    *out = &o->base;
     return 0;
 }
 
@@ -745,7 +736,7 @@ int leads_update_objection(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
     o->updated_at = l->updated_at = rp_ctx_now(ctx);
     if (s_write(ctx, l, "lead.updated", NULL) < 0)
         return -1;
-    *out = leads_clone(ctx, &o->base);
+    *out = &o->base;
     return 0;
 }
 

@@ -70,7 +70,7 @@ static int s_finish(rp_ctx_t *ctx, Lead *l, Offer *o, const char *type, Protobuf
 {
     if (leads_store_put(ctx, l) < 0 || leads_emit(ctx, type, l->id, &o->base) < 0)
         return -1;
-    *out = leads_clone(ctx, &o->base);
+    *out = &o->base;
     return 0;
 }
 
@@ -181,7 +181,7 @@ int leads_send_offer(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
         return -1;
     if (moved && leads_emit(ctx, "lead.stage_changed", l->id, &l->base) < 0)
         return -1;
-    *out = leads_clone(ctx, &o->base);
+    *out = &o->base;
     return 0;
 }
 
