@@ -143,11 +143,13 @@ static int s_mint(cli_t *cli, const cli_args_t *a)
                 json_object_set_new(j, "saved_to", json_string(path));
             cli_print_json(j);
             json_decref(j);
-        } else {
+        } else if (path[0]) {
+            /* Saved: keep the secret out of the terminal's scrollback. */
+            char exp[40];
+            cli_format_time(c.exp * 1000, exp, sizeof exp);
+            printf("token for %s (%s, expires %s) saved to %s\n", c.sub, c.roles[0], exp, path);
+        } else
             printf("%s\n", token);
-            if (path[0])
-                fprintf(stderr, "rapport: token saved to %s\n", path);
-        }
     }
     sodium_memzero(token, strlen(token));
     free(token);
@@ -211,7 +213,8 @@ const cli_cmd_t cli_token_cmds[] = {
       s_mint_flags, 0, 0, s_mint,
       "Example: rapport token mint --sub alice --role manager --branch hq --unit /hq/sales/g1 --save\n"
       "  Unknown roles are refused with the list of roles. --save writes the token file\n"
-      "  ($RAPPORT_TOKEN_FILE or ~/.config/rapport/token) with mode 0600, which other commands read." },
+      "  ($RAPPORT_TOKEN_FILE or ~/.config/rapport/token) with mode 0600, which other commands read,\n"
+      "  and then prints only who the token is for, not the token itself." },
     { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 };
 

@@ -323,6 +323,29 @@ static void test_token_mint_and_leads(void **state)
     free(id);
 }
 
+/* token mint --save writes the token file (0600) and keeps the token itself off
+ * the terminal; later commands read the file. */
+static void test_token_save(void **state)
+{
+    (void) state;
+    char *out = NULL;
+    char path[1024];
+    /* The harness runs the CLI with HOME in the suite's directory. */
+    snprintf(path, sizeof path, "%s/.config/rapport/token", rp_suite_dir(s_suite));
+    assert_int_equal(CLI(NULL, &out, "token", "mint", "--sub", "sam", "--role", "manager",
+                         "--branch", "b1", "--save"), 0);
+    assert_null(strstr(out, "eyJ"));            /* no JWT on stdout */
+    assert_non_null(strstr(out, "saved to"));
+    free(out);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* No token given: the saved one is used. */
+    assert_int_equal(CLI(NULL, &out, "leads", "list"), 0);
+    free(out);
+    unlink(path);
+}
+
 static void test_error_names_field_and_rule(void **state)
 {
     (void) state;
@@ -690,6 +713,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_usage),
         cmocka_unit_test(test_token_mint_and_leads),
+        cmocka_unit_test(test_token_save),
         cmocka_unit_test(test_error_names_field_and_rule),
         cmocka_unit_test(test_events_tail_cloudevents),
         cmocka_unit_test(test_audit_verify),
