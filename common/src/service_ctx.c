@@ -301,6 +301,21 @@ rp_date_or_reply(rp_ctx_t *ctx, const char *field, const Rapport__V1__Date *d, i
 }
 
 int
+rp_date_range_or_reply(rp_ctx_t *ctx, const char *from_field, const Rapport__V1__Date *from,
+                       const char *to_field, const Rapport__V1__Date *to,
+                       int32_t *from_days, int32_t *to_days)
+{
+    /* Both checked, so one reply names every bad field. */
+    int bad = rp_date_or_reply(ctx, from_field, from, from_days);
+    bad |= rp_date_or_reply(ctx, to_field, to, to_days);
+    if (bad)
+        return -1;
+    if (*to_days <= *from_days)
+        return rp_reply_violation(ctx, to_field, "must be after %s", from_field);
+    return 0;
+}
+
+int
 rp_page_or_reply(rp_ctx_t *ctx, int scan_rc)
 {
     if (scan_rc == -2)

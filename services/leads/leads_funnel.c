@@ -97,18 +97,8 @@ int leads_funnel(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
 {
     const FunnelRequest *in = (const FunnelRequest *)in_;
     int32_t from = 0, to = 0;
-    if (!in->from)
-        rp_reply_violation(ctx, "from", "is required");
-    else
-        rp_date_or_reply(ctx, "from", in->from, &from);
-    if (!in->to)
-        rp_reply_violation(ctx, "to", "is required");
-    else
-        rp_date_or_reply(ctx, "to", in->to, &to);
-    if (rp_ctx_failed(ctx))
+    if (rp_date_range_or_reply(ctx, "from", in->from, "to", in->to, &from, &to) < 0)
         return -1;
-    if (to <= from)
-        return rp_reply_violation(ctx, "to", "must be after from");
 
     s_funnel_t *f = rp_ctx_alloc(ctx, sizeof *f);
     f->ctx = ctx;

@@ -89,18 +89,8 @@ int leads_list_by_close(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
 {
     const Rapport__Leads__V1__ListByCloseRequest *in = (const void *)in_;
     int32_t from = 0, to = 0;
-    if (!in->from)
-        rp_reply_violation(ctx, "from", "is required");
-    else
-        rp_date_or_reply(ctx, "from", in->from, &from);
-    if (!in->to)
-        rp_reply_violation(ctx, "to", "is required");
-    else
-        rp_date_or_reply(ctx, "to", in->to, &to);
-    if (rp_ctx_failed(ctx))
+    if (rp_date_range_or_reply(ctx, "from", in->from, "to", in->to, &from, &to) < 0)
         return -1;
-    if (to <= from)
-        return rp_reply_violation(ctx, "to", "must be after from");
     leads_query_t q = { .kind = LQ_CLOSE, .n1 = from, .n2 = to };
     return s_list(ctx, &q, in->page_size, in->page_token, out);
 }

@@ -179,6 +179,11 @@ int rp_money_or_reply(rp_ctx_t *ctx, const char *field, const struct Rapport__V1
 /* rp_date_or_reply - a real calendar date; *days set to days since epoch. */
 struct Rapport__V1__Date;
 int rp_date_or_reply(rp_ctx_t *ctx, const char *field, const struct Rapport__V1__Date *d, int32_t *days);
+/* rp_date_range_or_reply - two real dates, both required, with to after from (a
+ * half-open range [from, to)); days since epoch into *from_days and *to_days. */
+int rp_date_range_or_reply(rp_ctx_t *ctx, const char *from_field, const struct Rapport__V1__Date *from,
+                           const char *to_field, const struct Rapport__V1__Date *to,
+                           int32_t *from_days, int32_t *to_days);
 /* rp_page_or_reply - turn rp_page_scan's -2 into INVALID_ARGUMENT on page_token. */
 int rp_page_or_reply(rp_ctx_t *ctx, int scan_rc);
 /* rp_scope_or_reply - NOT_FOUND (so existence does not leak) unless the caller's
