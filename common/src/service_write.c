@@ -32,6 +32,23 @@ s_id_ok(const char *id)
     return n >= 1 && n <= S_MAX_ID;
 }
 
+/* s_authorize - verify the bearer token (cached) and the method's permission. */
+static int
+s_authorize(rp_service_t *svc, rp_ctx_t *ctx, int64_t wall)
+{
+    if (rp_str_empty(ctx->req->token))
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "a bearer token is required");
+    const rp_claims_t *claims;
+    rp_jwt_result_t jr = rp_jwt_verify(svc->verifier, ctx->req->token, wall, &claims);
+    if (jr != RP_JWT_OK)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token rejected: %s", rp_jwt_result_name(jr));
+    ctx->claims = *claims;
+    if (!rp_perm_allows(&ctx->claims, ctx->route->perm))
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "%s needs the permission %s",
+                              ctx->route->full, ctx->route->perm);
+    return 0;
+}
+
 /* s_prepare - decode, authenticate, authorise and validate one request.
  * 0 when it is ready to run; -1 when ctx already holds its error reply. */
 static int
@@ -57,16 +74,9 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
         rp_counter_add(svc->m_unroutable, 1);
         return rp_reply_error(ctx, RP_UNIMPLEMENTED, "unknown method \"%.100s\"", ctx->req->method);
     }
-    if (rp_str_empty(ctx->req->token))
-        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "a bearer token is required");
-    const rp_claims_t *claims;
-    rp_jwt_result_t jr = rp_jwt_verify(svc->verifier, ctx->req->token, wall, &claims);
-    if (jr != RP_JWT_OK)
-        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token rejected: %s", rp_jwt_result_name(jr));
-    ctx->claims = *claims;
-    if (!rp_perm_allows(&ctx->claims, ctx->route->perm))
-        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "%s needs the permission %s",
-                              ctx->route->full, ctx->route->perm);
+    /* A public method (a login) needs no token: its handler sees empty claims. */
+    if (strcmp(ctx->route->perm, RP_PUBLIC) != 0 && s_authorize(svc, ctx, wall) != 0)
+        return -1;
     ctx->in = protobuf_c_message_unpack(ctx->route->input, &ctx->arena.pb,
                                         ctx->req->body.len, ctx->req->body.data);
     if (!ctx->in)

@@ -74,8 +74,12 @@ typedef struct {
     const char *name;       /* method name as in the .proto, e.g. "Create" */
     rp_handler_fn handler;
     rp_kind_t kind;
-    const char *perm;       /* required permission, e.g. "leads.write" */
+    const char *perm;       /* required permission, e.g. "leads.write"; RP_PUBLIC: none */
 } rp_method_t;
+
+/* RP_PUBLIC - the permission of a method anyone may call without a token (a login).
+ * The skeleton then skips token verification; the handler sees empty claims. */
+#define RP_PUBLIC "public"
 
 /* A periodic job: runs every interval_ms through the write path, as actor "system". */
 typedef struct {
