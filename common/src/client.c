@@ -88,7 +88,7 @@ rp_client_socket(rp_client_t *self)
 /* s_send_raw - pack a Request around body and send it. */
 static int
 s_send_raw(rp_client_t *self, const char *id, const char *method, const uint8_t *body,
-           size_t len, char id_out[RP_ULID_STRLEN + 1])
+           size_t len, char *id_out, size_t id_cap)
 {
     char fresh[RP_ULID_STRLEN + 1];
     if (!id) {
@@ -96,7 +96,7 @@ s_send_raw(rp_client_t *self, const char *id, const char *method, const uint8_t 
         id = fresh;
     }
     if (id_out)
-        rp_strlcpy(id_out, id, RP_ULID_STRLEN + 1);
+        rp_strlcpy(id_out, id, id_cap);
     Rapport__V1__Request req = RAPPORT__V1__REQUEST__INIT;
     req.id = (char *) id;
     req.method = (char *) method;
@@ -123,7 +123,7 @@ rp_client_send(rp_client_t *self, const char *id, const char *method,
     uint8_t *buf = rp_malloc(len ? len : 1);
     if (in)
         protobuf_c_message_pack(in, buf);
-    int rc = s_send_raw(self, id, method, buf, len, id_out);
+    int rc = s_send_raw(self, id, method, buf, len, id_out, RP_ULID_STRLEN + 1);
     free(buf);
     return rc;
 }
@@ -183,9 +183,9 @@ int
 rp_client_call_raw(rp_client_t *self, const char *id, const char *method,
                    const uint8_t *body, size_t len, Rapport__V1__Reply **reply, int timeout_ms)
 {
-    char sent[RP_ULID_STRLEN + 1];
+    char sent[RP_REQUEST_ID_MAX + 1];        /* ids may be up to 64 characters */
     *reply = NULL;
-    if (s_send_raw(self, id, method, body, len, sent) != 0)
+    if (s_send_raw(self, id, method, body, len, sent, sizeof sent) != 0)
         return RP_UNAVAILABLE;
     int64_t until = rp_clock_mono_us() + (int64_t) timeout_ms * 1000;
     for (;;) {

@@ -309,6 +309,12 @@ s_teardown(rp_service_t *svc)
         free(svc->service_token);
     }
     rp_http_destroy(&svc->http);
+    /* Draining: replies and events already queued still go out (up to 2 s), so no
+     * committed write is left unanswered. */
+    if (svc->router)
+        zsock_set_linger(svc->router, 2000);
+    if (svc->pub)
+        zsock_set_linger(svc->pub, 1000);
     zsock_destroy(&svc->router);
     zsock_destroy(&svc->pub);
     zactor_destroy(&svc->auth);

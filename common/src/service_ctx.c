@@ -53,6 +53,7 @@ svc_ctx_reset(rp_ctx_t *ctx)
     ctx->in = NULL;
     ctx->identity_len = 0;
     ctx->queued = false;
+    ctx->idem_key = NULL;
     memset(&ctx->claims, 0, sizeof ctx->claims);
     svc_ctx_clear_outcome(ctx);
 }

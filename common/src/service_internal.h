@@ -96,6 +96,7 @@ struct rp_ctx {
     char *subject;
     s_pending_event_t *events, **events_tail;
     uint8_t digest[RP_IDEM_DIGEST];
+    char *idem_key;                             /* "<caller>/<request id>" (s_prepare) */
     uint8_t *reply;                             /* packed Reply, in the arena */
     size_t reply_len;
     bool has_reply;

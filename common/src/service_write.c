@@ -85,6 +85,9 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
     if (rp_validate(ctx->in, &svc->limits, path, sizeof path, why, sizeof why) != 0)
         return rp_reply_violation(ctx, path, "%s", why);
     rp_idem_digest(ctx->route->full, ctx->req->body.data, ctx->req->body.len, ctx->digest);
+    /* Request ids are the caller's: the same id from another user is another
+     * request, and can never be answered with someone else's reply. */
+    ctx->idem_key = rp_ctx_sprintf(ctx, "%s/%s", ctx->claims.sub, ctx->req->id);
     ctx->prepared = rp_arena_mark(&ctx->arena);
     return 0;
 }
@@ -131,7 +134,7 @@ s_idem_answered(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *txn)
 {
     const uint8_t *stored;
     size_t stored_len;
-    switch (rp_idem_lookup(txn, rp_store_dbi(svc->store, "idem"), ctx->req->id, svc->now,
+    switch (rp_idem_lookup(txn, rp_store_dbi(svc->store, "idem"), ctx->idem_key, svc->now,
                            ctx->digest, &stored, &stored_len)) {
     case RP_IDEM_REPLAY:
         ctx->reply = rp_arena_alloc(&ctx->arena, stored_len);
@@ -163,7 +166,7 @@ s_apply(rp_service_t *svc, rp_ctx_t *ctx)
     int rc = svc_audit(ctx, ctx->route->full);
     if (rc == 0)
         rc = rp_idem_store(ctx->txn, rp_store_dbi(svc->store, "idem"),
-                           rp_store_dbi(svc->store, "idem_exp"), ctx->req->id, ctx->digest,
+                           rp_store_dbi(svc->store, "idem_exp"), ctx->idem_key, ctx->digest,
                            ctx->reply, ctx->reply_len, svc->now + svc->idem_ttl_s * 1000);
     if (rc) {
         rp_reply_lmdb(ctx, rc, "audit/idempotency record");

@@ -8,6 +8,10 @@
  * proto3's NONE, REPEATED with its n_ count) and oneofs (only the member whose
  * number is in the case word is set).
  *
+ * Unknown fields (numbers the descriptor does not declare) are refused at any depth:
+ * protobuf-c would keep them unbounded, and a handler storing part of a request
+ * would store them.
+ *
  * Limits: strings are valid UTF-8 (no overlongs, no surrogates, nothing above
  * U+10FFFF) and at most max_string bytes; bytes fields at most 16 * max_string
  * bytes (64 KiB with the defaults); repeated fields at most max_repeated
@@ -184,6 +188,11 @@ s_message(s_ctx_t *ctx, const ProtobufCMessage *m, int depth)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     assert(d && d->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC);
+    /* protobuf-c keeps fields it does not know, unbounded and unchecked; a handler
+     * that stores part of a request would store them too. None are accepted. */
+    if (m->n_unknown_fields)
+        return s_fail(ctx, "has a field this service does not know (number %u)",
+                      (unsigned) m->unknown_fields[0].tag);
     for (unsigned i = 0; i < d->n_fields; i++)
         if (s_field(ctx, m, &d->fields[i], depth) != 0)
             return -1;

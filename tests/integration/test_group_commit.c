@@ -91,7 +91,7 @@ test_one_window_mixed(void **state)
         size_t len = s_body(rows, i, run, body);
         Rapport__V1__Request req = RAPPORT__V1__REQUEST__INIT;
         if (rows[i].kind == RETRY_OF)
-            snprintf(ids[i], sizeof ids[i], "%s", ids[rows[i].of]);
+            memcpy(ids[i], ids[rows[i].of], sizeof ids[i]);
         else
             snprintf(ids[i], sizeof ids[i], "gc-%s-%d", run, i);
         req.id = ids[i];

@@ -912,6 +912,83 @@ static void test_oversized_then_new_clients(void **state)
 
 /* ---- fixture ---- */
 
+/* test_idem_other_user - a request id is the caller's own: another user (here in
+ * another branch) sending the same id and body never gets the first user's reply;
+ * the request is simply theirs, and a 40-character id is matched by the client. */
+static void test_idem_other_user(void **state)
+{
+    (void) state;
+    char *other = rp_suite_token(F.suite, "u-olga", "manager", "b2", "/b2/sales", NULL, 3600);
+    rp_client_t *a = rp_suite_client(F.suite, "leads", F.mgr);
+    rp_client_t *b = rp_suite_client(F.suite, "leads", other);
+    size_t len = 0;
+    uint8_t *body = s_body(BD_CREATE_OK, &len);
+    const char *id = "shared-import-row-0123456789abcdef012345";   /* 40 characters */
+
+    Rapport__V1__Reply *ra = NULL, *rb = NULL;
+    assert_int_equal(rp_client_call_raw(a, id, M_CREATE, body, len, &ra, 10000), RP_OK);
+    assert_int_equal(rp_client_call_raw(b, id, M_CREATE, body, len, &rb, 10000), RP_OK);
+    Rapport__Leads__V1__Lead *la = rapport__leads__v1__lead__unpack(NULL, ra->body.len, ra->body.data);
+    Rapport__Leads__V1__Lead *lb = rapport__leads__v1__lead__unpack(NULL, rb->body.len, rb->body.data);
+    assert_non_null(la);
+    assert_non_null(lb);
+    assert_string_not_equal(la->id, lb->id);           /* two leads, one each */
+    assert_string_equal(la->owner, "u-rob");
+    assert_string_equal(lb->owner, "u-olga");
+    assert_string_equal(lb->branch, "b2");
+    rapport__leads__v1__lead__free_unpacked(la, NULL);
+    rapport__leads__v1__lead__free_unpacked(lb, NULL);
+    rapport__v1__reply__free_unpacked(ra, NULL);
+    rapport__v1__reply__free_unpacked(rb, NULL);
+    free(body);
+    rp_client_destroy(&a);
+    rp_client_destroy(&b);
+    free(other);
+}
+
+/* test_unknown_field - a Create whose company carries a field the service does not
+ * know (600 KB of it) is INVALID_ARGUMENT and stores nothing. */
+static void test_unknown_field(void **state)
+{
+    (void) state;
+    rp_client_t *c = rp_suite_client(F.suite, "leads", F.mgr);
+    uint64_t seq0 = rp_suite_last_seq(F.suite, "leads");
+    size_t count0 = s_count_leads();
+    Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
+    co.name = (char *) "Unknown Fields GmbH";
+    uint8_t cbuf[256];
+    size_t clen = rapport__leads__v1__company__pack(&co, cbuf);
+    /* company bytes + field 999 (length-delimited, 40 KB: under RAPPORT_MAX_MSG here) */
+    size_t extra = 40000, n = 0;
+    uint8_t *body = malloc(clen + extra + 64);
+    body[n++] = 0x0a;                                   /* field 1 (company), bytes */
+    size_t sub = clen + 3 + 3 + extra;                  /* tag(2) + len varint(3) + data */
+    body[n++] = (uint8_t) (0x80 | (sub & 0x7f));
+    body[n++] = (uint8_t) (0x80 | ((sub >> 7) & 0x7f));
+    body[n++] = (uint8_t) (sub >> 14);
+    memcpy(body + n, cbuf, clen);
+    n += clen;
+    body[n++] = 0xba;                                   /* field 999, wire type 2 */
+    body[n++] = 0x3e;
+    body[n++] = (uint8_t) (0x80 | (extra & 0x7f));
+    body[n++] = (uint8_t) (0x80 | ((extra >> 7) & 0x7f));
+    body[n++] = (uint8_t) (extra >> 14);
+    memset(body + n, 'u', extra);
+    n += extra;
+    body[n++] = 0x18;                                   /* source = web (3) */
+    body[n++] = 0x04;
+    Rapport__V1__Reply *r = NULL;
+    int code = rp_client_call_raw(c, NULL, M_CREATE, body, n, &r, 10000);
+    assert_non_null(r);
+    if (code != RP_INVALID_ARGUMENT)
+        fail_msg("unknown field: %s %s", rp_code_name(code), r->status ? r->status->message : "");
+    rapport__v1__reply__free_unpacked(r, NULL);
+    assert_int_equal(rp_suite_last_seq(F.suite, "leads"), seq0);
+    assert_int_equal(s_count_leads(), count0);
+    free(body);
+    rp_client_destroy(&c);
+}
+
 static int setup(void **state)
 {
     (void) state;
@@ -944,7 +1021,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[N_ROWS + 3];
+    struct CMUnitTest tests[N_ROWS + 5];
     size_t n = 0;
     for (size_t i = 0; i < N_ROWS; i++) {
         tests[n] = (struct CMUnitTest) cmocka_unit_test_prestate(test_row, (void *) &ROWS[i]);
@@ -953,6 +1030,8 @@ int main(void)
     }
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_idem_retry);
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_idem_mismatch);
+    tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_idem_other_user);
+    tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_unknown_field);
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_oversized_then_new_clients);
     return _cmocka_run_group_tests("robustness", tests, n, setup, teardown);
 }

@@ -415,6 +415,44 @@ test_unpacked(void **state)
     protobuf_c_message_free_unpacked(u, NULL);
 }
 
+/* test_unknown_fields - a field number the descriptor does not declare is refused,
+ * at the top and inside a sub-message, naming where it was found. */
+static void
+test_unknown_fields(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *name;
+        const ProtobufCMessageDescriptor *desc;
+        uint8_t wire[32];
+        size_t len;
+        int want_rc;
+        const char *want_path;
+    } cases[] = {
+        /* HealthReply { service = "x" } */
+        { "known only", &rapport__sys__v1__health_reply__descriptor,
+          { 0x0a, 0x01, 'x' }, 3, 0, "" },
+        /* ... plus field 99 (varint 7) */
+        { "unknown at top", &rapport__sys__v1__health_reply__descriptor,
+          { 0x0a, 0x01, 'x', 0x98, 0x06, 0x07 }, 6, -1, "" },
+        /* Reply { status { code=5, field 77 (bytes "zz") } } */
+        { "unknown in a sub-message", &rapport__v1__reply__descriptor,
+          { 0x12, 0x07, 0x08, 0x05, 0xea, 0x04, 0x02, 'z', 'z' }, 9, -1, "status" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ProtobufCMessage *u = protobuf_c_message_unpack(cases[i].desc, NULL, cases[i].len,
+                                                        cases[i].wire);
+        assert_non_null(u);
+        char path[64] = "", why[128] = "";
+        int rc = rp_validate(u, NULL, path, sizeof path, why, sizeof why);
+        if (rc != cases[i].want_rc)
+            fail_msg("%s: rc %d, want %d (%s: %s)", cases[i].name, rc, cases[i].want_rc, path, why);
+        if (rc)
+            assert_string_equal(path, cases[i].want_path);
+        protobuf_c_message_free_unpacked(u, NULL);
+    }
+}
+
 int
 main(void)
 {
@@ -422,6 +460,7 @@ main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_small_buffers),
         cmocka_unit_test(test_unpacked),
+        cmocka_unit_test(test_unknown_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,8 +47,12 @@ int rp_client_call_raw(rp_client_t *self, const char *id, const char *method,
                        const uint8_t *body, size_t len, Rapport__V1__Reply **reply,
                        int timeout_ms);
 
+/* Request ids are 1..64 characters of A-Z a-z 0-9 - _ (a ULID when generated). */
+#define RP_REQUEST_ID_MAX 64
+
 /* rp_client_send - queue a request without waiting. id_out (may be NULL) receives the
- * id used. 0, or -1 when the socket refuses. */
+ * id used, cut to 26 characters (a generated id always fits). 0, or -1 when the
+ * socket refuses. */
 int rp_client_send(rp_client_t *self, const char *id, const char *method,
                    const ProtobufCMessage *in, char id_out[RP_ULID_STRLEN + 1]);
 /* rp_client_send_frame - send bytes as they are (tests: garbage frames). */

@@ -3,7 +3,8 @@
  *   - every string is valid UTF-8 and at most max_string bytes;
  *   - every repeated field has at most max_repeated elements;
  *   - every enum value is one the descriptor declares;
- *   - nesting is at most 8 deep.
+ *   - nesting is at most 8 deep;
+ *   - no field the descriptor does not declare (unknown fields), at any depth.
  * The first violation is reported with its field path ("contacts[2].email").
  */
 #ifndef RAPPORT_VALIDATE_H
