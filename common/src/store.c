@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include "rapport/store.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
@@ -26,6 +27,23 @@ static const rp_table_t s_platform_tables[] = {
     { "meta", 0 },          /* "schema_version" -> u32 BE */
     { NULL, 0 }
 };
+
+/* The key that seals page tokens. One store is open per service process; it loads
+ * (or creates) the key in `meta`, so tokens outlive restarts. A process that never
+ * opens a store gets a random key on first use. */
+static unsigned char s_page_key[crypto_secretbox_KEYBYTES];
+static bool s_page_key_ready;
+
+static void
+s_page_key_default(void)
+{
+    if (!s_page_key_ready) {
+        if (sodium_init() < 0)
+            abort();
+        randombytes_buf(s_page_key, sizeof s_page_key);
+        s_page_key_ready = true;
+    }
+}
 
 struct rp_store {
     MDB_env *env;
@@ -140,6 +158,22 @@ rp_store_open(const char *path, const rp_table_t *tables,
         failed = s_open_table(self, txn, t);
     for (const rp_table_t *t = tables; t && t->name && !failed; t++)
         failed = s_open_table(self, txn, t);
+    if (!failed) {
+        /* The page-token key: made once, kept with the data. */
+        MDB_dbi meta = rp_store_dbi(self, "meta");
+        MDB_val pk = { strlen("page_key"), (void *) "page_key" }, pv;
+        if (mdb_get(txn, meta, &pk, &pv) == 0 && pv.mv_size == sizeof s_page_key)
+            memcpy(s_page_key, pv.mv_data, sizeof s_page_key);
+        else {
+            if (sodium_init() < 0)
+                abort();
+            randombytes_buf(s_page_key, sizeof s_page_key);
+            pv.mv_size = sizeof s_page_key;
+            pv.mv_data = s_page_key;
+            failed = mdb_put(txn, meta, &pk, &pv, 0) != 0;
+        }
+        s_page_key_ready = !failed;
+    }
     if (!failed) {
         MDB_val key = { strlen("schema_version"), (void *) "schema_version" }, v;
         if (mdb_get(txn, rp_store_dbi(self, "meta"), &key, &v) == 0 && v.mv_size == 4) {
@@ -372,6 +406,43 @@ s_in_range(const MDB_val *key, const rp_key_t *lo, const rp_key_t *hi)
     return key->mv_size >= lo->len && memcmp(key->mv_data, lo->b, lo->len) == 0;
 }
 
+/* s_token_seal - an opaque token for key k: base64url(nonce || secretbox(k)). */
+static char *
+s_token_seal(const uint8_t *k, size_t len)
+{
+    s_page_key_default();
+    uint8_t buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 512];
+    assert(len <= 512);
+    randombytes_buf(buf, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(buf + crypto_secretbox_NONCEBYTES, k, len, buf, s_page_key);
+    return rp_b64url_encode(buf, crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len);
+}
+
+char *
+rp_page_token(const void *key, size_t len)
+{
+    return s_token_seal(key, len);
+}
+
+/* s_token_open - the key sealed in token into out (cap bytes): its length, or -1
+ * for anything not sealed by this service (forged, damaged, another service's). */
+static long
+s_token_open(const char *token, uint8_t *out, size_t cap)
+{
+    s_page_key_default();
+    uint8_t buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 512];
+    long n = rp_b64url_decode(token, strlen(token), buf, sizeof buf);
+    if (n < (long) (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES))
+        return -1;
+    size_t clen = (size_t) n - crypto_secretbox_NONCEBYTES;
+    size_t plen = clen - crypto_secretbox_MACBYTES;
+    if (plen == 0 || plen > cap)
+        return -1;
+    if (crypto_secretbox_open_easy(out, buf + crypto_secretbox_NONCEBYTES, clen, buf, s_page_key) != 0)
+        return -1;
+    return (long) plen;
+}
+
 int
 rp_page_scan(MDB_txn *txn, MDB_dbi dbi, const rp_key_t *lo, const rp_key_t *hi,
              const char *page_token, uint32_t limit, uint32_t budget,
@@ -385,7 +456,7 @@ rp_page_scan(MDB_txn *txn, MDB_dbi dbi, const rp_key_t *lo, const rp_key_t *hi,
     uint8_t after[512];     /* LMDB keys are at most 511 bytes */
     long after_len = -1;
     if (page_token && *page_token) {
-        after_len = rp_b64url_decode(page_token, strlen(page_token), after, sizeof after);
+        after_len = s_token_open(page_token, after, sizeof after);
         if (after_len <= 0)
             return -2;
         MDB_val a = { (size_t) after_len, after };
@@ -413,7 +484,7 @@ rp_page_scan(MDB_txn *txn, MDB_dbi dbi, const rp_key_t *lo, const rp_key_t *hi,
     while (rc == 0 && s_in_range(&key, lo, hi)) {
         if (kept == limit || seen == budget) {
             /* Rows may remain: continue after the last row we examined. */
-            *next_token = rp_b64url_encode(after, (size_t) after_len);
+            *next_token = s_token_seal(after, (size_t) after_len);
             break;
         }
         int r = fn(arg, &key, &val);

@@ -919,7 +919,7 @@ static char *s_token_for(uint32_t g, uint32_t n)
     rp_key_init(&k);
     rp_key_u32(&k, g);
     rp_key_u32(&k, n);
-    return rp_b64url_encode(k.b, k.len);
+    return rp_page_token(k.b, k.len);
 }
 
 static void test_page_scan_cases(void **state)
@@ -1124,7 +1124,15 @@ static void test_page_scan_bad_tokens(void **state)
         { "spaces", "AAAA AQAA" },
         { "too long", NULL },
         { "a prefix of the range only", "AAAA" },     /* 3 zero bytes: not in g1 */
+        { "a key in the range, not sealed", "AAAAAQAAAAQ" },  /* u32 1, u32 4 in clear */
+        { "a sealed token, one byte changed", "" },   /* filled below */
     };
+    /* A real token with its last character changed: the seal must refuse it. */
+    char *real = s_token_for(1, 4), tampered[1024];
+    rp_strlcpy(tampered, real, sizeof tampered);
+    size_t tl = strlen(tampered);
+    tampered[tl - 2] = tampered[tl - 2] == 'A' ? 'B' : 'A';
+    free(real);
     rp_key_t lo;
     rp_key_init(&lo);
     rp_key_u32(&lo, 1);
@@ -1132,7 +1140,7 @@ static void test_page_scan_bad_tokens(void **state)
     for (size_t i = 0; i < N_OF(cases); i++) {
         scan_t s = { .filter = F_ALL };
         char *next = (char *)"untouched";
-        const char *tok = cases[i].token ? cases[i].token : huge;
+        const char *tok = !cases[i].token ? huge : cases[i].token[0] ? cases[i].token : tampered;
         int rc = rp_page_scan(txn, dbi, &lo, NULL, tok, 10, 0, s_scan_fn, &s, &next);
         if (rc != -2)
             fail_msg("case %s: rc %d, want -2", cases[i].name, rc);

@@ -8,8 +8,10 @@
  *
  * Keys: rp_key_t builds composite keys of fixed-width big-endian numbers and
  * NUL-ended strings, so that byte order is the sort order and every list query
- * is a cursor range scan. Page tokens are base64url of the last key returned;
- * they are opaque to clients.
+ * is a cursor range scan. Page tokens carry the last key examined sealed with
+ * crypto_secretbox under a per-store key kept in `meta`, so a client can neither
+ * read them (a scan that skipped rows out of the caller's scope must not reveal
+ * their keys) nor forge them.
  */
 #ifndef RAPPORT_STORE_H
 #define RAPPORT_STORE_H
@@ -92,6 +94,9 @@ uint64_t rp_be_u64(const uint8_t in[8]);
  * (else NULL). Returns 0, -1 when fn aborted, or -2 when page_token is malformed or
  * outside the range. */
 typedef int (*rp_scan_fn)(void *arg, const MDB_val *key, const MDB_val *val);
+/* rp_page_token - the sealed token that continues a scan after key (len <= 511
+ * bytes); malloc'd. For queries that page by hand; rp_page_scan makes its own. */
+char *rp_page_token(const void *key, size_t len);
 int rp_page_scan(MDB_txn *txn, MDB_dbi dbi, const rp_key_t *lo, const rp_key_t *hi,
                  const char *page_token, uint32_t limit, uint32_t budget,
                  rp_scan_fn fn, void *arg, char **next_token);
