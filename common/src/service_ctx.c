@@ -327,6 +327,19 @@ rp_page_or_reply(rp_ctx_t *ctx, int scan_rc)
 }
 
 int
+rp_unit_or_reply(rp_ctx_t *ctx, const char *field, const char *unit)
+{
+    const rp_claims_t *c = &ctx->claims;
+    bool ok = strcmp(c->scope, "company") == 0
+           || (strcmp(c->scope, "unit") == 0 && rp_unit_contains(c->unit, unit))
+           || rp_streq(c->unit, unit);
+    if (ok)
+        return 0;
+    return rp_reply_error(ctx, RP_PERMISSION_DENIED, "%s %s is outside your scope (%s)",
+                          field, unit, c->unit);
+}
+
+int
 rp_scope_or_reply(rp_ctx_t *ctx, const char *what, const char *id, const char *owner, const char *unit)
 {
     if (rp_scope_sees(&ctx->claims, owner, unit))

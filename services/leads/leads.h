@@ -79,6 +79,9 @@ typedef Rapport__Leads__V1__LeadStage LeadStage;
 #define LEADS_REASON_MAX      500
 #define LEADS_USER_MAX        63      /* owner ids fit rp_claims_t.sub */
 #define LEADS_UNIT_MAX        127     /* units fit rp_claims_t.unit */
+/* The largest expected value, in minor units (10^11 in major units). The funnel
+ * sums at most 200,000 leads, so its totals cannot overflow int64. */
+#define LEADS_VALUE_MAX       INT64_C(10000000000000)
 #define LEADS_IMPORT_KEY_MAX  128
 #define LEADS_MAX_CONTACTS    20
 #define LEADS_MAX_OBJECTIONS  100
@@ -206,6 +209,8 @@ bool leads_date_eq(const Date *a, const Date *b); /* NULL-safe */
 int leads_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Lead **out);
 /* leads_open_or_reply - FAILED_PRECONDITION when the lead is WON or LOST. */
 int leads_open_or_reply(rp_ctx_t *ctx, const Lead *lead);
+/* leads_value_or_reply - a real currency and 0 <= units <= LEADS_VALUE_MAX. */
+int leads_value_or_reply(rp_ctx_t *ctx, const char *field, const Money *m);
 Money *leads_money(rp_ctx_t *ctx, int64_t units, const char *currency);
 /* leads_set_stage - move lead to stage and keep max_stage_reached, timestamps and the
  * close bookkeeping (stage_before_close, closed_at) consistent. */

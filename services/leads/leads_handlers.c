@@ -164,6 +164,23 @@ static int s_reply_lead(rp_ctx_t *ctx, Lead *lead, ProtobufCMessage **out)
 
 /* s_duplicate_or_reply - ALREADY_EXISTS when another lead in the branch has the same
  * folded tax id, or the same folded company name with one of these contact e-mails. */
+/* s_exists_or_reply - ALREADY_EXISTS for a duplicate of lead `found`. Its id (and
+ * the matching value) only when the caller may see that lead; otherwise that a lead
+ * of someone else in the branch matches, so nothing out of scope leaks. */
+static int s_exists_or_reply(rp_ctx_t *ctx, const char *found, const char *what)
+{
+    rp_ulid_t u;
+    Lead *other = NULL;
+    if (rp_ulid_parse(found, &u) == 0 && leads_store_get(ctx, &u, &other) == 0
+        && rp_scope_sees(rp_ctx_claims(ctx), other->owner, other->unit))
+        return rp_reply_exists(ctx, found, "lead %s in this branch has %s (force to create anyway)",
+                               found, what);
+    if (rp_ctx_failed(ctx))
+        return -1;
+    return rp_reply_exists(ctx, "", "a lead of another owner in this branch has the same %s "
+                           "(force to create anyway)", strchr(what, ' ') ? "company and contact" : "tax id");
+}
+
 static int s_duplicate_or_reply(rp_ctx_t *ctx, const char *branch, const Company *company,
                                 Contact *const *contacts, size_t n_contacts,
                                 bool check_taxid, bool check_name_email, const char *exclude)
@@ -175,8 +192,7 @@ static int s_duplicate_or_reply(rp_ctx_t *ctx, const char *branch, const Company
         if (r < 0)
             return -1;
         if (r == 1)
-            return rp_reply_exists(ctx, found, "lead %s in this branch has tax id %s (force to create anyway)",
-                                   found, company->tax_id);
+            return s_exists_or_reply(ctx, found, rp_ctx_sprintf(ctx, "tax id %s", company->tax_id));
     }
     if (check_name_email && company) {
         for (size_t i = 0; i < n_contacts; i++) {
@@ -186,9 +202,8 @@ static int s_duplicate_or_reply(rp_ctx_t *ctx, const char *branch, const Company
             if (r < 0)
                 return -1;
             if (r == 1)
-                return rp_reply_exists(ctx, found,
-                                       "lead %s in this branch has company %s with contact %s (force to create anyway)",
-                                       found, company->name, contacts[i]->email);
+                return s_exists_or_reply(ctx, found, rp_ctx_sprintf(ctx, "company %s with contact %s",
+                                                                    company->name, contacts[i]->email));
         }
     }
     return 0;
@@ -208,7 +223,7 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     rp_len_or_reply(ctx, "campaign", in->campaign, 0, LEADS_SHORT_MAX);
     rp_len_or_reply(ctx, "needs", in->needs, 0, LEADS_NEEDS_MAX);
     if (in->expected_value)
-        rp_money_or_reply(ctx, "expected_value", in->expected_value, 0);
+        leads_value_or_reply(ctx, "expected_value", in->expected_value);
     if (in->expected_close)
         rp_date_or_reply(ctx, "expected_close", in->expected_close, &days);
     rp_len_or_reply(ctx, "import_key", in->import_key, 0, LEADS_IMPORT_KEY_MAX);
@@ -222,8 +237,8 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         if (!rp_ctx_allowed(ctx, "leads.assign"))
             return rp_reply_error(ctx, RP_PERMISSION_DENIED,
                                   "creating a lead for another owner needs leads.assign");
-        if (!rp_scope_sees(cl, in->owner, in->owner_unit))
-            return rp_reply_error(ctx, RP_PERMISSION_DENIED, "unit %s is outside your scope", in->owner_unit);
+        if (rp_unit_or_reply(ctx, "owner_unit", in->owner_unit) < 0)
+            return -1;
         owner = in->owner;
         unit = in->owner_unit;
     }
@@ -339,6 +354,10 @@ int leads_update(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         return -1;
     if (leads_load_or_reply(ctx, "id", in->id, &l) < 0)
         return -1;
+    /* A won or lost deal is history: editing it would break the rules it was
+     * closed under (a WON lead without a value or a decision maker). */
+    if (leads_open_or_reply(ctx, l) < 0)
+        return -1;
 
     char old_tax[128] = "", old_name[512] = "", tmp[512];
     if (l->company) {
@@ -392,7 +411,7 @@ int leads_update(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     rp_len_or_reply(ctx, "campaign", l->campaign, 0, LEADS_SHORT_MAX);
     rp_len_or_reply(ctx, "needs", l->needs, 0, LEADS_NEEDS_MAX);
     if (l->expected_value)
-        rp_money_or_reply(ctx, "expected_value", l->expected_value, 0);
+        leads_value_or_reply(ctx, "expected_value", l->expected_value);
     if (l->expected_close)
         rp_date_or_reply(ctx, "expected_close", l->expected_close, &days);
     if (rp_ctx_failed(ctx))
@@ -419,14 +438,13 @@ int leads_update(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
 int leads_assign(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const AssignRequest *in = (const AssignRequest *)in_;
-    const rp_claims_t *cl = rp_ctx_claims(ctx);
     Lead *l;
     if (leads_owner_or_reply(ctx, "owner", in->owner, "unit", in->unit) < 0)
         return -1;
     if (leads_load_or_reply(ctx, "id", in->id, &l) < 0)
         return -1;
-    if (!rp_scope_sees(cl, in->owner, in->unit))
-        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "unit %s is outside your scope", in->unit);
+    if (rp_unit_or_reply(ctx, "unit", in->unit) < 0)
+        return -1;
     if (strcmp(l->owner, in->owner) == 0 && strcmp(l->unit, in->unit) == 0) {
         rp_ctx_set_subject(ctx, l->id);     /* nothing changes: no event */
         return s_reply_lead(ctx, l, out);

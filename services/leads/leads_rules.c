@@ -261,3 +261,13 @@ bool leads_date_eq(const Date *a, const Date *b)
         return a == b;
     return a->year == b->year && a->month == b->month && a->day == b->day;
 }
+
+int leads_value_or_reply(rp_ctx_t *ctx, const char *field, const Money *m)
+{
+    if (rp_money_or_reply(ctx, field, m, 0) < 0)
+        return -1;
+    if (m->units > LEADS_VALUE_MAX)
+        return rp_reply_violation(ctx, rp_ctx_sprintf(ctx, "%s.units", field),
+                                  "must be at most %lld", (long long) LEADS_VALUE_MAX);
+    return 0;
+}

@@ -143,8 +143,9 @@ typedef struct {
 
 static const dup_row_t DUP_ROWS[] = {
     { "same_tax_id_folded", "Other Name %s", "de123%s", NULL, false, P_ANNA, RP_ALREADY_EXISTS, true },
+    /* Another manager's lead: it is a duplicate, but its id is not theirs to see. */
     { "same_tax_id_other_manager_same_branch", "Third Name %s", "DE-123-%s", NULL, false, P_BORIS,
-      RP_ALREADY_EXISTS, true },
+      RP_ALREADY_EXISTS, false },
     { "same_name_and_email_folded", "  SOCIETE   generale %s ", NULL, "ANN.BUYER.%s@EXAMPLE.COM", false,
       P_ANNA, RP_ALREADY_EXISTS, true },
     { "same_name_other_email", "Société Générale %s", NULL, "someone.%s@else.example", false, P_ANNA,
@@ -188,6 +189,8 @@ static void test_duplicates(void **state)
                      rp_code_name(rc), TL.st.message);
         if (row->want_existing)
             assert_string_equal(TL.st.existing_id, first->id);
+        else if (row->want_code == RP_ALREADY_EXISTS)
+            assert_string_equal(TL.st.existing_id, "");
         tl_free(l);
     }
     tl_free(first);
@@ -662,6 +665,11 @@ static void test_scope(void **state)
     as.unit = "/hq/sales/g2";
     tl_expect(tl_call(P_HEDDA, LM("Assign"), &as, &rapport__leads__v1__lead__descriptor, NULL),
               RP_PERMISSION_DENIED);
+    /* nor to herself, claiming a unit outside her own */
+    as.owner = "u-hedda";
+    as.unit = "/hq/finance/secret";
+    tl_expect(tl_call(P_HEDDA, LM("Assign"), &as, &rapport__leads__v1__lead__descriptor, NULL),
+              RP_PERMISSION_DENIED);
     as.owner = "u-boris";
     as.unit = "/hq/sales/g1";
     seq0 = tl_last_seq();
@@ -687,6 +695,55 @@ static void test_scope(void **state)
     as.unit = "/hq/sales/g2";
     tl_expect(tl_call(P_DORA, LM("Assign"), &as, &rapport__leads__v1__lead__descriptor, NULL), RP_OK);
     tl_expect(tl_get(P_GUS, l->id, NULL), RP_OK);
+    tl_free(l);
+}
+
+/* ---- closed leads and bounds ---- */
+
+/* test_closed_and_bounds - a won lead cannot be edited any more (it would lose the
+ * decision maker or the value it was won with), and an expected value has a ceiling
+ * so that no report over many leads can overflow. */
+static void test_closed_and_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        int64_t value;
+        int want_code;
+    } values[] = {
+        { "at the ceiling", INT64_C(10000000000000), RP_OK },
+        { "above the ceiling", INT64_C(10000000000001), RP_INVALID_ARGUMENT },
+        { "near INT64_MAX", INT64_MAX - 5, RP_INVALID_ARGUMENT },
+    };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        tl_spec_t s = { .value = values[i].value };
+        int rc = tl_create(P_ANNA, &s, NULL);
+        if (rc != values[i].want_code)
+            fail_msg("%s: got %s, want %s", values[i].name, rp_code_name(rc),
+                     rp_code_name(values[i].want_code));
+        if (rc != RP_OK)
+            assert_true(tl_has_violation("expected_value.units"));
+    }
+
+    tl_spec_t s = { .email = NULL, .role = RAPPORT__LEADS__V1__CONTACT_ROLE__CONTACT_ROLE_DECISION_MAKER,
+                    .value = 500000 };
+    TLead *l = NULL;
+    tl_expect(tl_create(P_ANNA, &s, &l), RP_OK);
+    tl_expect(tl_stage(P_ANNA, l->id, RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON, 0, NULL, NULL), RP_OK);
+    uint64_t seq0 = tl_last_seq();
+    Rapport__Leads__V1__UpdateRequest up = RAPPORT__LEADS__V1__UPDATE_REQUEST__INIT;
+    char *mask[] = { "expected_value" };
+    up.id = l->id;
+    up.update_mask = mask;
+    up.n_update_mask = 1;
+    tl_expect(tl_call(P_ANNA, LM("Update"), &up, &rapport__leads__v1__lead__descriptor, NULL),
+              RP_FAILED_PRECONDITION);
+    assert_int_equal(tl_last_seq(), seq0);
+    TLead *g = NULL;
+    tl_expect(tl_get(P_ANNA, l->id, &g), RP_OK);
+    assert_non_null(g->expected_value);
+    assert_int_equal(g->expected_value->units, 500000);
+    tl_free(g);
     tl_free(l);
 }
 
@@ -838,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_qualification),
         cmocka_unit_test(test_disqualify),
         cmocka_unit_test(test_scope),
+        cmocka_unit_test(test_closed_and_bounds),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_idempotency),
     };

@@ -190,6 +190,10 @@ int rp_date_range_or_reply(rp_ctx_t *ctx, const char *from_field, const struct R
                            int32_t *from_days, int32_t *to_days);
 /* rp_page_or_reply - turn rp_page_scan's -2 into INVALID_ARGUMENT on page_token. */
 int rp_page_or_reply(rp_ctx_t *ctx, int scan_rc);
+/* rp_unit_or_reply - PERMISSION_DENIED unless the caller's scope covers unit: a
+ * company scope covers every unit, a unit scope its own unit and those below it,
+ * an own scope only its own unit. For putting a record into a unit (assigning). */
+int rp_unit_or_reply(rp_ctx_t *ctx, const char *field, const char *unit);
 /* rp_scope_or_reply - NOT_FOUND (so existence does not leak) unless the caller's
  * scope sees a record of this owner and unit. */
 int rp_scope_or_reply(rp_ctx_t *ctx, const char *what, const char *id, const char *owner, const char *unit);
