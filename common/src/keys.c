@@ -224,7 +224,12 @@ rp_keys_ensure_curve(const char *dir, const char *name, bool allow)
         }
         zcert_set_meta(cert, "name", "%s", name);
         zcert_set_meta(cert, "created-by", "rapport");
-        if (zcert_save(cert, pub_path) != 0) {
+        /* zcert writes with the process umask: make the secret file private from
+         * its first byte, not only after the chmod below. */
+        mode_t old_mask = umask(077);
+        int saved = zcert_save(cert, pub_path);
+        umask(old_mask);
+        if (saved != 0) {
             rp_error("keys: cannot write %s", pub_path);
             goto done;
         }
