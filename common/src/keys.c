@@ -431,34 +431,54 @@ done:
     return rc;
 }
 
-int
-rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+/* s_load_pub - read a hex Ed25519 public key from path. 0, 1 when the file does not
+ * exist and missing_ok, or -1 with a log line. */
+static int
+s_load_pub(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES], bool missing_ok)
 {
-    assert(dir && pk);
     if (s_sodium() != 0)
         return -1;
-    char *path = rp_sprintf("%s/issuer.pub", dir);
     char *data = NULL;
     size_t len = 0;
-    int rc = -1;
     if (rp_read_file(path, 1024, &data, &len) != 0) {
+        if (missing_ok && errno == ENOENT)
+            return 1;
         rp_error("keys: cannot read %s: %s", path, strerror(errno));
-        goto done;
+        return -1;
     }
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'
                        || data[len - 1] == ' ' || data[len - 1] == '\t'))
         data[--len] = '\0';
     unsigned char tmp[crypto_sign_PUBLICKEYBYTES];
+    int rc = -1;
     if (len != S_ISSUER_PK_HEX
         || rp_hex_decode(data, tmp, sizeof tmp) != crypto_sign_PUBLICKEYBYTES
-        || !crypto_core_ed25519_is_valid_point(tmp)) {
+        || !crypto_core_ed25519_is_valid_point(tmp))
         rp_error("keys: %s is not a valid Ed25519 public key (64 hex digits)", path);
-        goto done;
+    else {
+        memcpy(pk, tmp, sizeof tmp);
+        rc = 0;
     }
-    memcpy(pk, tmp, sizeof tmp);
-    rc = 0;
-done:
     free(data);
+    return rc;
+}
+
+int
+rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+{
+    assert(dir && pk);
+    char *path = rp_sprintf("%s/issuer.pub", dir);
+    int rc = s_load_pub(path, pk, false);
+    free(path);
+    return rc;
+}
+
+int
+rp_issuer_previous_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+{
+    assert(dir && pk);
+    char *path = rp_sprintf("%s/issuer-previous.pub", dir);
+    int rc = s_load_pub(path, pk, true);
     free(path);
     return rc;
 }

@@ -232,6 +232,14 @@ s_setup(rp_service_t *svc, int argc, char **argv)
     }
     svc->verifier = rp_jwt_verifier_new();
     rp_jwt_verifier_add_key(svc->verifier, pk);
+    /* During a rotation the previous key stays trusted until its tokens expire. */
+    int prev = rp_issuer_previous_load(svc->keys_dir, pk);
+    if (prev < 0)
+        return 2;
+    if (prev == 0) {
+        rp_jwt_verifier_add_key(svc->verifier, pk);
+        rp_info("trusting the previous token issuer key too (issuer-previous.pub)");
+    }
 
     svc->metrics = rp_metrics_new(svc->def->name);
     s_register_metrics(svc);

@@ -989,6 +989,60 @@ static void test_unknown_field(void **state)
     rp_client_destroy(&c);
 }
 
+/* test_issuer_rotation - during a key rotation a service trusts the previous issuer
+ * key too (issuer-previous.pub); once that file is gone, its tokens are refused. */
+static void test_issuer_rotation(void **state)
+{
+    (void) state;
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_keypair(pk, sk);
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 2];
+    rp_hex_encode(pk, sizeof pk, hex);
+    strcat(hex, "\n");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/keys/issuer-previous.pub", rp_suite_dir(F.suite));
+
+    rp_claims_t c;
+    memset(&c, 0, sizeof c);
+    rp_strlcpy(c.sub, "u-old-key", sizeof c.sub);
+    rp_strlcpy(c.roles[0], "manager", sizeof c.roles[0]);
+    c.n_roles = 1;
+    rp_strlcpy(c.branch, "b1", sizeof c.branch);
+    rp_strlcpy(c.unit, "/hq/sales/g1", sizeof c.unit);
+    rp_strlcpy(c.scope, "own", sizeof c.scope);
+    c.iat = c.nbf = s_now_ms() / 1000 - 5;
+    c.exp = c.iat + 3600;
+    char *old_token = rp_jwt_mint(&c, sk);
+    assert_non_null(old_token);
+
+    static const struct { const char *name; bool file; int want; } rows[] = {
+        { "previous key kept", true, RP_OK },
+        { "previous key retired", false, RP_UNAUTHENTICATED },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].file)
+            assert_int_equal(rp_write_file_private(path, hex, strlen(hex)), 0);
+        else
+            unlink(path);
+        assert_int_equal(rp_suite_kill(F.suite, "leads", SIGTERM), 0);
+        static const char *const env[] = { "RAPPORT_MAX_MSG=65536", NULL };
+        rp_suite_start(F.suite, "leads", env);
+        rp_client_t *cl = rp_suite_client(F.suite, "leads", old_token);
+        Rapport__Sys__V1__HealthRequest rq = RAPPORT__SYS__V1__HEALTH_REQUEST__INIT;
+        rp_call_status_t st;
+        int code = rp_client_call(cl, NULL, "rapport.sys.v1.System/Health", &rq.base, NULL, NULL, &st, 10000);
+        if (code != rows[i].want)
+            fail_msg("%s: %s (%s), want %s", rows[i].name, rp_code_name(code), st.message,
+                     rp_code_name(rows[i].want));
+        rp_client_destroy(&cl);
+        rp_client_t *good = rp_suite_client(F.suite, "leads", F.mgr);  /* current key: fine */
+        s_good_request(good, rows[i].name);
+        rp_client_destroy(&good);
+    }
+    sodium_memzero(sk, sizeof sk);
+    free(old_token);
+}
+
 static int setup(void **state)
 {
     (void) state;
@@ -1021,7 +1075,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[N_ROWS + 5];
+    struct CMUnitTest tests[N_ROWS + 6];
     size_t n = 0;
     for (size_t i = 0; i < N_ROWS; i++) {
         tests[n] = (struct CMUnitTest) cmocka_unit_test_prestate(test_row, (void *) &ROWS[i]);
@@ -1032,6 +1086,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_idem_mismatch);
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_idem_other_user);
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_unknown_field);
+    tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_issuer_rotation);
     tests[n++] = (struct CMUnitTest) cmocka_unit_test(test_oversized_then_new_clients);
     return _cmocka_run_group_tests("robustness", tests, n, setup, teardown);
 }

@@ -5,6 +5,7 @@
  *   allow/<name>.cert                   public certs the ZAP handler lets in (the allowlist)
  *   issuer.key                          Ed25519 secret key of the token issuer (hex, 0600)
  *   issuer.pub                          its public key (hex)
+ *   issuer-previous.pub                 the key before a rotation, also trusted (optional)
  * Secret files are written 0600 and directories 0700.
  * Secret keys live in sodium_malloc'd memory and are wiped by rp_curve_destroy.
  */
@@ -37,6 +38,10 @@ int rp_keys_ensure_issuer(const char *dir);
 int rp_issuer_secret_load(const char *dir, unsigned char **sk);
 /* rp_issuer_public_load - the 32-byte public key. 0 or -1. */
 int rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
+/* rp_issuer_previous_load - the previous issuer key, <dir>/issuer-previous.pub, kept
+ * during a rotation so tokens signed before it stay valid until they expire. 0,
+ * 1 when there is no such file, -1 when it is unreadable or not a key. */
+int rp_issuer_previous_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
 /* rp_key_id - the kid of a public key: base64url of the first 12 bytes of its
  * BLAKE2b-256 hash (16 chars + NUL). */
 void rp_key_id(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char kid[17]);
