@@ -84,7 +84,11 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
     char path[256], why[256];
     if (rp_validate(ctx->in, &svc->limits, path, sizeof path, why, sizeof why) != 0)
         return rp_reply_violation(ctx, path, "%s", why);
-    rp_idem_digest(ctx->route->full, ctx->req->body.data, ctx->req->body.len, ctx->digest);
+    /* A secret-bearing body (a password) is never hashed into a stored digest. */
+    if (ctx->route->kind == RP_WRITE_SECRET)
+        rp_idem_digest(ctx->route->full, NULL, 0, ctx->digest);
+    else
+        rp_idem_digest(ctx->route->full, ctx->req->body.data, ctx->req->body.len, ctx->digest);
     /* Request ids are the caller's: the same id from another user is another
      * request, and can never be answered with someone else's reply. */
     ctx->idem_key = rp_ctx_sprintf(ctx, "%s/%s", ctx->claims.sub, ctx->req->id);
@@ -132,6 +136,8 @@ svc_audit(rp_ctx_t *ctx, const char *method)
 static bool
 s_idem_answered(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *txn)
 {
+    if (ctx->route->kind == RP_WRITE_SECRET)
+        return false;                   /* no record is ever kept for these */
     const uint8_t *stored;
     size_t stored_len;
     switch (rp_idem_lookup(txn, rp_store_dbi(svc->store, "idem"), ctx->idem_key, svc->now,
@@ -164,7 +170,7 @@ s_apply(rp_service_t *svc, rp_ctx_t *ctx)
     if (ctx->code != RP_OK)
         return;
     int rc = svc_audit(ctx, ctx->route->full);
-    if (rc == 0)
+    if (rc == 0 && ctx->route->kind != RP_WRITE_SECRET)
         rc = rp_idem_store(ctx->txn, rp_store_dbi(svc->store, "idem"),
                            rp_store_dbi(svc->store, "idem_exp"), ctx->idem_key, ctx->digest,
                            ctx->reply, ctx->reply_len, svc->now + svc->idem_ttl_s * 1000);
@@ -407,7 +413,7 @@ svc_batch(rp_service_t *svc)
             svc_pack_reply(ctx, NULL);
             continue;
         }
-        if (ctx->route->kind == RP_WRITE) {
+        if (ctx->route->kind != RP_READ) {
             ctx->queued = true;
             writes[n_writes++] = ctx;
             continue;

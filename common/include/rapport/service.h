@@ -63,7 +63,11 @@
 typedef struct rp_ctx rp_ctx_t;
 typedef struct rp_service rp_service_t;
 
-typedef enum { RP_READ = 0, RP_WRITE = 1 } rp_kind_t;
+/* RP_WRITE_SECRET - a write whose request or reply holds secrets (passwords,
+ * tokens): its reply is never kept as an idempotency record (a retry runs again),
+ * and its audit digest covers the method only, never the body, so no hash of a
+ * password or token is stored. */
+typedef enum { RP_READ = 0, RP_WRITE = 1, RP_WRITE_SECRET = 2 } rp_kind_t;
 
 /* A handler: 0 with *out set (may be NULL for an empty reply of the output type),
  * or -1 after one of the *_or_reply helpers set the status. */
