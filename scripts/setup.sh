@@ -17,6 +17,7 @@ PACKAGES=(
   libmicrohttpd-dev                  # ops HTTP: /metrics /healthz /readyz
   libcmocka-dev                      # unit tests
   libcsv-dev                         # CSV imports
+  python3-jwt python3-cryptography   # tests: PyJWT checks identity's tokens against its JWKS (EdDSA)
 )
 
 missing=()

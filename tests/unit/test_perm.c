@@ -18,7 +18,8 @@ static const char *s_all_roles[] = {
 
 static const char *s_all_perms[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
-    "events.replay", "audit.read", "system.health", "system.metrics", "system.clock", NULL
+    "events.replay", "audit.read", "system.health", "system.metrics", "system.clock",
+    "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset", NULL
 };
 
 /* s_claims - claims for a list of up to 3 roles. */
@@ -69,17 +70,17 @@ static const struct {
     const char *want_perms;     /* space-separated, exactly what the role has */
     const char *want_scope;
 } s_matrix[] = {
-    { "manager", "leads.read leads.write leads.import leads.report system.health", "own" },
-    { "senior_manager", "leads.read leads.write leads.import leads.report system.health", "own" },
-    { "head_of_group", "leads.read leads.write leads.assign leads.import leads.report system.health", "unit" },
-    { "head_of_department", "leads.read leads.write leads.assign leads.import leads.report system.health", "unit" },
-    { "branch_head", "leads.read leads.write leads.assign leads.import leads.report system.health", "unit" },
-    { "director", "leads.read leads.write leads.assign leads.report events.replay audit.read system.health", "company" },
-    { "finance", "leads.read leads.report system.health", "company" },
-    { "analyst", "leads.read leads.report events.replay system.health", "company" },
-    { "auditor", "leads.read audit.read events.replay system.health", "company" },
-    { "admin", "system.health system.metrics system.clock audit.read events.replay", "company" },
-    { "integration", "events.replay system.health system.metrics", "company" },
+    { "manager", "leads.read leads.write leads.import leads.report identity.self system.health", "own" },
+    { "senior_manager", "leads.read leads.write leads.import leads.report identity.self system.health", "own" },
+    { "head_of_group", "leads.read leads.write leads.assign leads.import leads.report identity.self identity.users.read identity.users.write system.health", "unit" },
+    { "head_of_department", "leads.read leads.write leads.assign leads.import leads.report identity.self identity.users.read identity.users.write system.health", "unit" },
+    { "branch_head", "leads.read leads.write leads.assign leads.import leads.report identity.self identity.users.read identity.users.write system.health", "unit" },
+    { "director", "leads.read leads.write leads.assign leads.report events.replay audit.read identity.self identity.users.read identity.users.write system.health", "company" },
+    { "finance", "leads.read leads.report identity.self system.health", "company" },
+    { "analyst", "leads.read leads.report events.replay identity.self system.health", "company" },
+    { "auditor", "leads.read audit.read events.replay identity.self identity.users.read system.health", "company" },
+    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset", "company" },
+    { "integration", "events.replay system.health system.metrics identity.self", "company" },
 };
 
 static void
@@ -125,6 +126,12 @@ test_allows_cases(void **state)
         { "manager", NULL, NULL, "system.clock", false },
         { "manager", NULL, NULL, "", false },
         { "manager", NULL, NULL, "leads.read.extra", false },
+        { "manager", NULL, NULL, "identity.users.write", false },  /* managing users: heads, */
+        { "head_of_group", NULL, NULL, "identity.users.write", true }, /* director and admin */
+        { "director", NULL, NULL, "identity.passwords.reset", false }, /* resets: admin only */
+        { "admin", NULL, NULL, "identity.passwords.reset", true },
+        { "auditor", NULL, NULL, "identity.users.write", false },  /* auditor reads users */
+        { "integration", NULL, NULL, "identity.users.read", false },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rp_claims_t c = s_claims(cases[i].r1, cases[i].r2, cases[i].r3);

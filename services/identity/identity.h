@@ -1,0 +1,174 @@
+/* identity.h - private types and functions of rapport-identity.
+ *
+ * The service is split Postfix-style: main.c (the definition, settings and the
+ * issuer key), identity_handlers.c (user management), identity_auth.c (logins,
+ * tokens, passwords), identity_policy.c (pure rules: usernames, password policy,
+ * who may grant which role), identity_guard.c (the in-memory brute-force guard and
+ * the work a failed request leaves for the timer) and identity_store.c, the only
+ * file that touches the tables.
+ *
+ * Why a guard in memory: a request that fails rolls back alone (DESIGN.md §4), so
+ * a failed login cannot itself persist its failure count, and a replayed refresh
+ * token cannot itself revoke its family. The guard counts failures in memory
+ * (checked at once), and the timer job "guard-flush" (every 100 ms) writes what
+ * must last -- a lock into the user record with a user.locked event, a family
+ * revocation with token.revoked events -- through the normal write path.
+ *
+ * Clocks: lock-out windows use the service clock (rp_ctx_now, moved by tests);
+ * token and refresh-token lifetimes use the real wall clock (id_wall_ms), because
+ * every service checks tokens against real time.
+ */
+#ifndef RAPPORT_IDENTITY_H
+#define RAPPORT_IDENTITY_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sodium.h>
+#include "rapport/service.h"
+#include "rapport/store.h"
+#include "rapport/identity/v1/identity.pb-c.h"
+#include "rapport/identity/v1/store.pb-c.h"
+
+typedef Rapport__Identity__V1__User User;
+typedef Rapport__Identity__V1__StoredUser StoredUser;
+typedef Rapport__Identity__V1__RefreshRecord RefreshRecord;
+typedef Rapport__Identity__V1__TokenPair TokenPair;
+
+#define ID_USERNAME_MAX     63
+#define ID_DISPLAY_MAX      200
+#define ID_BRANCH_MAX       63
+#define ID_UNIT_MAX         127
+#define ID_REASON_MAX       500
+#define ID_PASSWORD_MIN     12
+#define ID_PASSWORD_MAX     256
+#define ID_PAGE_DEFAULT     50
+#define ID_PAGE_MAX         500
+#define ID_REFRESH_BYTES    32
+#define ID_REFRESH_STRLEN   43          /* base64url of 32 bytes, no padding */
+#define ID_HASH_BYTES       32          /* BLAKE2b-256 of a refresh token */
+#define ID_FAMILY_BYTES     RP_ULID_LEN
+
+#define ID_MSG_BAD_LOGIN    "invalid username or password"
+#define ID_MSG_LOCKED       "account locked, try again later"
+#define ID_MSG_MUST_CHANGE  "password change required"
+#define ID_MSG_BAD_REFRESH  "invalid refresh token"
+
+/* ---- main.c: settings and keys, read once at start ---- */
+
+typedef struct {
+    int64_t access_ttl_s;           /* RAPPORT_IDENTITY_ACCESS_TTL, 900 */
+    int64_t refresh_ttl_s;          /* RAPPORT_IDENTITY_REFRESH_TTL, 604800 */
+    int64_t lock_failures;          /* RAPPORT_IDENTITY_LOCK_FAILURES, 5 */
+    int64_t lock_window_s;          /* RAPPORT_IDENTITY_LOCK_WINDOW_S, 900 */
+    int64_t lock_s;                 /* RAPPORT_IDENTITY_LOCK_S, 900 */
+    unsigned char *issuer_sk;       /* 64 bytes, sodium_malloc'd */
+    unsigned char issuer_pk[crypto_sign_PUBLICKEYBYTES];
+    char kid[17];
+    char dummy_hash[crypto_pwhash_STRBYTES];    /* verified when the user is unknown */
+} id_config_t;
+
+extern id_config_t id_cfg;
+
+/* id_wall_ms - the real wall clock (tokens are checked against it everywhere). */
+int64_t id_wall_ms(void);
+
+/* ---- identity_policy.c: pure rules ---- */
+
+/* id_username_fold - lower-case ASCII copy of s into out[ID_USERNAME_MAX + 1];
+ * false when s is not a valid username once folded (then out is "" ). */
+bool id_username_fold(const char *s, char out[ID_USERNAME_MAX + 1]);
+/* id_username_valid - 1..63 of a-z 0-9 . _ -, starting with a letter (already folded). */
+bool id_username_valid(const char *s);
+/* id_password_problem - NULL when password meets the policy for username, else why. */
+const char *id_password_problem(const char *username, const char *password);
+/* id_roles_or_reply - roles known, 1..8, no repeats (violations on field). */
+int id_roles_or_reply(rp_ctx_t *ctx, const char *field, char *const *roles, size_t n);
+/* id_may_grant - true when the caller may give (or take away) role. */
+bool id_may_grant(const rp_claims_t *caller, const char *role);
+/* id_scope_of - the widest default scope of roles: "company" > "unit" > "own". */
+const char *id_scope_of(char *const *roles, size_t n);
+/* id_unit_valid - "/a/b": starts with '/', 1..127 bytes, no spaces or control chars. */
+bool id_unit_valid(const char *unit);
+
+/* ---- identity_store.c: tables ---- */
+
+extern const rp_table_t id_tables[];
+extern const rp_migration_t id_migrations[];
+
+/* id_store_user_by_name - the user with this (folded) username, into the arena.
+ * 0, MDB_NOTFOUND, or -1 after replying. */
+int id_store_user_by_name(rp_ctx_t *ctx, const char *username, StoredUser **out);
+/* id_store_user_put - write a new or changed user and keep its indexes. 0 or -1. */
+int id_store_user_put(rp_ctx_t *ctx, const StoredUser *su);
+/* id_store_users_page - one page of users in scope (company: by username; unit:
+ * the unit's subtree, by unit then username). fn gets arena users. */
+typedef int (*id_user_fn)(void *arg, User *u);
+int id_store_users_page(rp_ctx_t *ctx, const char *unit_prefix, const char *page_token,
+                        uint32_t limit, id_user_fn fn, void *arg, char **next_token);
+
+/* Refresh tokens, by BLAKE2b-256 hash. get: 0, MDB_NOTFOUND or -1 (replied). */
+int id_store_refresh_get(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], RefreshRecord **out);
+int id_store_refresh_put(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], const RefreshRecord *r);
+/* id_store_access_put - remember access token jti (expires exp_s) as part of family. */
+int id_store_access_put(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *jti,
+                        int64_t exp_s);
+/* id_store_jti_family - the family of an access token's jti: 1 found, 0 none, -1 replied. */
+int id_store_jti_family(rp_ctx_t *ctx, const char *jti, uint8_t family[ID_FAMILY_BYTES]);
+/* id_store_jti_revoked - 1 when jti is revoked, 0 not, -1 replied. */
+int id_store_jti_revoked(rp_ctx_t *ctx, const char *jti);
+/* id_store_revoke_jti - revoke one access token and emit token.revoked. 1 revoked
+ * now, 0 already revoked, -1 replied. */
+int id_store_revoke_jti(rp_ctx_t *ctx, const char *jti, int64_t exp_s, const char *sub,
+                        const char *reason);
+/* id_store_family_revoked - 1 when the family was revoked, 0 not, -1 replied. */
+int id_store_family_revoked(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES]);
+/* id_store_revoke_family - mark every refresh token of the family revoked and
+ * revoke every access token of it not yet expired (token.revoked each). Counts
+ * into *n_refresh and *n_access (may be NULL). 0 or -1 (replied). */
+int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *sub,
+                           const char *reason, uint32_t *n_refresh, uint32_t *n_access);
+
+/* ---- identity_guard.c: the brute-force guard and deferred work ---- */
+
+/* id_guard_locked_until - when the in-memory lock on username ends (0: none, or
+ * the lock was set by request req_id itself, which may run twice). */
+int64_t id_guard_locked_until(const char *username, const char *req_id, int64_t now_ms);
+/* id_guard_fail - count a failed attempt for username by request req_id (a rerun of
+ * the same request counts once). Returns true when this failure locked the
+ * account; exists says whether a user record should get the lock (user.locked). */
+bool id_guard_fail(const char *username, const char *req_id, int64_t now_ms, bool exists);
+/* id_guard_reset - forget the failures of username (a good login, a reset). */
+void id_guard_reset(const char *username);
+/* id_guard_revoke_family - queue the revocation of a family (a replayed refresh
+ * token); id_guard_family_pending says whether it is queued. */
+void id_guard_revoke_family(const uint8_t family[ID_FAMILY_BYTES], const char *sub);
+bool id_guard_family_pending(const uint8_t family[ID_FAMILY_BYTES]);
+/* id_guard_flush - the timer job: write queued locks and revocations. */
+int id_guard_flush(rp_ctx_t *ctx);
+
+/* ---- identity_auth.c ---- */
+
+/* id_caller_or_reply - UNAUTHENTICATED when the caller's token was revoked here or
+ * its user is disabled. Every authenticated method calls it first. */
+int id_caller_or_reply(rp_ctx_t *ctx);
+/* id_hash_password_or_reply - Argon2id hash into out. 0 or -1 (INTERNAL). */
+int id_hash_password_or_reply(rp_ctx_t *ctx, const char *password, char out[crypto_pwhash_STRBYTES]);
+/* id_emit - emit type with m as data; 0 or -1 (replied). */
+int id_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m);
+
+/* ---- method handlers ---- */
+int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_get_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_list_users(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_disable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_enable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_change_password(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_login(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_refresh(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_logout(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_jwks(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+
+#endif

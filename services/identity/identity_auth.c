@@ -1,0 +1,380 @@
+/* identity_auth.c - logins and tokens: Login, Refresh, Logout, WhoAmI, Jwks,
+ * ChangePassword and ResetPassword.
+ *
+ * Tokens (PROTOCOL.md §9): sub is the username (unique for ever: users are never
+ * deleted or renamed), roles/branch/unit from the user record, scope the widest
+ * default scope of the roles, jti a ULID, iat = nbf = now, exp = now +
+ * RAPPORT_IDENTITY_ACCESS_TTL, all from the real wall clock. A refresh token is 32
+ * random bytes in base64url; only its BLAKE2b-256 hash is stored, with its family
+ * (the login it descends from), so that one replay can revoke the whole family.
+ *
+ * A wrong password, an unknown user and a disabled user answer the same status
+ * and message, after the same Argon2id work (an unknown user is checked against a
+ * dummy hash). Password checks use crypto_pwhash_str_verify, hashes of refresh
+ * tokens are looked up by key (the hash itself is the secret-free index), and
+ * JWT signatures are libsodium's: every comparison of a secret is constant-time.
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <jansson.h>
+#include "identity.h"
+#include "rapport/log.h"
+#include "rapport/perm.h"
+#include "rapport/util.h"
+
+typedef Rapport__Identity__V1__LoginRequest LoginRequest;
+typedef Rapport__Identity__V1__RefreshRequest RefreshRequest;
+typedef Rapport__Identity__V1__LogoutReply LogoutReply;
+typedef Rapport__Identity__V1__WhoAmIReply WhoAmIReply;
+typedef Rapport__Identity__V1__Claims Claims;
+typedef Rapport__Identity__V1__JwksReply JwksReply;
+typedef Rapport__Identity__V1__ChangePasswordRequest ChangePasswordRequest;
+typedef Rapport__Identity__V1__ResetPasswordRequest ResetPasswordRequest;
+
+int id_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m)
+{
+    if (rp_ctx_emit(ctx, type, subject, m) == 0)
+        return 0;
+    if (!rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "cannot append event %s", type);
+    return -1;
+}
+
+int id_hash_password_or_reply(rp_ctx_t *ctx, const char *password, char out[crypto_pwhash_STRBYTES])
+{
+    if (crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "cannot hash the password");
+    return 0;
+}
+
+int id_caller_or_reply(rp_ctx_t *ctx)
+{
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    int r = id_store_jti_revoked(ctx, cl->jti);
+    if (r < 0)
+        return -1;
+    if (r == 1)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token revoked");
+    char name[ID_USERNAME_MAX + 1];
+    StoredUser *su = NULL;
+    if (id_username_fold(cl->sub, name)) {
+        int rc = id_store_user_by_name(ctx, name, &su);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return -1;
+        if (rc == 0 && su->user->disabled)
+            return rp_reply_error(ctx, RP_UNAUTHENTICATED, "user disabled");
+    }
+    return 0;
+}
+
+/* s_authenticate - check username and password through the guard. 0 with *out the
+ * user, or -1 after replying (UNAUTHENTICATED, or FAILED_PRECONDITION when a change
+ * is required and allow_must_change is false). */
+static int s_authenticate(rp_ctx_t *ctx, const char *username, const char *password,
+                          bool allow_must_change, StoredUser **out)
+{
+    char name[ID_USERNAME_MAX + 1];
+    StoredUser *su = NULL;
+    if (id_username_fold(username, name)) {
+        int rc = id_store_user_by_name(ctx, name, &su);
+        if (rc == MDB_NOTFOUND)
+            su = NULL;
+        else if (rc)
+            return -1;
+    }
+    /* The same Argon2id work whether or not the user exists. */
+    const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
+    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
+    int64_t now = rp_ctx_now(ctx);
+    if (id_guard_locked_until(name, rp_ctx_request_id(ctx), now) > 0 || (su && su->user->locked_until > now))
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_LOCKED);
+    if (!ok) {
+        id_guard_fail(name, rp_ctx_request_id(ctx), now, su != NULL);
+        rp_info("identity: failed login for %s", name[0] ? name : "(invalid name)");
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_LOGIN);
+    }
+    if (su->user->disabled)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_LOGIN);
+    id_guard_reset(name);
+    if (!allow_must_change && su->user->must_change_password)
+        return rp_reply_error(ctx, RP_FAILED_PRECONDITION, ID_MSG_MUST_CHANGE);
+    *out = su;
+    return 0;
+}
+
+static void s_refresh_hash(const char *token, uint8_t out[ID_HASH_BYTES])
+{
+    crypto_generichash(out, ID_HASH_BYTES, (const unsigned char *)token, strlen(token), NULL, 0);
+}
+
+/* s_issue - a new access token and refresh token for u in family. 0 or -1. */
+static int s_issue(rp_ctx_t *ctx, const User *u, const uint8_t family[ID_FAMILY_BYTES], TokenPair **out)
+{
+    int64_t now_ms = id_wall_ms(), now_s = now_ms / 1000;
+    rp_claims_t c;
+    memset(&c, 0, sizeof c);
+    rp_strlcpy(c.sub, u->username, sizeof c.sub);
+    rp_ulid_new_str(now_ms, c.jti);
+    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
+        rp_strlcpy(c.roles[c.n_roles++], u->roles[i], sizeof c.roles[0]);
+    rp_strlcpy(c.branch, u->branch, sizeof c.branch);
+    rp_strlcpy(c.unit, u->unit, sizeof c.unit);
+    rp_strlcpy(c.scope, id_scope_of(u->roles, u->n_roles), sizeof c.scope);
+    c.iat = c.nbf = now_s;
+    c.exp = now_s + id_cfg.access_ttl_s;
+    char *jwt = rp_jwt_mint(&c, id_cfg.issuer_sk);
+    if (!jwt)
+        return rp_reply_error(ctx, RP_INTERNAL, "cannot sign the token");
+
+    uint8_t raw[ID_REFRESH_BYTES], hash[ID_HASH_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    char *refresh = rp_b64url_encode(raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    s_refresh_hash(refresh, hash);
+
+    TokenPair *p = rp_ctx_alloc(ctx, sizeof *p);
+    rapport__identity__v1__token_pair__init(p);
+    p->access_token = rp_ctx_strdup(ctx, jwt);
+    p->access_expires_at = c.exp * 1000;
+    p->refresh_token = rp_ctx_strdup(ctx, refresh);
+    p->refresh_expires_at = now_ms + id_cfg.refresh_ttl_s * 1000;
+    p->token_type = (char *)"Bearer";
+    free(jwt);
+    sodium_memzero(refresh, strlen(refresh));
+    free(refresh);
+
+    RefreshRecord r = RAPPORT__IDENTITY__V1__REFRESH_RECORD__INIT;
+    r.family.data = (uint8_t *)family;
+    r.family.len = ID_FAMILY_BYTES;
+    r.username = u->username;
+    r.issued_at = now_ms;
+    r.expires_at = p->refresh_expires_at;
+    if (id_store_refresh_put(ctx, hash, &r) < 0 || id_store_access_put(ctx, family, c.jti, c.exp) < 0)
+        return -1;
+    *out = p;
+    return 0;
+}
+
+/* ---- Login ---- */
+
+int id_login(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const LoginRequest *in = (const LoginRequest *)in_;
+    StoredUser *su = NULL;
+    if (s_authenticate(ctx, in->username, in->password, false, &su) < 0)
+        return -1;
+    rp_ulid_t family;
+    char fam_str[RP_ULID_STRLEN + 1];
+    rp_ctx_new_id(ctx, &family, fam_str);
+    rp_ctx_set_subject(ctx, su->user->id);
+    TokenPair *p = NULL;
+    if (s_issue(ctx, su->user, family.b, &p) < 0)
+        return -1;
+    rp_info("identity: login of %s", su->user->username);
+    *out = &p->base;
+    return 0;
+}
+
+/* ---- Refresh ---- */
+
+int id_refresh(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const RefreshRequest *in = (const RefreshRequest *)in_;
+    if (strlen(in->refresh_token) != ID_REFRESH_STRLEN)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_REFRESH);
+    uint8_t hash[ID_HASH_BYTES];
+    s_refresh_hash(in->refresh_token, hash);
+    RefreshRecord *r = NULL;
+    int rc = id_store_refresh_get(ctx, hash, &r);
+    if (rc == MDB_NOTFOUND)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_REFRESH);
+    if (rc)
+        return -1;
+    int fam_revoked = id_store_family_revoked(ctx, r->family.data);
+    if (fam_revoked < 0)
+        return -1;
+    if (r->revoked || fam_revoked || id_guard_family_pending(r->family.data))
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "refresh token revoked");
+    if (r->used) {
+        /* A rotated token presented again: stolen or replayed. Revoke the family
+         * (through the guard: this request fails, so it cannot write it). */
+        id_guard_revoke_family(r->family.data, r->username);
+        rp_warn("identity: refresh token of %s replayed; its family is revoked", r->username);
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "refresh token already used: the session is revoked");
+    }
+    if (r->expires_at <= id_wall_ms())
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "refresh token expired");
+    StoredUser *su = NULL;
+    rc = id_store_user_by_name(ctx, r->username, &su);
+    if (rc == MDB_NOTFOUND || (rc == 0 && su->user->disabled))
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_REFRESH);
+    if (rc)
+        return -1;
+    if (r->issued_at < su->user->password_changed_at)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "refresh token revoked by a password change");
+    if (su->user->must_change_password)
+        return rp_reply_error(ctx, RP_FAILED_PRECONDITION, ID_MSG_MUST_CHANGE);
+    r->used = true;
+    if (id_store_refresh_put(ctx, hash, r) < 0)
+        return -1;
+    rp_ctx_set_subject(ctx, su->user->id);
+    TokenPair *p = NULL;
+    if (s_issue(ctx, su->user, r->family.data, &p) < 0)
+        return -1;
+    *out = &p->base;
+    return 0;
+}
+
+/* ---- Logout ---- */
+
+int id_logout(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    (void)in_;
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    LogoutReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__logout_reply__init(rep);
+    rp_ctx_set_subject(ctx, cl->sub);
+    uint8_t family[ID_FAMILY_BYTES];
+    int r = id_store_jti_family(ctx, cl->jti, family);
+    if (r < 0)
+        return -1;
+    if (r == 1 && id_store_revoke_family(ctx, family, cl->sub, "logout", &rep->revoked_refresh_tokens,
+                                         &rep->revoked_access_tokens) < 0)
+        return -1;
+    /* A token minted offline has no family: revoke it alone. */
+    r = id_store_revoke_jti(ctx, cl->jti, cl->exp, cl->sub, "logout");
+    if (r < 0)
+        return -1;
+    rep->revoked_access_tokens += (uint32_t)r;
+    *out = &rep->base;
+    return 0;
+}
+
+/* ---- WhoAmI ---- */
+
+int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    (void)in_;
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    WhoAmIReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__who_am_ireply__init(rep);
+    Claims *c = rp_ctx_alloc(ctx, sizeof *c);
+    rapport__identity__v1__claims__init(c);
+    c->sub = rp_ctx_strdup(ctx, cl->sub);
+    c->jti = rp_ctx_strdup(ctx, cl->jti);
+    c->branch = rp_ctx_strdup(ctx, cl->branch);
+    c->unit = rp_ctx_strdup(ctx, cl->unit);
+    c->scope = rp_ctx_strdup(ctx, cl->scope);
+    c->on_behalf_of = rp_ctx_strdup(ctx, cl->on_behalf_of);
+    c->iat = cl->iat;
+    c->exp = cl->exp;
+    int nr = cl->n_roles < 0 ? 0 : cl->n_roles > RP_JWT_MAX_ROLES ? RP_JWT_MAX_ROLES : cl->n_roles;
+    c->roles = rp_ctx_alloc(ctx, (size_t)(nr + 1) * sizeof *c->roles);
+    for (int i = 0; i < nr; i++)
+        c->roles[i] = rp_ctx_strdup(ctx, cl->roles[i]);
+    c->n_roles = (size_t)nr;
+    rep->claims = c;
+    char name[ID_USERNAME_MAX + 1];
+    StoredUser *su = NULL;
+    if (id_username_fold(cl->sub, name)) {
+        int rc = id_store_user_by_name(ctx, name, &su);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return -1;
+        if (rc == 0)
+            rep->user = su->user;
+    }
+    *out = &rep->base;
+    return 0;
+}
+
+/* ---- Jwks ---- */
+
+int id_jwks(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    (void)in_;
+    char *x = rp_b64url_encode(id_cfg.issuer_pk, sizeof id_cfg.issuer_pk);
+    json_t *key = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519",
+                            "x", x, "kid", id_cfg.kid, "use", "sig", "alg", "EdDSA");
+    json_t *doc = key ? json_pack("{s:[o]}", "keys", key) : NULL;
+    free(x);
+    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!s)
+        return rp_reply_error(ctx, RP_INTERNAL, "cannot build the JWKS");
+    JwksReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__jwks_reply__init(rep);
+    rep->jwks = rp_ctx_strdup(ctx, s);
+    free(s);
+    *out = &rep->base;
+    return 0;
+}
+
+/* ---- passwords ---- */
+
+/* s_set_password - hash password into su, stamp the change. 0 or -1. */
+static int s_set_password(rp_ctx_t *ctx, StoredUser *su, const char *password, bool must_change)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (id_hash_password_or_reply(ctx, password, hash) < 0)
+        return -1;
+    su->password_hash = rp_ctx_strdup(ctx, hash);
+    su->user->must_change_password = must_change;
+    su->user->password_changed_at = id_wall_ms();   /* compared with refresh issued_at */
+    su->user->updated_at = rp_ctx_now(ctx);
+    return 0;
+}
+
+int id_change_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const ChangePasswordRequest *in = (const ChangePasswordRequest *)in_;
+    char name[ID_USERNAME_MAX + 1];
+    id_username_fold(in->username, name);
+    const char *why = id_password_problem(name[0] ? name : in->username, in->new_password);
+    if (why)
+        return rp_reply_violation(ctx, "new_password", "%s", why);
+    if (strcmp(in->new_password, in->old_password) == 0)
+        return rp_reply_violation(ctx, "new_password", "must differ from the old password");
+    StoredUser *su = NULL;
+    if (s_authenticate(ctx, in->username, in->old_password, true, &su) < 0)
+        return -1;
+    if (s_set_password(ctx, su, in->new_password, false) < 0 || id_store_user_put(ctx, su) < 0)
+        return -1;
+    if (id_emit(ctx, "user.password_changed", su->user->id, &su->user->base) < 0)
+        return -1;
+    *out = &su->user->base;
+    return 0;
+}
+
+int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const ResetPasswordRequest *in = (const ResetPasswordRequest *)in_;
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    char name[ID_USERNAME_MAX + 1];
+    if (!id_username_fold(in->username, name))
+        return rp_reply_violation(ctx, "username", "is not a valid username");
+    const char *why = id_password_problem(name, in->temporary_password);
+    if (why)
+        return rp_reply_violation(ctx, "temporary_password", "%s", why);
+    StoredUser *su = NULL;
+    int rc = id_store_user_by_name(ctx, name, &su);
+    if (rc == MDB_NOTFOUND)
+        return rp_reply_error(ctx, RP_NOT_FOUND, "user %s not found", name);
+    if (rc)
+        return -1;
+    if (s_set_password(ctx, su, in->temporary_password, true) < 0)
+        return -1;
+    su->user->locked_until = 0;     /* a reset also lifts a lock */
+    id_guard_reset(name);
+    if (id_store_user_put(ctx, su) < 0)
+        return -1;
+    if (id_emit(ctx, "user.password_reset", su->user->id, &su->user->base) < 0)
+        return -1;
+    *out = &su->user->base;
+    return 0;
+}

@@ -1,0 +1,258 @@
+/* identity_handlers.c - user management: CreateUser, GetUser, ListUsers,
+ * DisableUser, EnableUser, SetRoles.
+ *
+ * Reach: a caller of scope company reaches every user; a caller of scope unit
+ * reaches the users whose unit lies within theirs (rp_scope_sees), and creates
+ * users only there and in their own branch. A user out of reach answers
+ * NOT_FOUND. Managing a user (disable, enable, roles) also needs the right to
+ * grant every role they hold (id_may_grant), and is never done to oneself.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "identity.h"
+#include "rapport/perm.h"
+#include "rapport/util.h"
+
+typedef Rapport__Identity__V1__CreateUserRequest CreateUserRequest;
+typedef Rapport__Identity__V1__GetUserRequest GetUserRequest;
+typedef Rapport__Identity__V1__ListUsersRequest ListUsersRequest;
+typedef Rapport__Identity__V1__ListUsersReply ListUsersReply;
+typedef Rapport__Identity__V1__SetUserStateRequest SetUserStateRequest;
+typedef Rapport__Identity__V1__SetRolesRequest SetRolesRequest;
+
+/* s_text_or_reply - a required single-line text of at most max bytes. */
+static int s_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max)
+{
+    if (rp_len_or_reply(ctx, field, s, 1, max) < 0)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < ' ')
+            return rp_reply_violation(ctx, field, "must not hold control characters");
+    return 0;
+}
+
+/* s_target_or_reply - load the user named in field, within the caller's reach;
+ * with manage, also check the caller may manage them. */
+static int s_target_or_reply(rp_ctx_t *ctx, const char *field, const char *username, bool manage,
+                             StoredUser **out)
+{
+    char name[ID_USERNAME_MAX + 1];
+    if (!id_username_fold(username, name))
+        return rp_reply_violation(ctx, field, "is not a valid username");
+    StoredUser *su = NULL;
+    int rc = id_store_user_by_name(ctx, name, &su);
+    if (rc == MDB_NOTFOUND)
+        return rp_reply_error(ctx, RP_NOT_FOUND, "user %s not found", name);
+    if (rc)
+        return -1;
+    if (rp_scope_or_reply(ctx, "user", name, su->user->username, su->user->unit) < 0)
+        return -1;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    if (manage) {
+        if (strcmp(cl->sub, su->user->username) == 0)
+            return rp_reply_error(ctx, RP_PERMISSION_DENIED, "you cannot change your own account this way");
+        for (size_t i = 0; i < su->user->n_roles; i++)
+            if (!id_may_grant(cl, su->user->roles[i]))
+                return rp_reply_error(ctx, RP_PERMISSION_DENIED,
+                                      "user %s holds role %s, which you may not manage", name,
+                                      su->user->roles[i]);
+    }
+    *out = su;
+    return 0;
+}
+
+/* s_grants_or_reply - PERMISSION_DENIED unless the caller may grant every role. */
+static int s_grants_or_reply(rp_ctx_t *ctx, char *const *roles, size_t n)
+{
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    for (size_t i = 0; i < n; i++)
+        if (!id_may_grant(cl, roles[i]))
+            return rp_reply_error(ctx, RP_PERMISSION_DENIED, "you may not grant role %s", roles[i]);
+    return 0;
+}
+
+static int s_write_user(rp_ctx_t *ctx, StoredUser *su, const char *type, ProtobufCMessage **out)
+{
+    if (id_store_user_put(ctx, su) < 0 || id_emit(ctx, type, su->user->id, &su->user->base) < 0)
+        return -1;
+    *out = &su->user->base;
+    return 0;
+}
+
+/* ---- CreateUser ---- */
+
+int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const CreateUserRequest *in = (const CreateUserRequest *)in_;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    if (!id_username_valid(in->username))
+        rp_reply_violation(ctx, "username", "must be 1..63 of a-z 0-9 . _ -, starting with a letter");
+    s_text_or_reply(ctx, "display_name", in->display_name, ID_DISPLAY_MAX);
+    id_roles_or_reply(ctx, "roles", in->roles, in->n_roles);
+    s_text_or_reply(ctx, "branch", in->branch, ID_BRANCH_MAX);
+    if (!id_unit_valid(in->unit))
+        rp_reply_violation(ctx, "unit", "must be an org path such as /hq/sales/g1 (<= 127 bytes)");
+    if (!rp_str_empty(in->manager) && !id_username_valid(in->manager))
+        rp_reply_violation(ctx, "manager", "is not a valid username");
+    const char *why = id_password_problem(in->username, in->password);
+    if (why)
+        rp_reply_violation(ctx, "password", "%s", why);
+    if (rp_ctx_failed(ctx))
+        return -1;
+    if (s_grants_or_reply(ctx, in->roles, in->n_roles) < 0)
+        return -1;
+    if (strcmp(cl->scope, "company") != 0
+        && (strcmp(cl->scope, "unit") != 0 || !rp_unit_contains(cl->unit, in->unit)
+            || strcmp(cl->branch, in->branch) != 0))
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "unit %s in branch %s is outside your reach",
+                              in->unit, in->branch);
+
+    StoredUser *old = NULL;
+    int rc = id_store_user_by_name(ctx, in->username, &old);
+    if (rc == 0) {
+        if (rp_scope_sees(cl, old->user->username, old->user->unit))
+            return rp_reply_exists(ctx, old->user->id, "user %s exists already", in->username);
+        return rp_reply_error(ctx, RP_ALREADY_EXISTS, "user %s exists already", in->username);
+    }
+    if (rc != MDB_NOTFOUND)
+        return -1;
+
+    int64_t now = rp_ctx_now(ctx);
+    rp_ulid_t id;
+    char idstr[RP_ULID_STRLEN + 1];
+    rp_ctx_new_id(ctx, &id, idstr);
+    User *u = rp_ctx_alloc(ctx, sizeof *u);
+    rapport__identity__v1__user__init(u);
+    u->id = rp_ctx_strdup(ctx, idstr);
+    u->username = in->username;
+    u->display_name = in->display_name;
+    u->roles = in->roles;
+    u->n_roles = in->n_roles;
+    u->branch = in->branch;
+    u->unit = in->unit;
+    u->manager = in->manager;
+    u->must_change_password = in->must_change_password;
+    u->created_at = u->updated_at = now;
+    u->created_by = rp_ctx_strdup(ctx, rp_actor(cl));
+    u->password_changed_at = id_wall_ms();
+    StoredUser *su = rp_ctx_alloc(ctx, sizeof *su);
+    rapport__identity__v1__stored_user__init(su);
+    su->user = u;
+    char hash[crypto_pwhash_STRBYTES];
+    if (id_hash_password_or_reply(ctx, in->password, hash) < 0)
+        return -1;
+    su->password_hash = rp_ctx_strdup(ctx, hash);
+    return s_write_user(ctx, su, "user.created", out);
+}
+
+/* ---- GetUser ---- */
+
+int id_get_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const GetUserRequest *in = (const GetUserRequest *)in_;
+    StoredUser *su = NULL;
+    if (id_caller_or_reply(ctx) < 0 || s_target_or_reply(ctx, "username", in->username, false, &su) < 0)
+        return -1;
+    *out = &su->user->base;
+    return 0;
+}
+
+/* ---- ListUsers ---- */
+
+typedef struct {
+    rp_ctx_t *ctx;
+    ListUsersReply *rep;
+    bool include_disabled;
+    size_t cap;
+} s_list_t;
+
+static int s_list_row(void *arg, User *u)
+{
+    s_list_t *l = arg;
+    if (u->disabled && !l->include_disabled)
+        return 0;
+    if (l->rep->n_users == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        User **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
+        if (l->rep->n_users)
+            memcpy(v, l->rep->users, l->rep->n_users * sizeof *v);
+        l->rep->users = v;
+        l->cap = cap;
+    }
+    l->rep->users[l->rep->n_users++] = u;
+    return 1;
+}
+
+int id_list_users(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const ListUsersRequest *in = (const ListUsersRequest *)in_;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    uint32_t size = in->page_size == 0 ? ID_PAGE_DEFAULT : in->page_size > ID_PAGE_MAX ? ID_PAGE_MAX
+                                                                                     : in->page_size;
+    ListUsersReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__list_users_reply__init(rep);
+    rep->next_page_token = (char *)"";
+    *out = &rep->base;
+    const char *prefix = NULL;
+    if (strcmp(cl->scope, "company") == 0)
+        prefix = NULL;
+    else if (strcmp(cl->scope, "unit") == 0 && cl->unit[0] == '/')
+        prefix = cl->unit;
+    else
+        return 0;           /* no role with a narrower scope lists users */
+    s_list_t l = { ctx, rep, in->include_disabled, 0 };
+    char *next = NULL;
+    int rc = id_store_users_page(ctx, prefix, in->page_token, size, s_list_row, &l, &next);
+    if (rc < 0)
+        return rp_page_or_reply(ctx, rc);
+    if (next)
+        rep->next_page_token = next;
+    return 0;
+}
+
+/* ---- DisableUser, EnableUser ---- */
+
+static int s_set_disabled(rp_ctx_t *ctx, const ProtobufCMessage *in_, bool disabled, ProtobufCMessage **out)
+{
+    const SetUserStateRequest *in = (const SetUserStateRequest *)in_;
+    StoredUser *su = NULL;
+    if (id_caller_or_reply(ctx) < 0 || rp_len_or_reply(ctx, "reason", in->reason, 0, ID_REASON_MAX) < 0
+        || s_target_or_reply(ctx, "username", in->username, true, &su) < 0)
+        return -1;
+    if (su->user->disabled == disabled)
+        return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "user %s is %s already", su->user->username,
+                              disabled ? "disabled" : "enabled");
+    su->user->disabled = disabled;
+    su->user->updated_at = rp_ctx_now(ctx);
+    return s_write_user(ctx, su, disabled ? "user.disabled" : "user.enabled", out);
+}
+
+int id_disable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    return s_set_disabled(ctx, in, true, out);
+}
+
+int id_enable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    return s_set_disabled(ctx, in, false, out);
+}
+
+/* ---- SetRoles ---- */
+
+int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const SetRolesRequest *in = (const SetRolesRequest *)in_;
+    StoredUser *su = NULL;
+    if (id_caller_or_reply(ctx) < 0 || id_roles_or_reply(ctx, "roles", in->roles, in->n_roles) < 0
+        || s_target_or_reply(ctx, "username", in->username, true, &su) < 0
+        || s_grants_or_reply(ctx, in->roles, in->n_roles) < 0)
+        return -1;
+    su->user->roles = in->roles;
+    su->user->n_roles = in->n_roles;
+    su->user->updated_at = rp_ctx_now(ctx);
+    return s_write_user(ctx, su, "user.roles_changed", out);
+}

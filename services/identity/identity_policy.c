@@ -1,0 +1,151 @@
+/* identity_policy.c - rapport-identity's pure rules: usernames and org units, the
+ * password policy, and who may grant which role.
+ *
+ * Granting: an admin grants any role. Otherwise a caller grants only the line
+ * roles ranked strictly below their own highest rank: manager = senior_manager (1)
+ * < head_of_group (2) < head_of_department (3) < branch_head (4) < director (5).
+ * The company-wide roles (director, finance, analyst, auditor, admin,
+ * integration) are granted by an admin only, so nobody can raise a user (or
+ * themselves, through a colleague) above what they hold.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "identity.h"
+#include "rapport/perm.h"
+#include "rapport/util.h"
+
+bool id_username_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > ID_USERNAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool id_username_fold(const char *s, char out[ID_USERNAME_MAX + 1])
+{
+    size_t n = s ? strlen(s) : 0;
+    out[0] = '\0';
+    if (n == 0 || n > ID_USERNAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[n] = '\0';
+    if (!id_username_valid(out)) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+bool id_unit_valid(const char *unit)
+{
+    size_t n = unit ? strlen(unit) : 0;
+    if (n == 0 || n > ID_UNIT_MAX || unit[0] != '/')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)unit[i] <= ' ' || unit[i] == 0x7f)
+            return false;
+    return strstr(unit, "//") == NULL;
+}
+
+/* Common passwords of 12 characters or more (the shorter ones fail on length),
+ * compared case-insensitively. A small list on purpose: it stops the first
+ * guesses of every wordlist; length does the rest. */
+static const char *const s_common[] = {
+    "123456789012", "1234567890123", "12345678901234", "123456789012345",
+    "1234567890123456", "password1234", "password12345", "password123456",
+    "passwordpassword", "password123!", "password1234!", "qwerty123456",
+    "qwertyuiop12", "qwertyuiop123", "qwertyuiopasdf", "1q2w3e4r5t6y",
+    "1qaz2wsx3edc", "iloveyou1234", "letmein12345", "welcome12345",
+    "welcome123456", "admin1234567", "administrator", "changeme1234",
+    "abcdefghijkl", "abcd12345678", "aaaaaaaaaaaa", "111111111111",
+    "000000000000", "football1234", "baseball1234", "sunshine1234",
+    "princess1234", "monkey123456", "dragon123456", "master123456",
+    "trustno1trustno1", "superman1234", "michael12345", "starwars1234",
+    "correcthorsebatterystaple", "zaq12wsxcde3", "asdfghjkl123", "qazwsxedcrfv",
+    "rapport12345", "rapportrapport", NULL
+};
+
+const char *id_password_problem(const char *username, const char *password)
+{
+    size_t n = password ? strlen(password) : 0;
+    if (n < ID_PASSWORD_MIN)
+        return "must be at least 12 characters";
+    if (n > ID_PASSWORD_MAX)
+        return "must be at most 256 bytes";
+    if (username && strcasecmp(password, username) == 0)
+        return "must not be the username";
+    for (const char *const *p = s_common; *p; p++)
+        if (strcasecmp(password, *p) == 0)
+            return "is too common";
+    return NULL;
+}
+
+int id_roles_or_reply(rp_ctx_t *ctx, const char *field, char *const *roles, size_t n)
+{
+    if (n == 0)
+        return rp_reply_violation(ctx, field, "name at least one role");
+    if (n > RP_JWT_MAX_ROLES)
+        return rp_reply_violation(ctx, field, "at most %d roles", RP_JWT_MAX_ROLES);
+    int ret = 0;
+    for (size_t i = 0; i < n; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "%s[%zu]", field, i);
+        if (!rp_role_find(roles[i]))
+            ret = rp_reply_violation(ctx, f, "unknown role \"%.40s\" (see `rapport roles`)", roles[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(roles[i], roles[j]) == 0)
+                ret = rp_reply_violation(ctx, f, "role %.40s given twice", roles[i]);
+    }
+    return ret;
+}
+
+/* s_rank - a line role's rank (0: a company-wide role only an admin grants). */
+static int s_rank(const char *role)
+{
+    static const struct { const char *role; int rank; } ranks[] = {
+        { "manager", 1 }, { "senior_manager", 1 }, { "head_of_group", 2 },
+        { "head_of_department", 3 }, { "branch_head", 4 }, { "director", 5 },
+    };
+    for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++)
+        if (strcmp(ranks[i].role, role) == 0)
+            return ranks[i].rank;
+    return 0;
+}
+
+bool id_may_grant(const rp_claims_t *caller, const char *role)
+{
+    int top = 0;
+    for (int i = 0; i < caller->n_roles && i < RP_JWT_MAX_ROLES; i++) {
+        if (strcmp(caller->roles[i], "admin") == 0)
+            return true;
+        int r = s_rank(caller->roles[i]);
+        if (r > top)
+            top = r;
+    }
+    int want = s_rank(role);
+    return want > 0 && want < 5 && want < top;
+}
+
+const char *id_scope_of(char *const *roles, size_t n)
+{
+    int best = -1;
+    static const char *const order[] = { "own", "unit", "company" };
+    for (size_t i = 0; i < n; i++) {
+        const rp_role_t *r = rp_role_find(roles[i]);
+        if (!r)
+            continue;
+        for (int k = 0; k < 3; k++)
+            if (strcmp(r->scope, order[k]) == 0 && k > best)
+                best = k;
+    }
+    return best < 0 ? "own" : order[best];
+}

@@ -1,0 +1,390 @@
+/* identity_store.c - the only file that touches rapport-identity's tables.
+ *
+ * Entities:
+ *   users         user ULID (16)                  -> StoredUser (User + Argon2id hash)
+ *   refresh       BLAKE2b-256(refresh token) (32) -> RefreshRecord
+ * Indexes and sets:
+ *   ix_username   username NUL                    -> user ULID
+ *   ix_unit       unit NUL username NUL           -> user ULID
+ *   ix_family     family (16) + token hash (32)   -> ""  (the family's refresh tokens)
+ *   fam_jti       family (16) + jti NUL           -> exp s (u64 BE)  (its access tokens)
+ *   jti_family    jti NUL                         -> family (16)
+ *   revoked_jti   jti NUL                         -> exp s (u64 BE)
+ *   revoked_fam   family (16)                     -> ""
+ * A refresh token itself is never stored, only its hash; a password only as its
+ * Argon2id string. Expired rows are kept for now (a sweep is future work); they
+ * are refused by their expiry.
+ */
+#include <assert.h>
+#include <string.h>
+#include <stdlib.h>
+#include "identity.h"
+#include "rapport/log.h"
+#include "rapport/perm.h"
+#include "rapport/util.h"
+
+#define SU_DESC (&rapport__identity__v1__stored_user__descriptor)
+#define RR_DESC (&rapport__identity__v1__refresh_record__descriptor)
+
+static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
+{
+    (void)store; (void)txn;     /* the tables are created at open */
+    return 0;
+}
+
+const rp_table_t id_tables[] = {
+    { "users", 0 }, { "refresh", 0 }, { "ix_username", 0 }, { "ix_unit", 0 },
+    { "ix_family", 0 }, { "fam_jti", 0 }, { "jti_family", 0 }, { "revoked_jti", 0 },
+    { "revoked_fam", 0 },
+    { NULL, 0 }
+};
+
+const rp_migration_t id_migrations[] = {
+    { 1, "initial tables", s_migrate_v1 },
+    { 0, NULL, NULL }
+};
+
+/* s_get_raw - mdb_get of a key; 0, MDB_NOTFOUND, or -1 after replying. */
+static int s_get_raw(rp_ctx_t *ctx, const char *table, const rp_key_t *k, MDB_val *v)
+{
+    if (k->overflow)
+        return MDB_NOTFOUND;
+    MDB_val key = rp_key_val(k);
+    int rc = mdb_get(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &key, v);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return rc;
+    return rp_reply_lmdb(ctx, rc, table);
+}
+
+static int s_put_raw(rp_ctx_t *ctx, const char *table, const rp_key_t *k, const void *val, size_t len)
+{
+    if (k->overflow)
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "key too long for %s", table);
+    MDB_val key = rp_key_val(k), v = { len, (void *)val };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &key, &v, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+static int s_del_raw(rp_ctx_t *ctx, const char *table, const rp_key_t *k)
+{
+    MDB_val key = rp_key_val(k);
+    int rc = mdb_del(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &key, NULL);
+    return rc && rc != MDB_NOTFOUND ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+/* ---- users ---- */
+
+static int s_user_get(rp_ctx_t *ctx, const uint8_t id[RP_ULID_LEN], StoredUser **out)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "users"), id, RP_ULID_LEN, SU_DESC,
+                              rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND)
+        return rc;
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored user does not decode");
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "users get");
+    StoredUser *su = (StoredUser *)m;
+    if (!su->user)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored user without a user");
+    *out = su;
+    return 0;
+}
+
+int id_store_user_by_name(rp_ctx_t *ctx, const char *username, StoredUser **out)
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, username);
+    MDB_val v;
+    int rc = s_get_raw(ctx, "ix_username", &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != RP_ULID_LEN)
+        return rp_reply_error(ctx, RP_INTERNAL, "bad username index entry");
+    uint8_t id[RP_ULID_LEN];
+    memcpy(id, v.mv_data, RP_ULID_LEN);
+    return s_user_get(ctx, id, out);
+}
+
+static void s_unit_key(rp_key_t *k, const User *u)
+{
+    rp_key_init(k);
+    rp_key_str(k, u->unit);
+    rp_key_str(k, u->username);
+}
+
+int id_store_user_put(rp_ctx_t *ctx, const StoredUser *su)
+{
+    const User *u = su->user;
+    rp_ulid_t id;
+    if (rp_ulid_parse(u->id, &id) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "user without a valid id");
+    StoredUser *old = NULL;
+    int rc = s_user_get(ctx, id.b, &old);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return -1;
+    rp_key_t k;
+    if (rc == 0 && strcmp(old->user->unit, u->unit) != 0) {
+        s_unit_key(&k, old->user);
+        if (s_del_raw(ctx, "ix_unit", &k) < 0)
+            return -1;
+    }
+    rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "users"), id.b, RP_ULID_LEN, &su->base);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "users put");
+    rp_key_init(&k);
+    rp_key_str(&k, u->username);
+    if (s_put_raw(ctx, "ix_username", &k, id.b, RP_ULID_LEN) < 0)
+        return -1;
+    s_unit_key(&k, u);
+    return s_put_raw(ctx, "ix_unit", &k, id.b, RP_ULID_LEN);
+}
+
+typedef struct {
+    rp_ctx_t *ctx;
+    const char *unit;           /* NULL: every unit */
+    id_user_fn fn;
+    void *arg;
+} s_page_t;
+
+static int s_page_row(void *arg, const MDB_val *key, const MDB_val *val)
+{
+    s_page_t *p = arg;
+    if (p->unit) {              /* the key starts with the user's unit, NUL-ended */
+        const char *k = key->mv_data;
+        if (!memchr(k, '\0', key->mv_size) || !rp_unit_contains(p->unit, k))
+            return 0;           /* "/hq/salesX" under prefix "/hq/sales" */
+    }
+    if (val->mv_size != RP_ULID_LEN)
+        return 0;
+    StoredUser *su = NULL;
+    int rc = s_user_get(p->ctx, val->mv_data, &su);
+    if (rc == MDB_NOTFOUND) {
+        rp_warn("identity: index entry without a user, skipped");
+        return 0;
+    }
+    if (rc)
+        return -1;
+    return p->fn(p->arg, su->user);
+}
+
+int id_store_users_page(rp_ctx_t *ctx, const char *unit_prefix, const char *page_token,
+                        uint32_t limit, id_user_fn fn, void *arg, char **next_token)
+{
+    rp_key_t lo;
+    rp_key_init(&lo);
+    if (unit_prefix) {
+        size_t n = strlen(unit_prefix);
+        while (n > 1 && unit_prefix[n - 1] == '/')
+            n--;
+        rp_key_bytes(&lo, unit_prefix, n);
+    }
+    s_page_t p = { ctx, unit_prefix, fn, arg };
+    char *tok = NULL;
+    *next_token = NULL;
+    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, unit_prefix ? "ix_unit" : "ix_username"),
+                          &lo, NULL, page_token, limit, 0, s_page_row, &p, &tok);
+    if (rc == 0 && tok)
+        *next_token = rp_ctx_strdup(ctx, tok);
+    free(tok);
+    if (rc == -1 && !rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "scan of users failed");
+    return rc;
+}
+
+/* ---- refresh tokens and families ---- */
+
+int id_store_refresh_get(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], RefreshRecord **out)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "refresh"), hash, ID_HASH_BYTES, RR_DESC,
+                              rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND)
+        return rc;
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored refresh record does not decode");
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "refresh get");
+    *out = (RefreshRecord *)m;
+    if ((*out)->family.len != ID_FAMILY_BYTES)
+        return rp_reply_error(ctx, RP_INTERNAL, "refresh record without a family");
+    return 0;
+}
+
+int id_store_refresh_put(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], const RefreshRecord *r)
+{
+    assert(r->family.len == ID_FAMILY_BYTES);
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "refresh"), hash, ID_HASH_BYTES, &r->base);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "refresh put");
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_bytes(&k, r->family.data, ID_FAMILY_BYTES);
+    rp_key_bytes(&k, hash, ID_HASH_BYTES);
+    return s_put_raw(ctx, "ix_family", &k, "", 0);
+}
+
+int id_store_access_put(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *jti,
+                        int64_t exp_s)
+{
+    uint8_t exp[8];
+    rp_u64_be((uint64_t)exp_s, exp);
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_bytes(&k, family, ID_FAMILY_BYTES);
+    rp_key_str(&k, jti);
+    if (s_put_raw(ctx, "fam_jti", &k, exp, sizeof exp) < 0)
+        return -1;
+    rp_key_init(&k);
+    rp_key_str(&k, jti);
+    return s_put_raw(ctx, "jti_family", &k, family, ID_FAMILY_BYTES);
+}
+
+int id_store_jti_family(rp_ctx_t *ctx, const char *jti, uint8_t family[ID_FAMILY_BYTES])
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, jti);
+    MDB_val v;
+    int rc = s_get_raw(ctx, "jti_family", &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return -1;
+    if (v.mv_size != ID_FAMILY_BYTES)
+        return 0;
+    memcpy(family, v.mv_data, ID_FAMILY_BYTES);
+    return 1;
+}
+
+int id_store_jti_revoked(rp_ctx_t *ctx, const char *jti)
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, jti);
+    MDB_val v;
+    int rc = s_get_raw(ctx, "revoked_jti", &k, &v);
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+int id_store_revoke_jti(rp_ctx_t *ctx, const char *jti, int64_t exp_s, const char *sub,
+                        const char *reason)
+{
+    int r = id_store_jti_revoked(ctx, jti);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    uint8_t exp[8];
+    rp_u64_be((uint64_t)exp_s, exp);
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, jti);
+    if (s_put_raw(ctx, "revoked_jti", &k, exp, sizeof exp) < 0)
+        return -1;
+    Rapport__Identity__V1__TokenRevoked ev = RAPPORT__IDENTITY__V1__TOKEN_REVOKED__INIT;
+    ev.jti = (char *)jti;
+    ev.exp = exp_s;
+    ev.sub = (char *)(sub ? sub : "");
+    ev.reason = (char *)reason;
+    if (id_emit(ctx, "token.revoked", jti, &ev.base) < 0)
+        return -1;
+    return 1;
+}
+
+int id_store_family_revoked(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES])
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_bytes(&k, family, ID_FAMILY_BYTES);
+    MDB_val v;
+    int rc = s_get_raw(ctx, "revoked_fam", &k, &v);
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/* s_collect - the keys under prefix (family) in table, malloc'd suffixes. */
+typedef struct { uint8_t (*v)[RP_KEY_MAX]; size_t *len; size_t n, cap; } s_keys_t;
+
+static int s_collect(rp_ctx_t *ctx, const char *table, const uint8_t family[ID_FAMILY_BYTES],
+                     s_keys_t *out, uint64_t **vals)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &cur);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, table);
+    MDB_val k = { ID_FAMILY_BYTES, (void *)family }, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= ID_FAMILY_BYTES || memcmp(k.mv_data, family, ID_FAMILY_BYTES) != 0)
+            break;
+        if (out->n == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 8;
+            out->v = rp_realloc(out->v, out->cap * sizeof *out->v);
+            out->len = rp_realloc(out->len, out->cap * sizeof *out->len);
+            if (vals)
+                *vals = rp_realloc(*vals, out->cap * sizeof **vals);
+        }
+        size_t n = k.mv_size - ID_FAMILY_BYTES;
+        if (n > RP_KEY_MAX)
+            n = RP_KEY_MAX;
+        memcpy(out->v[out->n], (const uint8_t *)k.mv_data + ID_FAMILY_BYTES, n);
+        out->len[out->n] = n;
+        if (vals)
+            (*vals)[out->n] = v.mv_size == 8 ? rp_be_u64(v.mv_data) : 0;
+        out->n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return rp_reply_lmdb(ctx, rc, table);
+    return 0;
+}
+
+int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *sub,
+                           const char *reason, uint32_t *n_refresh, uint32_t *n_access)
+{
+    uint32_t nr = 0, na = 0;
+    s_keys_t hashes = { 0 }, jtis = { 0 };
+    uint64_t *exps = NULL;
+    int ret = s_collect(ctx, "ix_family", family, &hashes, NULL);
+    if (ret == 0)
+        ret = s_collect(ctx, "fam_jti", family, &jtis, &exps);
+    for (size_t i = 0; ret == 0 && i < hashes.n; i++) {
+        if (hashes.len[i] != ID_HASH_BYTES)
+            continue;
+        RefreshRecord *r = NULL;
+        int rc = id_store_refresh_get(ctx, hashes.v[i], &r);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc) {
+            ret = -1;
+            break;
+        }
+        if (r->revoked)
+            continue;
+        r->revoked = true;
+        ret = id_store_refresh_put(ctx, hashes.v[i], r);
+        nr++;
+    }
+    int64_t now_s = id_wall_ms() / 1000;
+    for (size_t i = 0; ret == 0 && i < jtis.n; i++) {
+        const char *jti = (const char *)jtis.v[i];
+        if (jtis.len[i] < 2 || jti[jtis.len[i] - 1] != '\0' || (int64_t)exps[i] <= now_s)
+            continue;           /* expired already: nothing to revoke */
+        int r = id_store_revoke_jti(ctx, jti, (int64_t)exps[i], sub, reason);
+        if (r < 0)
+            ret = -1;
+        else
+            na += (uint32_t)r;
+    }
+    if (ret == 0) {
+        rp_key_t k;
+        rp_key_init(&k);
+        rp_key_bytes(&k, family, ID_FAMILY_BYTES);
+        ret = s_put_raw(ctx, "revoked_fam", &k, "", 0);
+    }
+    free(hashes.v); free(hashes.len); free(jtis.v); free(jtis.len); free(exps);
+    if (n_refresh)
+        *n_refresh = nr;
+    if (n_access)
+        *n_access = na;
+    return ret;
+}

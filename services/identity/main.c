@@ -1,0 +1,124 @@
+/* main.c - rapport-identity: users, password logins, roles and the tokens every
+ * service trusts. The definition, the settings, the issuer key, and one call to
+ * the skeleton.
+ *
+ * Settings (besides the skeleton's; bad values exit 2):
+ *   RAPPORT_IDENTITY_ACCESS_TTL     access token lifetime, s, 60..86400        (900)
+ *   RAPPORT_IDENTITY_REFRESH_TTL    refresh token lifetime, s, 300..90 days    (604800)
+ *   RAPPORT_IDENTITY_LOCK_FAILURES  failed logins that lock an account, 1..100 (5)
+ *   RAPPORT_IDENTITY_LOCK_WINDOW_S  ... counted within this many s, 1..86400   (900)
+ *   RAPPORT_IDENTITY_LOCK_S         how long the lock lasts, s, 1..86400        (900)
+ *
+ * Passwords are hashed with Argon2id at libsodium's INTERACTIVE limits (64 MiB,
+ * 2 passes; ~50-100 ms here). The loop is single-threaded, so every login stalls
+ * every other request of this service for that long: INTERACTIVE keeps it short
+ * enough for a team's logins while staying costly for an offline guesser; raising
+ * it (MODERATE, SENSITIVE) costs seconds of latency for everyone.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "identity.h"
+#include "rapport/config.h"
+#include "rapport/keys.h"
+#include "rapport/log.h"
+
+id_config_t id_cfg;
+static const char *s_keys_dir;
+
+int64_t id_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const rp_method_t s_methods[] = {
+    { "CreateUser",     id_create_user,     RP_WRITE_SECRET, "identity.users.write" },
+    { "GetUser",        id_get_user,        RP_READ,  "identity.users.read" },
+    { "ListUsers",      id_list_users,      RP_READ,  "identity.users.read" },
+    { "DisableUser",    id_disable_user,    RP_WRITE, "identity.users.write" },
+    { "EnableUser",     id_enable_user,     RP_WRITE, "identity.users.write" },
+    { "SetRoles",       id_set_roles,       RP_WRITE, "identity.users.write" },
+    { "ChangePassword", id_change_password, RP_WRITE_SECRET, RP_PUBLIC },
+    { "ResetPassword",  id_reset_password,  RP_WRITE_SECRET, "identity.passwords.reset" },
+    { "Login",          id_login,           RP_WRITE_SECRET, RP_PUBLIC },
+    { "Refresh",        id_refresh,         RP_WRITE_SECRET, RP_PUBLIC },
+    { "Logout",         id_logout,          RP_WRITE, "identity.self" },
+    { "WhoAmI",         id_whoami,          RP_READ,  "identity.self" },
+    { "Jwks",           id_jwks,            RP_READ,  RP_PUBLIC },
+    { NULL, NULL, RP_READ, NULL }
+};
+
+/* The guard's deferred work (locks, family revocations) is written every 100 ms. */
+static const rp_timer_t s_timers[] = {
+    { "guard-flush", 100, id_guard_flush },
+    { NULL, 0, NULL }
+};
+
+/* s_on_open - load the issuer key pair and make the dummy hash for unknown users. */
+static int s_on_open(rp_service_t *svc, rp_store_t *store)
+{
+    (void)svc; (void)store;
+    if (rp_issuer_secret_load(s_keys_dir, &id_cfg.issuer_sk) != 0
+        || rp_issuer_public_load(s_keys_dir, id_cfg.issuer_pk) != 0) {
+        rp_error("identity: no issuer key pair in %s (issuer.key, issuer.pub): run `rapport keys init`",
+                 s_keys_dir);
+        return -1;
+    }
+    rp_key_id(id_cfg.issuer_pk, id_cfg.kid);
+    unsigned char rnd[32];
+    char pw[65];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(pw, sizeof pw, rnd, sizeof rnd);
+    if (crypto_pwhash_str(id_cfg.dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        rp_error("identity: cannot hash (out of memory?)");
+        return -1;
+    }
+    sodium_memzero(pw, sizeof pw);
+    return 0;
+}
+
+static const rp_service_def_t s_def = {
+    .name = "identity",
+    .summary = "users, password logins, roles, access and refresh tokens, JWKS",
+    .descriptor = &rapport__identity__v1__identity__descriptor,
+    .methods = s_methods,
+    .tables = id_tables,
+    .migrations = id_migrations,
+    .timers = s_timers,
+    .on_open = s_on_open,
+};
+
+/* s_keys_arg - the keys directory as the skeleton will see it (--keys wins). */
+static const char *s_keys_arg(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--keys=", 7) == 0)
+            return argv[i] + 7;
+    }
+    return rp_keys_dir();
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "rapport-identity: libsodium does not initialise\n");
+        return 1;
+    }
+    if (rp_config_int("RAPPORT_IDENTITY_ACCESS_TTL", 900, 60, 86400, &id_cfg.access_ttl_s) < 0
+        || rp_config_int("RAPPORT_IDENTITY_REFRESH_TTL", 7 * 86400, 300, 90 * 86400, &id_cfg.refresh_ttl_s) < 0
+        || rp_config_int("RAPPORT_IDENTITY_LOCK_FAILURES", 5, 1, 100, &id_cfg.lock_failures) < 0
+        || rp_config_int("RAPPORT_IDENTITY_LOCK_WINDOW_S", 900, 1, 86400, &id_cfg.lock_window_s) < 0
+        || rp_config_int("RAPPORT_IDENTITY_LOCK_S", 900, 1, 86400, &id_cfg.lock_s) < 0)
+        return 2;
+    s_keys_dir = s_keys_arg(argc, argv);
+    int rc = rp_service_main(argc, argv, &s_def);
+    if (id_cfg.issuer_sk)
+        sodium_free(id_cfg.issuer_sk);
+    id_cfg.issuer_sk = NULL;
+    return rc;
+}
