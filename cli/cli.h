@@ -76,6 +76,7 @@ struct cli {
     const char *token_flag;     /* --token */
     const char *keys_dir;       /* --keys, RAPPORT_KEYS, ./var/keys */
     char *token;                /* resolved token (malloc'd) */
+    bool token_from_file;       /* it came from the token file (a saved login or --save) */
     char service[32];           /* the service last connected to, for messages */
     char endpoint[256];         /* and its endpoint */
 };
@@ -176,6 +177,33 @@ extern const cli_cmd_t cli_audit_cmds[];
 extern cli_cmd_t cli_leads_cmds[];
 void cli_leads_init(void);
 extern const cli_cmd_t cli_import_cmds[];
+
+/* The identity commands (cli_login.c, cli_users.c). */
+extern const cli_cmd_t cli_login_cmds[];
+extern const cli_cmd_t cli_logout_cmds[];
+extern const cli_cmd_t cli_whoami_cmds[];
+extern const cli_cmd_t cli_passwd_cmds[];
+extern cli_cmd_t cli_users_cmds[];
+void cli_users_init(void);
+/* cli_keys_jwks - `rapport keys jwks`: Identity/Jwks as JSON. */
+int cli_keys_jwks(cli_t *cli, const cli_args_t *a);
+/* cli_login_refresh - when cli->token (read from the token file) has expired or
+ * expires within a minute and a refresh file lies beside it, trade that for a new
+ * pair (Identity/Refresh), rewrite both files and replace cli->token. Failures are
+ * warnings on stderr; cli->token then stays as it was. */
+void cli_login_refresh(cli_t *cli);
+/* cli_identity_call - call Identity/<method> without printing: the status code, with
+ * *out (free_unpacked) on RP_OK and *st filled otherwise (for cli_print_status). */
+int cli_identity_call(cli_t *cli, rp_client_t *c, const char *id, const char *method,
+                      const ProtobufCMessage *in, ProtobufCMessage **out, rp_call_status_t *st);
+/* cli_read_secret - one line: from the terminal without echo after prompt (on
+ * stderr), else from stdin (scripts). 0; -1 at the end of input; -2 when longer than
+ * cap - 2 bytes. The caller wipes buf (sodium_memzero). */
+int cli_read_secret(const char *prompt, char *buf, size_t cap);
+/* cli_read_new_secret - a new password (what: "new password"): on a terminal asked
+ * twice, which must agree; else one line of stdin. Empty is refused. 0 or the exit
+ * code after printing why. */
+int cli_read_new_secret(const cli_args_t *a, const char *what, const char *prompt, char *buf, size_t cap);
 
 /* The generated table of every known message descriptor (cli_registry.c). */
 extern const ProtobufCMessageDescriptor *const cli_registry[];

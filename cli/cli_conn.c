@@ -75,7 +75,11 @@ int cli_get_token(cli_t *cli, bool required)
         rp_free(cli->token);
         if (required)
             return cli_local_error(cli, "token file %s is empty", path);
+        return 0;
     }
+    cli->token_from_file = true;
+    /* A saved login renews itself when its access token has (nearly) expired. */
+    cli_login_refresh(cli);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* cli_keys.c - `rapport keys init`: create, under the keys directory, a CURVE cert
  * for every service of services.h (allowlisted, so services may call each other),
  * a client cert for the command line (allowlisted) and the token issuer's Ed25519
- * key. Existing keys are kept, so running it again changes nothing.
+ * key. Existing keys are kept, so running it again changes nothing. `rapport keys
+ * jwks` (cli_login.c) prints the token keys rapport-identity publishes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,5 +75,9 @@ const cli_cmd_t cli_keys_cmds[] = {
       "Keys go to --keys, $RAPPORT_KEYS or ./var/keys: <name>.cert and <name>.cert_secret (0600),\n"
       "  allow/<name>.cert (the allowlist the services' ZAP handlers read), issuer.key (0600) and\n"
       "  issuer.pub. Existing keys are never replaced." },
+    { "jwks", "", "print rapport-identity's token keys as a JWKS (Identity/Jwks; no token needed)",
+      NULL, 0, 0, cli_keys_jwks,
+      "RFC 7517 JSON ({\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",...}]}), for other systems that\n"
+      "  verify Rapport tokens with a standard JWT library." },
     { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 };

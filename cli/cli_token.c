@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 #include "rapport/clock.h"
 #include "rapport/jwt.h"
@@ -53,6 +54,11 @@ static int s_save(cli_t *cli, const char *token, char *path, size_t cap)
     free(line);
     if (rc != 0)
         return cli_local_error(cli, "cannot write %s: %s", path, strerror(errno));
+    /* A refresh token left by `rapport login` belongs to another login: it must not
+     * turn this token back into that one when it expires. */
+    char *ref = rp_sprintf("%s.refresh", path);
+    unlink(ref);
+    free(ref);
     return 0;
 }
 

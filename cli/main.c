@@ -20,7 +20,12 @@
 
 /* The command table: every group, in the order --help lists them. */
 static const cli_group_t s_groups[] = {
-    { "keys",   "create the suite's keys",                          cli_keys_cmds },
+    { "login",  "log in to rapport-identity and save the login",     cli_login_cmds },
+    { "logout", "revoke the login and delete it",                   cli_logout_cmds },
+    { "whoami", "who the current token says you are",               cli_whoami_cmds },
+    { "passwd", "change a password",                                cli_passwd_cmds },
+    { "users",  "users and their roles (rapport.identity.v1.Identity)", cli_users_cmds },
+    { "keys",   "create the suite's keys; print the JWKS",          cli_keys_cmds },
     { "token",  "mint bearer tokens",                               cli_token_cmds },
     { "roles",  "print the role/permission table",                  cli_roles_cmds },
     { "health", "ask services for System/Health",                   cli_health_cmds },
@@ -331,7 +336,8 @@ static void s_help_top(FILE *f)
         "Environment:\n"
         "  RAPPORT_KEYS                 keys directory (./var/keys)\n"
         "  RAPPORT_TOKEN                bearer token\n"
-        "  RAPPORT_TOKEN_FILE           token file (~/.config/rapport/token; must be mode 0600)\n"
+        "  RAPPORT_TOKEN_FILE           token file (~/.config/rapport/token; must be mode 0600);\n"
+        "                               'rapport login' keeps its refresh token in <file>.refresh\n"
         "  RAPPORT_CLIENT_CERT          name of our CURVE cert in the keys directory (cli)\n"
         "  RAPPORT_<NAME>_ENDPOINT      RPC endpoint of service <NAME> (tcp://127.0.0.1:<port>)\n"
         "  RAPPORT_<NAME>_PUB_ENDPOINT  event endpoint of service <NAME>\n"
@@ -637,5 +643,6 @@ int main(int argc, char **argv)
     /* Library log lines (JSON) only for warnings and errors: the CLI speaks for itself. */
     rp_log_init("rapport", getenv("RAPPORT_LOG_LEVEL") ? getenv("RAPPORT_LOG_LEVEL") : "warn");
     cli_leads_init();
+    cli_users_init();
     return s_run(argc, argv);
 }
