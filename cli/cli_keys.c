@@ -46,6 +46,11 @@ static int s_init(cli_t *cli, const cli_args_t *a)
         json_decref(svcs);
         return cli_local_error(cli, "cannot create the token issuer key in %s", dir);
     }
+    for (const rp_service_info_t *s = rp_services(); s->name; s++)
+        if (rp_keys_write_service_token(dir, s->name, 30 * 86400) != 0) {
+            json_decref(svcs);
+            return cli_local_error(cli, "cannot write the service token of %s in %s", s->name, dir);
+        }
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     char kid[17] = "";
     if (rp_issuer_public_load(dir, pk) == 0)
@@ -65,6 +70,7 @@ static int s_init(cli_t *cli, const cli_args_t *a)
     printf(" (allowlisted)\n");
     printf("  client cert:   %s (allowlisted)\n", client);
     printf("  token issuer:  issuer.key, issuer.pub (kid %s)\n", kid);
+    printf("  service tokens: <service>.token (30 days; renewed by every keys init and rapportd start)\n");
     json_decref(svcs);
     return CLI_EXIT_OK;
 }

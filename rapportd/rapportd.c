@@ -284,7 +284,14 @@ static int s_ensure_keys(void)
             return -1;
     if (rp_keys_ensure_curve(s_keys_dir, "cli", true) != 0)
         return -1;
-    return rp_keys_ensure_issuer(s_keys_dir);
+    if (rp_keys_ensure_issuer(s_keys_dir) != 0)
+        return -1;
+    /* Fresh service tokens at every start, so services can follow each other's
+     * events (identity's revocations above all). */
+    for (const rp_service_info_t *s = rp_services(); s->name; s++)
+        if (rp_keys_write_service_token(s_keys_dir, s->name, 30 * 86400) != 0)
+            return -1;
+    return 0;
 }
 
 /* s_stop_all - SIGTERM every child, wait up to the grace period, SIGKILL the rest. */

@@ -10,6 +10,8 @@
  * on every path. Secret files are 0600, directories 0700.
  */
 #include "rapport/keys.h"
+#include "rapport/clock.h"
+#include "rapport/jwt.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
 
@@ -593,4 +595,34 @@ rp_key_id(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char kid[17])
     assert(strlen(s) == 16);
     memcpy(kid, s, 17);
     free(s);
+}
+
+int
+rp_keys_write_service_token(const char *dir, const char *name, int64_t ttl_s)
+{
+    assert(dir && name && ttl_s > 0);
+    unsigned char *sk = NULL;
+    if (rp_issuer_secret_load(dir, &sk) != 0)
+        return -1;
+    rp_claims_t c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.sub, sizeof c.sub, "svc-%s", name);
+    rp_strlcpy(c.roles[0], "integration", sizeof c.roles[0]);
+    c.n_roles = 1;
+    rp_strlcpy(c.unit, "/", sizeof c.unit);
+    rp_strlcpy(c.scope, "company", sizeof c.scope);
+    c.iat = c.nbf = rp_clock_now_ms() / 1000;
+    c.exp = c.iat + ttl_s;
+    char *token = rp_jwt_mint(&c, sk);
+    sodium_free(sk);
+    if (!token)
+        return -1;
+    char *path = rp_sprintf("%s/%s.token", dir, name);
+    int rc = rp_write_file_private(path, token, strlen(token));
+    if (rc != 0)
+        rp_error("keys: cannot write %s: %s", path, strerror(errno));
+    sodium_memzero(token, strlen(token));
+    free(token);
+    free(path);
+    return rc;
 }

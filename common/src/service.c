@@ -251,6 +251,10 @@ s_setup(rp_service_t *svc, int argc, char **argv)
     if (!svc->store)
         return 1;
     rp_gauge_set(svc->m_map_size, (int64_t) rp_store_map_size(svc->store));
+    if (svc_revocations_load(svc) != 0) {
+        rp_error("cannot read the revoked tokens");
+        return 1;
+    }
     if (svc->def->on_open && svc->def->on_open(svc, svc->store) != 0) {
         rp_error("service start-up hook failed");
         return 1;
@@ -309,8 +313,10 @@ s_teardown(rp_service_t *svc)
             svc_ctx_destroy(&svc->batch[i]);
         free(svc->batch);
     }
-    for (size_t i = 0; i < svc->n_upstreams; i++)
+    for (size_t i = 0; i < svc->n_upstreams; i++) {
         rp_consumer_destroy(&svc->upstreams[i].consumer);
+        free(svc->upstreams[i].offset_key);
+    }
     free(svc->upstreams);
     if (svc->service_token) {
         sodium_memzero(svc->service_token, strlen(svc->service_token));

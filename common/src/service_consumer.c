@@ -10,13 +10,13 @@
 
 /* s_offset_get - the next upstream seq to apply, from `offsets` (1 when none). */
 static uint64_t
-s_offset_get(rp_service_t *svc, const char *upstream)
+s_offset_get(rp_service_t *svc, const char *key)
 {
     MDB_txn *txn;
     uint64_t next = 1;
     if (mdb_txn_begin(rp_store_env(svc->store), NULL, MDB_RDONLY, &txn) != 0)
         return next;
-    MDB_val k = { strlen(upstream), (void *) upstream }, v;
+    MDB_val k = { strlen(key), (void *) key }, v;
     if (mdb_get(txn, rp_store_dbi(svc->store, "offsets"), &k, &v) == 0 && v.mv_size == 8)
         next = rp_be_u64(v.mv_data);
     mdb_txn_abort(txn);
@@ -40,7 +40,7 @@ svc_upstream_connect(rp_service_t *svc, s_upstream_t *up)
     rp_consumer_opts_t o = {
         .rpc_endpoint = rpc, .pub_endpoint = pub, .server_public_z85 = key,
         .me = svc->curve, .token = svc->service_token, .type_prefix = up->def->type_prefix,
-        .from_seq = s_offset_get(svc, name)
+        .from_seq = s_offset_get(svc, up->offset_key)
     };
     up->consumer = rp_consumer_new(&o);
     if (!up->consumer)
@@ -145,7 +145,7 @@ svc_consume(rp_service_t *svc, s_upstream_t *up)
         bool full = failure == S_FULL;
         uint8_t next[8];
         rp_u64_be(evs[n - 1]->seq + 1, next);
-        MDB_val k = { strlen(up->def->upstream), (void *) up->def->upstream }, v = { 8, next };
+        MDB_val k = { strlen(up->offset_key), up->offset_key }, v = { 8, next };
         int rc = full ? MDB_MAP_FULL : mdb_put(txn, offsets, &k, &v, 0);
         if (rc == MDB_MAP_FULL) {
             mdb_txn_abort(txn);
@@ -185,34 +185,52 @@ svc_consume(rp_service_t *svc, s_upstream_t *up)
 }
 
 /* svc_upstreams_open - one consumer per row of the definition. */
+/* s_service_token - RAPPORT_SERVICE_TOKEN or <keys>/<name>.token; NULL when neither. */
+static char *
+s_service_token(rp_service_t *svc)
+{
+    const char *tok = rp_config_str("RAPPORT_SERVICE_TOKEN", NULL);
+    if (tok)
+        return rp_strdup(tok);
+    char *path = rp_sprintf("%s/%s.token", svc->keys_dir, svc->def->name), *data = NULL;
+    size_t len;
+    if (rp_read_file(path, 8192, &data, &len) == 0)
+        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+            data[--len] = '\0';
+    free(path);
+    return data;
+}
+
 int
 svc_upstreams_open(rp_service_t *svc)
 {
+    size_t n_own = 0;
     for (const rp_consumer_def_t *c = svc->def->consumers; c && c->upstream; c++)
-        svc->n_upstreams++;
-    if (!svc->n_upstreams)
+        n_own++;
+    bool revocations = svc_revocations_wanted(svc);
+    if (!n_own && !revocations)
         return 0;
-    const char *tok = rp_config_str("RAPPORT_SERVICE_TOKEN", NULL);
-    if (tok)
-        svc->service_token = rp_strdup(tok);
-    else {
-        char *path = rp_sprintf("%s/%s.token", svc->keys_dir, svc->def->name);
-        size_t len;
-        if (rp_read_file(path, 8192, &svc->service_token, &len) == 0) {
-            while (len && (svc->service_token[len - 1] == '\n' || svc->service_token[len - 1] == '\r'))
-                svc->service_token[--len] = '\0';
-        } else {
-            rp_error("this service consumes events but has no token: set RAPPORT_SERVICE_TOKEN or write %s", path);
-            free(path);
+    svc->service_token = s_service_token(svc);
+    if (!svc->service_token) {
+        if (n_own) {
+            rp_error("this service consumes events but has no token: set RAPPORT_SERVICE_TOKEN "
+                     "or write %s/%s.token", svc->keys_dir, svc->def->name);
             return -1;
         }
-        free(path);
+        rp_warn("no service token (RAPPORT_SERVICE_TOKEN or %s/%s.token): revoked tokens are "
+                "not followed; they stay valid until they expire", svc->keys_dir, svc->def->name);
+        return 0;
     }
+    svc->n_upstreams = n_own + (revocations ? 1 : 0);
     svc->upstreams = rp_calloc(svc->n_upstreams, sizeof *svc->upstreams);
     for (size_t i = 0; i < svc->n_upstreams; i++) {
         s_upstream_t *up = &svc->upstreams[i];
-        up->def = &svc->def->consumers[i];
-        char *labels = rp_sprintf("upstream=\"%s\"", up->def->upstream);
+        up->def = i < n_own ? &svc->def->consumers[i] : &svc_revocation_consumer;
+        /* One offset per upstream and type prefix: two consumers of one upstream
+         * (ours and the built-in revocations) keep their own positions. */
+        up->offset_key = rp_sprintf("%s/%s", up->def->upstream, up->def->type_prefix);
+        char *labels = rp_sprintf("upstream=\"%s\",types=\"%s\"", up->def->upstream,
+                                  up->def->type_prefix);
         up->m_applied = rp_metrics_counter(svc->metrics, "consumer_applied_total", "Upstream events applied", labels);
         up->m_rejected = rp_metrics_counter(svc->metrics, "consumer_rejected_total", "Upstream events the service refused", labels);
         free(labels);

@@ -106,6 +106,7 @@ struct rp_ctx {
 /* A durable consumer of an upstream service's events. */
 typedef struct {
     const rp_consumer_def_t *def;
+    char *offset_key;               /* "<upstream>/<type prefix>" in `offsets` */
     rp_consumer_t *consumer;        /* NULL while waiting to (re)connect */
     int64_t retry_at_us;
     rp_counter_t *m_applied, *m_rejected;
@@ -175,6 +176,16 @@ void svc_heartbeat(rp_service_t *svc);
 /* svc_run_job - a periodic job through the write path, as actor "system". */
 void svc_run_job(rp_service_t *svc, const char *name, int (*run)(rp_ctx_t *ctx));
 int svc_job_idem_sweep(rp_ctx_t *ctx);
+
+/* service_revoke.c */
+/* The built-in consumer of identity's token.revoked events. */
+extern const rp_consumer_def_t svc_revocation_consumer;
+/* svc_revocations_wanted - every service but identity follows revocations. */
+bool svc_revocations_wanted(rp_service_t *svc);
+/* svc_revocations_load - put the revoked tokens still in force into the verifier. */
+int svc_revocations_load(rp_service_t *svc);
+/* svc_revocations_sweep - drop revoked jtis whose tokens have expired (a job). */
+int svc_revocations_sweep(rp_ctx_t *ctx);
 
 /* service_consumer.c */
 /* svc_upstreams_open - one durable consumer per row of the definition. 0 or -1. */

@@ -526,6 +526,8 @@ svc_job_idem_sweep(rp_ctx_t *ctx)
     rp_store_t *st = ctx->svc->store;
     int n = rp_idem_expire(ctx->txn, rp_store_dbi(st, "idem"), rp_store_dbi(st, "idem_exp"),
                            ctx->svc->now, 10000);
-    return n < 0 ? rp_reply_lmdb(ctx, MDB_PANIC, "idempotency sweep") : 0;
+    if (n < 0)
+        return rp_reply_lmdb(ctx, MDB_PANIC, "idempotency sweep");
+    return svc_revocations_sweep(ctx);
 }
 

@@ -24,7 +24,8 @@ static const rp_table_t s_platform_tables[] = {
     { "idem_exp", 0 },      /* expiry ms BE + request id -> "" */
     { "offsets", 0 },       /* upstream service name -> u64 BE next seq */
     { "audit", 0 },         /* seq u64 BE -> rapport.sys.v1.AuditRecord */
-    { "meta", 0 },          /* "schema_version" -> u32 BE */
+    { "meta", 0 },          /* "schema_version" -> u32 BE, "page_key" */
+    { "revoked", 0 },       /* revoked token jti -> exp (u64 BE seconds) */
     { NULL, 0 }
 };
 

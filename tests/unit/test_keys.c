@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rapport/jwt.h"
+#include <time.h>
 #include "rapport/keys.h"
 #include "rapport/util.h"
 #include "testutil.h"
@@ -426,6 +428,44 @@ test_key_id(void **state)
     assert_string_equal(kid, want);
 }
 
+/* test_service_token - a service's token is signed by the issuer key, names the
+ * service, carries the integration role (events.replay) for ttl seconds, is 0600,
+ * and a second call replaces it. Without an issuer key there is none. */
+static void
+test_service_token(void **state)
+{
+    (void) state;
+    char *dir = s_tmpdir();
+    assert_int_equal(rp_keys_write_service_token(dir, "leads", 3600), -1);   /* no issuer */
+    assert_int_equal(rp_keys_ensure_issuer(dir), 0);
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    assert_int_equal(rp_issuer_public_load(dir, pk), 0);
+    rp_jwt_verifier_t *v = rp_jwt_verifier_new();
+    rp_jwt_verifier_add_key(v, pk);
+    char *first = NULL;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(rp_keys_write_service_token(dir, "leads", 3600), 0);
+        assert_int_equal(s_mode(dir, "leads.token"), 0600);
+        char *tok = s_read(dir, "leads.token");
+        const rp_claims_t *c = NULL;
+        assert_int_equal(rp_jwt_verify(v, tok, time(NULL) * 1000LL, &c), RP_JWT_OK);
+        assert_string_equal(c->sub, "svc-leads");
+        assert_int_equal(c->n_roles, 1);
+        assert_string_equal(c->roles[0], "integration");
+        assert_true(c->exp - c->iat == 3600);
+        if (round == 0)
+            first = tok;
+        else {
+            assert_string_not_equal(first, tok);    /* replaced: a new jti */
+            free(tok);
+        }
+    }
+    free(first);
+    rp_jwt_verifier_destroy(&v);
+    s_rm_rf(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -439,6 +479,7 @@ main(void)
         cmocka_unit_test(test_issuer_corrupt),
         cmocka_unit_test(test_issuer_concurrent),
         cmocka_unit_test(test_key_id),
+        cmocka_unit_test(test_service_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
  *   issuer.key                          Ed25519 secret key of the token issuer (hex, 0600)
  *   issuer.pub                          its public key (hex)
  *   issuer-previous.pub                 the key before a rotation, also trusted (optional)
+ *   <name>.token                        a service's own token (rp_keys_write_service_token)
  * Secret files are written 0600 and directories 0700.
  * Secret keys live in sodium_malloc'd memory and are wiped by rp_curve_destroy.
  */
@@ -42,6 +43,11 @@ int rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKE
  * during a rotation so tokens signed before it stay valid until they expire. 0,
  * 1 when there is no such file, -1 when it is unreadable or not a key. */
 int rp_issuer_previous_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
+/* rp_keys_write_service_token - mint a token for service `name` (sub "svc-<name>",
+ * role integration: events.replay, so it can follow other services' events, e.g.
+ * identity's revocations) valid for ttl_s seconds, signed with <dir>/issuer.key, and
+ * write it to <dir>/<name>.token (0600), replacing an older one. 0 or -1. */
+int rp_keys_write_service_token(const char *dir, const char *name, int64_t ttl_s);
 /* rp_key_id - the kid of a public key: base64url of the first 12 bytes of its
  * BLAKE2b-256 hash (16 chars + NUL). */
 void rp_key_id(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char kid[17]);
