@@ -100,6 +100,31 @@ test_verify_names_broken_link(void **state)
             fail_msg("%s: exit %d, output \"%s\"; want exit %d and \"%s\"", rows[i].name, status,
                      out ? out : "", rows[i].want_exit, rows[i].want_out);
         free(out);
+        if (rows[i].how == TAMPER_NONE) {
+            /* audit show: who did what, filtered by actor, and as JSON */
+            static const struct {
+                const char *args[8];
+                const char *want[3];
+                const char *not_want;
+            } shows[] = {
+                { { "audit", "show", "--service", "leads", NULL },
+                  { "ACTOR", "u-audrey", "rapport.leads.v1.Leads/Create" }, NULL },
+                { { "audit", "show", "--service", "leads", "--actor", "nobody", NULL },
+                  { "ACTOR", NULL, NULL }, "u-audrey" },
+                { { "--json", "audit", "show", "--service", "leads", "--limit", "2", NULL },
+                  { "\"actor\": \"u-audrey\"", "\"seq\": 2", NULL }, "\"seq\": 3" },
+            };
+            for (size_t k = 0; k < sizeof shows / sizeof shows[0]; k++) {
+                char *sout = NULL;
+                assert_int_equal(rp_suite_run_cli(suite, auditor, &sout, shows[k].args), 0);
+                for (int w = 0; w < 3 && shows[k].want[w]; w++)
+                    if (!strstr(sout, shows[k].want[w]))
+                        fail_msg("audit show %zu: no \"%s\" in:\n%s", k, shows[k].want[w], sout);
+                if (shows[k].not_want && strstr(sout, shows[k].not_want))
+                    fail_msg("audit show %zu: \"%s\" should not be in:\n%s", k, shows[k].not_want, sout);
+                free(sout);
+            }
+        }
         free(mgr);
         free(auditor);
         rp_suite_destroy(&suite);
