@@ -127,6 +127,14 @@ int id_store_family_revoked(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES]
  * into *n_refresh and *n_access (may be NULL). 0 or -1 (replied). */
 int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *sub,
                            const char *reason, uint32_t *n_refresh, uint32_t *n_access);
+/* id_store_revoke_user - end every live session of username: each family of theirs
+ * not yet revoked goes through id_store_revoke_family (its refresh tokens revoked,
+ * token.revoked with reason for each of its live access tokens), in the caller's
+ * write transaction. Revocations are permanent: enabling the user again, or
+ * giving the old roles back, does not bring a token back. Counts into *n_families
+ * and *n_access (may be NULL). 0 or -1 (replied). */
+int id_store_revoke_user(rp_ctx_t *ctx, const char *username, const char *reason,
+                         uint32_t *n_families, uint32_t *n_access);
 
 /* ---- identity_guard.c: the brute-force guard and deferred work ---- */
 

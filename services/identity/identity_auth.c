@@ -13,7 +13,13 @@
  * dummy hash). Password checks use crypto_pwhash_str_verify, hashes of refresh
  * tokens are looked up by key (the hash itself is the secret-free index), and
  * JWT signatures are libsodium's: every comparison of a secret is constant-time.
+ *
+ * Ending sessions: Logout revokes its own family, a replayed refresh token its
+ * family (through the guard), and ChangePassword and ResetPassword every family of
+ * the user (id_store_revoke_user, reasons "password_changed" and "password_reset"),
+ * in the transaction of the change; all go through id_store_revoke_family.
  */
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <jansson.h>
@@ -51,11 +57,8 @@ int id_hash_password_or_reply(rp_ctx_t *ctx, const char *password, char out[cryp
 int id_caller_or_reply(rp_ctx_t *ctx)
 {
     const rp_claims_t *cl = rp_ctx_claims(ctx);
-    int r = id_store_jti_revoked(ctx, cl->jti);
-    if (r < 0)
-        return -1;
-    if (r == 1)
-        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token revoked");
+    /* The user first: disabling also revokes the user's tokens, and "user
+     * disabled" says why (it covers tokens minted offline too). */
     char name[ID_USERNAME_MAX + 1];
     StoredUser *su = NULL;
     if (id_username_fold(cl->sub, name)) {
@@ -65,6 +68,11 @@ int id_caller_or_reply(rp_ctx_t *ctx)
         if (rc == 0 && su->user->disabled)
             return rp_reply_error(ctx, RP_UNAUTHENTICATED, "user disabled");
     }
+    int r = id_store_jti_revoked(ctx, cl->jti);
+    if (r < 0)
+        return -1;
+    if (r == 1)
+        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token revoked");
     return 0;
 }
 
@@ -87,10 +95,14 @@ static int s_authenticate(rp_ctx_t *ctx, const char *username, const char *passw
     const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
     bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
     int64_t now = rp_ctx_now(ctx);
-    if (id_guard_locked_until(name, rp_ctx_request_id(ctx), now) > 0 || (su && su->user->locked_until > now))
+    /* Attempts are told apart by the skeleton's serial, not by the client's request
+     * id: reusing one id must not turn a guessing loop into "one" attempt. */
+    char attempt[24];
+    snprintf(attempt, sizeof attempt, "#%llu", (unsigned long long) rp_ctx_serial(ctx));
+    if (id_guard_locked_until(name, attempt, now) > 0 || (su && su->user->locked_until > now))
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_LOCKED);
     if (!ok) {
-        id_guard_fail(name, rp_ctx_request_id(ctx), now, su != NULL);
+        id_guard_fail(name, attempt, now, su != NULL);
         rp_info("identity: failed login for %s", name[0] ? name : "(invalid name)");
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_LOGIN);
     }
@@ -344,7 +356,8 @@ int id_change_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
         return -1;
     if (s_set_password(ctx, su, in->new_password, false) < 0 || id_store_user_put(ctx, su) < 0)
         return -1;
-    if (id_emit(ctx, "user.password_changed", su->user->id, &su->user->base) < 0)
+    if (id_emit(ctx, "user.password_changed", su->user->id, &su->user->base) < 0
+        || id_store_revoke_user(ctx, su->user->username, "password_changed", NULL, NULL) < 0)
         return -1;
     *out = &su->user->base;
     return 0;
@@ -373,7 +386,8 @@ int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
     id_guard_reset(name);
     if (id_store_user_put(ctx, su) < 0)
         return -1;
-    if (id_emit(ctx, "user.password_reset", su->user->id, &su->user->base) < 0)
+    if (id_emit(ctx, "user.password_reset", su->user->id, &su->user->base) < 0
+        || id_store_revoke_user(ctx, su->user->username, "password_reset", NULL, NULL) < 0)
         return -1;
     *out = &su->user->base;
     return 0;

@@ -10,7 +10,8 @@
  *  - families whose used refresh token was presented again: refused at once, and
  *    revoked in the store by the flush (token.revoked for each live access token).
  * A handler may run twice for one request (a group of writes rolled back and
- * rerun, DESIGN.md §4): failures remember the last request ids they counted.
+ * rerun, DESIGN.md §4): failures remember the last attempts they counted, by
+ * rp_ctx_serial (never by the client's request id, which a guesser could reuse).
  * The flush is idempotent: an item stays queued until a later flush sees it
  * applied in the store, so a rolled-back or retried job loses nothing.
  * The table is bounded (S_MAX names); when full, the stalest unlocked entry goes.

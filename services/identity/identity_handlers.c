@@ -6,6 +6,11 @@
  * users only there and in their own branch. A user out of reach answers
  * NOT_FOUND. Managing a user (disable, enable, roles) also needs the right to
  * grant every role they hold (id_may_grant), and is never done to oneself.
+ *
+ * DisableUser and a SetRoles that changes the set of roles end every live session
+ * of the user in the same transaction (id_store_revoke_user): refresh tokens
+ * refused, access tokens revoked with token.revoked each, which every service
+ * follows. EnableUser brings no session back.
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,12 +76,32 @@ static int s_grants_or_reply(rp_ctx_t *ctx, char *const *roles, size_t n)
     return 0;
 }
 
-static int s_write_user(rp_ctx_t *ctx, StoredUser *su, const char *type, ProtobufCMessage **out)
+/* s_write_user - store su and emit type; with end_reason, also end every live
+ * session of the user (id_store_revoke_user), in the same transaction. */
+static int s_write_user(rp_ctx_t *ctx, StoredUser *su, const char *type, const char *end_reason,
+                        ProtobufCMessage **out)
 {
     if (id_store_user_put(ctx, su) < 0 || id_emit(ctx, type, su->user->id, &su->user->base) < 0)
         return -1;
+    if (end_reason && id_store_revoke_user(ctx, su->user->username, end_reason, NULL, NULL) < 0)
+        return -1;
     *out = &su->user->base;
     return 0;
+}
+
+/* s_same_roles - the same set of roles (each list has no repeats). */
+static bool s_same_roles(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && strcmp(a[i], b[j]) != 0)
+            j++;
+        if (j == nb)
+            return false;
+    }
+    return true;
 }
 
 /* ---- CreateUser ---- */
@@ -144,7 +169,7 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
     if (id_hash_password_or_reply(ctx, in->password, hash) < 0)
         return -1;
     su->password_hash = rp_ctx_strdup(ctx, hash);
-    return s_write_user(ctx, su, "user.created", out);
+    return s_write_user(ctx, su, "user.created", NULL, out);
 }
 
 /* ---- GetUser ---- */
@@ -228,7 +253,10 @@ static int s_set_disabled(rp_ctx_t *ctx, const ProtobufCMessage *in_, bool disab
                               disabled ? "disabled" : "enabled");
     su->user->disabled = disabled;
     su->user->updated_at = rp_ctx_now(ctx);
-    return s_write_user(ctx, su, disabled ? "user.disabled" : "user.enabled", out);
+    /* Disabling ends every session; enabling brings none back (the revocations
+     * are permanent): the user logs in again. */
+    return s_write_user(ctx, su, disabled ? "user.disabled" : "user.enabled", disabled ? "disabled" : NULL,
+                        out);
 }
 
 int id_disable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out)
@@ -251,8 +279,11 @@ int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         || s_target_or_reply(ctx, "username", in->username, true, &su) < 0
         || s_grants_or_reply(ctx, in->roles, in->n_roles) < 0)
         return -1;
+    /* Tokens carry roles and scope: a new set ends every session, so that no
+     * token keeps the old roles. The same set again changes no token. */
+    bool changed = !s_same_roles(su->user->roles, su->user->n_roles, in->roles, in->n_roles);
     su->user->roles = in->roles;
     su->user->n_roles = in->n_roles;
     su->user->updated_at = rp_ctx_now(ctx);
-    return s_write_user(ctx, su, "user.roles_changed", out);
+    return s_write_user(ctx, su, "user.roles_changed", changed ? "roles_changed" : NULL, out);
 }

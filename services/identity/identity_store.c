@@ -11,6 +11,9 @@
  *   jti_family    jti NUL                         -> family (16)
  *   revoked_jti   jti NUL                         -> exp s (u64 BE)
  *   revoked_fam   family (16)                     -> ""
+ *   user_fam      username NUL + family (16)      -> ""  (a user's families not yet
+ *                 revoked: how DisableUser, SetRoles and the password changes
+ *                 find every live session of a user; schema version 2)
  * A refresh token itself is never stored, only its hash; a password only as its
  * Argon2id string. Expired rows are kept for now (a sweep is future work); they
  * are refused by their expiry.
@@ -32,15 +35,50 @@ static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
     return 0;
 }
 
+/* s_migrate_v2 - index the families of every stored refresh token by user. */
+static int s_migrate_v2(rp_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, rp_store_dbi(store, "refresh"), &cur) != 0)
+        return -1;
+    MDB_dbi ix = rp_store_dbi(store, "user_fam");
+    MDB_val k, v;
+    int rc, ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        RefreshRecord *r = rapport__identity__v1__refresh_record__unpack(NULL, v.mv_size, v.mv_data);
+        if (!r) {
+            rp_error("identity: migration 2: a refresh record does not decode");
+            ret = -1;
+            break;
+        }
+        if (!r->revoked && r->family.len == ID_FAMILY_BYTES && r->username && r->username[0]) {
+            rp_key_t key;
+            rp_key_init(&key);
+            rp_key_str(&key, r->username);
+            rp_key_bytes(&key, r->family.data, ID_FAMILY_BYTES);
+            MDB_val kv = rp_key_val(&key), empty = { 0, (void *)"" };
+            if (!key.overflow && mdb_put(txn, ix, &kv, &empty, 0) != 0)
+                ret = -1;
+        }
+        rapport__identity__v1__refresh_record__free_unpacked(r, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        ret = -1;
+    return ret;
+}
+
 const rp_table_t id_tables[] = {
     { "users", 0 }, { "refresh", 0 }, { "ix_username", 0 }, { "ix_unit", 0 },
     { "ix_family", 0 }, { "fam_jti", 0 }, { "jti_family", 0 }, { "revoked_jti", 0 },
-    { "revoked_fam", 0 },
+    { "revoked_fam", 0 }, { "user_fam", 0 },
     { NULL, 0 }
 };
 
 const rp_migration_t id_migrations[] = {
     { 1, "initial tables", s_migrate_v1 },
+    { 2, "index refresh-token families by user", s_migrate_v2 },
     { 0, NULL, NULL }
 };
 
@@ -213,6 +251,13 @@ int id_store_refresh_get(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], Refre
     return 0;
 }
 
+static void s_user_fam_key(rp_key_t *k, const char *username, const uint8_t family[ID_FAMILY_BYTES])
+{
+    rp_key_init(k);
+    rp_key_str(k, username ? username : "");
+    rp_key_bytes(k, family, ID_FAMILY_BYTES);
+}
+
 int id_store_refresh_put(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], const RefreshRecord *r)
 {
     assert(r->family.len == ID_FAMILY_BYTES);
@@ -223,7 +268,12 @@ int id_store_refresh_put(rp_ctx_t *ctx, const uint8_t hash[ID_HASH_BYTES], const
     rp_key_init(&k);
     rp_key_bytes(&k, r->family.data, ID_FAMILY_BYTES);
     rp_key_bytes(&k, hash, ID_HASH_BYTES);
-    return s_put_raw(ctx, "ix_family", &k, "", 0);
+    if (s_put_raw(ctx, "ix_family", &k, "", 0) < 0)
+        return -1;
+    if (r->revoked)
+        return 0;               /* revoked: no longer a live session of its user */
+    s_user_fam_key(&k, r->username, r->family.data);
+    return s_put_raw(ctx, "user_fam", &k, "", 0);
 }
 
 int id_store_access_put(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *jti,
@@ -282,6 +332,10 @@ int id_store_revoke_jti(rp_ctx_t *ctx, const char *jti, int64_t exp_s, const cha
     rp_key_str(&k, jti);
     if (s_put_raw(ctx, "revoked_jti", &k, exp, sizeof exp) < 0)
         return -1;
+    /* Refused by identity's own verifier too (System methods included) once this
+     * commits; other services learn it from the event. */
+    if (rp_ctx_revoke(ctx, jti, exp_s) < 0)
+        return -1;
     Rapport__Identity__V1__TokenRevoked ev = RAPPORT__IDENTITY__V1__TOKEN_REVOKED__INIT;
     ev.jti = (char *)jti;
     ev.exp = exp_s;
@@ -302,19 +356,21 @@ int id_store_family_revoked(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES]
     return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
 }
 
-/* s_collect - the keys under prefix (family) in table, malloc'd suffixes. */
+/* s_collect - the keys of table that start with prefix (plen bytes): their
+ * suffixes, copied into malloc'd arrays (the caller frees v, len and *vals), and
+ * with vals each row's u64 BE value. 0 or -1 (replied). */
 typedef struct { uint8_t (*v)[RP_KEY_MAX]; size_t *len; size_t n, cap; } s_keys_t;
 
-static int s_collect(rp_ctx_t *ctx, const char *table, const uint8_t family[ID_FAMILY_BYTES],
+static int s_collect(rp_ctx_t *ctx, const char *table, const void *prefix, size_t plen,
                      s_keys_t *out, uint64_t **vals)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &cur);
     if (rc)
         return rp_reply_lmdb(ctx, rc, table);
-    MDB_val k = { ID_FAMILY_BYTES, (void *)family }, v;
+    MDB_val k = { plen, (void *)prefix }, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size <= ID_FAMILY_BYTES || memcmp(k.mv_data, family, ID_FAMILY_BYTES) != 0)
+        if (k.mv_size <= plen || memcmp(k.mv_data, prefix, plen) != 0)
             break;
         if (out->n == out->cap) {
             out->cap = out->cap ? out->cap * 2 : 8;
@@ -323,10 +379,10 @@ static int s_collect(rp_ctx_t *ctx, const char *table, const uint8_t family[ID_F
             if (vals)
                 *vals = rp_realloc(*vals, out->cap * sizeof **vals);
         }
-        size_t n = k.mv_size - ID_FAMILY_BYTES;
+        size_t n = k.mv_size - plen;
         if (n > RP_KEY_MAX)
             n = RP_KEY_MAX;
-        memcpy(out->v[out->n], (const uint8_t *)k.mv_data + ID_FAMILY_BYTES, n);
+        memcpy(out->v[out->n], (const uint8_t *)k.mv_data + plen, n);
         out->len[out->n] = n;
         if (vals)
             (*vals)[out->n] = v.mv_size == 8 ? rp_be_u64(v.mv_data) : 0;
@@ -338,15 +394,28 @@ static int s_collect(rp_ctx_t *ctx, const char *table, const uint8_t family[ID_F
     return 0;
 }
 
+static void s_keys_free(s_keys_t *k)
+{
+    free(k->v);
+    free(k->len);
+    k->v = NULL;
+    k->len = NULL;
+    k->n = k->cap = 0;
+}
+
+/* id_store_revoke_family is the one place that ends a session: Logout (one
+ * family), a replayed refresh token (one family, from the guard's flush) and
+ * id_store_revoke_user (every family of a user) all come here. */
 int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *sub,
                            const char *reason, uint32_t *n_refresh, uint32_t *n_access)
 {
     uint32_t nr = 0, na = 0;
     s_keys_t hashes = { 0 }, jtis = { 0 };
     uint64_t *exps = NULL;
-    int ret = s_collect(ctx, "ix_family", family, &hashes, NULL);
+    rp_key_t k;
+    int ret = s_collect(ctx, "ix_family", family, ID_FAMILY_BYTES, &hashes, NULL);
     if (ret == 0)
-        ret = s_collect(ctx, "fam_jti", family, &jtis, &exps);
+        ret = s_collect(ctx, "fam_jti", family, ID_FAMILY_BYTES, &jtis, &exps);
     for (size_t i = 0; ret == 0 && i < hashes.n; i++) {
         if (hashes.len[i] != ID_HASH_BYTES)
             continue;
@@ -355,6 +424,12 @@ int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES],
         if (rc == MDB_NOTFOUND)
             continue;
         if (rc) {
+            ret = -1;
+            break;
+        }
+        /* No longer a live session of its user (see user_fam). */
+        s_user_fam_key(&k, r->username, family);
+        if (s_del_raw(ctx, "user_fam", &k) < 0) {
             ret = -1;
             break;
         }
@@ -376,14 +451,55 @@ int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES],
             na += (uint32_t)r;
     }
     if (ret == 0) {
-        rp_key_t k;
         rp_key_init(&k);
         rp_key_bytes(&k, family, ID_FAMILY_BYTES);
         ret = s_put_raw(ctx, "revoked_fam", &k, "", 0);
     }
-    free(hashes.v); free(hashes.len); free(jtis.v); free(jtis.len); free(exps);
+    s_keys_free(&hashes);
+    s_keys_free(&jtis);
+    free(exps);
     if (n_refresh)
         *n_refresh = nr;
+    if (n_access)
+        *n_access = na;
+    return ret;
+}
+
+int id_store_revoke_user(rp_ctx_t *ctx, const char *username, const char *reason,
+                         uint32_t *n_families, uint32_t *n_access)
+{
+    uint32_t nf = 0, na = 0;
+    rp_key_t prefix;
+    rp_key_init(&prefix);
+    rp_key_str(&prefix, username);
+    if (prefix.overflow)
+        return rp_reply_error(ctx, RP_INTERNAL, "username too long for user_fam");
+    s_keys_t fams = { 0 };
+    int ret = s_collect(ctx, "user_fam", prefix.b, prefix.len, &fams, NULL);
+    for (size_t i = 0; ret == 0 && i < fams.n; i++) {
+        if (fams.len[i] != ID_FAMILY_BYTES)
+            continue;
+        const uint8_t *family = fams.v[i];
+        int revoked = id_store_family_revoked(ctx, family);
+        uint32_t a = 0;
+        if (revoked < 0)
+            ret = -1;
+        else if (revoked == 0 && (ret = id_store_revoke_family(ctx, family, username, reason, NULL, &a)) == 0) {
+            nf++;
+            na += a;
+        }
+        if (ret == 0) {         /* also when the family had no readable refresh record */
+            rp_key_t k;
+            s_user_fam_key(&k, username, family);
+            ret = s_del_raw(ctx, "user_fam", &k);
+        }
+    }
+    s_keys_free(&fams);
+    if (ret == 0 && nf)
+        rp_info("identity: %s (%s): %u session(s) ended, %u access token(s) revoked", username, reason,
+                nf, na);
+    if (n_families)
+        *n_families = nf;
     if (n_access)
         *n_access = na;
     return ret;

@@ -1,7 +1,9 @@
 /* test_identity.c - rapport-identity against a real process (with a real
  * rapport-leads beside it, sharing the keys directory): users and who may manage
  * them, the password policy, logins, lock-out and its end, refresh rotation and
- * replay, logout, disabled users, forced changes after a reset, the JWKS, tokens
+ * replay, logout, disabled users, forced changes after a reset, account changes
+ * (disable, roles, password change and reset) that end every session of the user
+ * and the schema migration that finds old sessions for them, the JWKS, tokens
  * accepted by another service and verified by a JWT library we did not write
  * (PyJWT), and events that never carry a secret.
  *
@@ -21,7 +23,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <jansson.h>
+#include <lmdb.h>
 #include <sodium.h>
 
 #include "harness.h"
@@ -671,7 +675,176 @@ static void test_disabled_user(void **state)
     s_expect(s_whoami(tp->access_token, NULL), RP_UNAUTHENTICATED, "disabled whoami");
     s_expect(s_set_state(ADMIN, M("EnableUser"), "ds.anna"), RP_OK, "enable");
     assert_int_equal(s_count_events(seq0, "user.enabled", NULL), 1);
+    /* enabling brings no old session back */
+    s_expect(s_whoami(tp->access_token, NULL), RP_UNAUTHENTICATED, "old token after enable");
+    s_expect(s_refresh(tp->refresh_token, NULL), RP_UNAUTHENTICATED, "old refresh after enable");
     s_expect(s_login("ds.anna", PW, NULL), RP_OK, "enabled login");
+    protobuf_c_message_free_unpacked(&tp->base, NULL);
+}
+
+/* ---- account changes end every session ---- */
+
+/* s_revoked - token.revoked events after seq0 for sub (all of them in *total), and
+ * how many of those have reason. */
+static size_t s_revoked(uint64_t seq0, const char *sub, const char *reason, size_t *total)
+{
+    size_t n = 0, hits = 0, all = 0;
+    Rapport__V1__Event **evs = rp_suite_replay(S, "identity", seq0 + 1, "rapport.identity.v1.token.revoked", &n);
+    for (size_t i = 0; i < n; i++) {
+        Rapport__Identity__V1__TokenRevoked *tr = rapport__identity__v1__token_revoked__unpack(
+            NULL, evs[i]->data.len, evs[i]->data.data);
+        assert_non_null(tr);
+        assert_string_equal(evs[i]->subject, tr->jti);
+        assert_true(tr->exp > time(NULL));
+        if (strcmp(tr->sub, sub) == 0) {
+            all++;
+            if (strcmp(tr->reason, reason) == 0)
+                hits++;
+        }
+        rapport__identity__v1__token_revoked__free_unpacked(tr, NULL);
+    }
+    rp_suite_events_free(&evs, n);
+    if (total)
+        *total = all;
+    return hits;
+}
+
+static int s_set_roles(const char *username, const char *role)
+{
+    Rapport__Identity__V1__SetRolesRequest in = RAPPORT__IDENTITY__V1__SET_ROLES_REQUEST__INIT;
+    char *roles[] = { (char *)role };
+    in.username = (char *)username;
+    in.roles = roles;
+    in.n_roles = 1;
+    return s_call(ADMIN, M("SetRoles"), &in.base, &rapport__identity__v1__user__descriptor, NULL);
+}
+
+static int s_reset(const char *username, const char *temporary)
+{
+    Rapport__Identity__V1__ResetPasswordRequest in = RAPPORT__IDENTITY__V1__RESET_PASSWORD_REQUEST__INIT;
+    in.username = (char *)username;
+    in.temporary_password = (char *)temporary;
+    return s_call(ADMIN, M("ResetPassword"), &in.base, &rapport__identity__v1__user__descriptor, NULL);
+}
+
+static void s_logout(const char *token)
+{
+    rp_client_t *c = rp_suite_client(S, "identity", token);
+    Rapport__Identity__V1__LogoutRequest in = RAPPORT__IDENTITY__V1__LOGOUT_REQUEST__INIT;
+    s_expect(s_call(c, M("Logout"), &in.base, &rapport__identity__v1__logout_reply__descriptor, NULL), RP_OK,
+             "logout");
+    rp_client_destroy(&c);
+}
+
+enum { CH_DISABLE, CH_ROLES, CH_CHANGE, CH_RESET };
+#define PW_NEW "saffron-Kettle-31"
+#define PW_TEMP "Temporary-Pass-9"
+
+/* Disabling a user, changing their roles, changing or resetting their password
+ * ends every live session: refresh tokens of every family refused, a token.revoked
+ * for each live access token (in the reply's transaction: visible at once, not
+ * through the guard's timer), none for a session that had ended already, none for
+ * anyone else. Undoing the change brings no session back. */
+static void test_account_changes_end_sessions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *user;
+        int change;
+        const char *want_event, *want_reason;
+        const char *login_pw;           /* the password that works once it is undone */
+        const char *want_role;          /* the role a new login carries */
+    } rows[] = {
+        { "disable", "es.dis", CH_DISABLE, "user.disabled", "disabled", PW, "manager" },
+        { "roles_changed", "es.rol", CH_ROLES, "user.roles_changed", "roles_changed", PW, "senior_manager" },
+        { "password_changed", "es.chg", CH_CHANGE, "user.password_changed", "password_changed", PW_NEW, "manager" },
+        { "password_reset", "es.rst", CH_RESET, "user.password_reset", "password_reset", PW_NEW, "manager" },
+    };
+    s_user("es.other", "manager", "/hq/sales/g1");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *u = rows[i].user;
+        s_user(u, "manager", "/hq/sales/g1");
+        /* session A refreshed once (two live access tokens), session B, session C
+         * logged out already; and someone else's session */
+        TokenPair *a1 = NULL, *a2 = NULL, *b = NULL, *c = NULL, *o = NULL;
+        s_expect(s_login(u, PW, &a1), RP_OK, rows[i].name);
+        s_expect(s_refresh(a1->refresh_token, &a2), RP_OK, rows[i].name);
+        s_expect(s_login(u, PW, &b), RP_OK, rows[i].name);
+        s_expect(s_login(u, PW, &c), RP_OK, rows[i].name);
+        s_logout(c->access_token);
+        s_expect(s_login("es.other", PW, &o), RP_OK, rows[i].name);
+
+        uint64_t seq0 = rp_suite_last_seq(S, "identity");
+        int rc = -1;
+        switch (rows[i].change) {
+        case CH_DISABLE: rc = s_set_state(ADMIN, M("DisableUser"), u); break;
+        case CH_ROLES:   rc = s_set_roles(u, "senior_manager"); break;
+        case CH_CHANGE:  rc = s_change(u, PW, PW_NEW); break;
+        case CH_RESET:   rc = s_reset(u, PW_TEMP); break;
+        }
+        s_expect(rc, RP_OK, rows[i].name);
+        assert_int_equal(s_count_events(seq0, rows[i].want_event, NULL), 1);
+        size_t total = 0, hits = s_revoked(seq0, u, rows[i].want_reason, &total);
+        if (hits != 3 || total != 3)
+            fail_msg("%s: want 3 token.revoked with reason %s at once, got %zu (of %zu)", rows[i].name,
+                     rows[i].want_reason, hits, total);
+        s_revoked(seq0, "es.other", "", &total);
+        assert_int_equal(total, 0);
+
+        const char *tokens[] = { a1->access_token, a2->access_token, b->access_token };
+        for (size_t k = 0; k < 3; k++)
+            s_expect(s_whoami(tokens[k], NULL), RP_UNAUTHENTICATED, rows[i].name);
+        s_expect(s_refresh(a2->refresh_token, NULL), RP_UNAUTHENTICATED, rows[i].name);
+        s_expect(s_refresh(b->refresh_token, NULL), RP_UNAUTHENTICATED, rows[i].name);
+        s_expect(s_whoami(o->access_token, NULL), RP_OK, "someone else's session");
+        s_expect(s_refresh(o->refresh_token, NULL), RP_OK, "someone else's refresh");
+
+        /* undo the change: still no old session comes back */
+        switch (rows[i].change) {
+        case CH_DISABLE: s_expect(s_set_state(ADMIN, M("EnableUser"), u), RP_OK, "enable"); break;
+        case CH_ROLES:   break;
+        case CH_CHANGE:  break;
+        case CH_RESET:   s_expect(s_change(u, PW_TEMP, PW_NEW), RP_OK, "change after reset"); break;
+        }
+        for (size_t k = 0; k < 3; k++)
+            s_expect(s_whoami(tokens[k], NULL), RP_UNAUTHENTICATED, rows[i].name);
+        s_expect(s_refresh(b->refresh_token, NULL), RP_UNAUTHENTICATED, rows[i].name);
+        /* a new login works and carries the account as it is now */
+        TokenPair *n = NULL;
+        s_expect(s_login(u, rows[i].login_pw, &n), RP_OK, rows[i].name);
+        Rapport__Identity__V1__WhoAmIReply *w = NULL;
+        s_expect(s_whoami(n->access_token, &w), RP_OK, rows[i].name);
+        assert_int_equal(w->claims->n_roles, 1);
+        assert_string_equal(w->claims->roles[0], rows[i].want_role);
+        protobuf_c_message_free_unpacked(&w->base, NULL);
+        s_expect(s_refresh(n->refresh_token, NULL), RP_OK, rows[i].name);
+
+        TokenPair *all[] = { a1, a2, b, c, o, n };
+        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+            protobuf_c_message_free_unpacked(&all[k]->base, NULL);
+    }
+}
+
+/* SetRoles with the same set of roles changes no token; a changed set does, even
+ * when it is changed back. */
+static void test_same_roles_keep_sessions(void **state)
+{
+    (void)state;
+    s_user("sr.anna", "manager", "/hq/sales/g1");
+    TokenPair *tp = NULL;
+    s_expect(s_login("sr.anna", PW, &tp), RP_OK, "login");
+    uint64_t seq0 = rp_suite_last_seq(S, "identity");
+    s_expect(s_set_roles("sr.anna", "manager"), RP_OK, "same roles");
+    size_t total = 0;
+    s_revoked(seq0, "sr.anna", "roles_changed", &total);
+    assert_int_equal(total, 0);
+    s_expect(s_whoami(tp->access_token, NULL), RP_OK, "session kept");
+    s_expect(s_set_roles("sr.anna", "senior_manager"), RP_OK, "new roles");
+    s_expect(s_set_roles("sr.anna", "manager"), RP_OK, "old roles again");
+    assert_int_equal(s_revoked(seq0, "sr.anna", "roles_changed", &total), 1);
+    assert_int_equal(total, 1);
+    s_expect(s_whoami(tp->access_token, NULL), RP_UNAUTHENTICATED, "old session after a change back");
+    s_expect(s_refresh(tp->refresh_token, NULL), RP_UNAUTHENTICATED, "old refresh after a change back");
     protobuf_c_message_free_unpacked(&tp->base, NULL);
 }
 
@@ -770,6 +943,56 @@ static void test_public_and_private(void **state)
     protobuf_c_message_free_unpacked(&w->base, NULL);
 }
 
+/* Schema version 2 indexes refresh-token families by user: sessions stored by
+ * version 1 (no index) are found by the migration, so disabling their user still
+ * ends them. Version 1 is simulated by emptying the index and the recorded
+ * version while identity is stopped. */
+static void test_migration_finds_old_sessions(void **state)
+{
+    (void)state;
+    s_user("mg.anna", "manager", "/hq/sales/g1");
+    TokenPair *tp = NULL;
+    s_expect(s_login("mg.anna", PW, &tp), RP_OK, "login");
+    assert_int_equal(rp_suite_kill(S, "identity", SIGTERM), 0);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/identity", rp_suite_dir(S));
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi ix, meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "user_fam", 0, &ix), 0);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, ix, &st), 0);
+    assert_true(st.ms_entries >= 1);
+    assert_int_equal(mdb_drop(txn, ix, 0), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t v1[4] = { 0, 0, 0, 1 };
+    MDB_val k = { strlen("schema_version"), (void *)"schema_version" }, v = { sizeof v1, v1 };
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    const char *envv[] = { "RAPPORT_TEST_CLOCK=1", NULL };
+    rp_suite_start(S, "identity", envv);
+    rp_client_destroy(&ADMIN);
+    rp_client_destroy(&ANON);
+    ADMIN = rp_suite_client(S, "identity", rp_suite_admin_token(S));
+    ANON = rp_suite_client(S, "identity", NULL);
+
+    s_expect(s_whoami(tp->access_token, NULL), RP_OK, "the session survives the restart");
+    uint64_t seq0 = rp_suite_last_seq(S, "identity");
+    s_expect(s_set_state(ADMIN, M("DisableUser"), "mg.anna"), RP_OK, "disable");
+    assert_int_equal(s_revoked(seq0, "mg.anna", "disabled", NULL), 1);
+    s_expect(s_set_state(ADMIN, M("EnableUser"), "mg.anna"), RP_OK, "enable");
+    s_expect(s_whoami(tp->access_token, NULL), RP_UNAUTHENTICATED, "old session after the migration");
+    s_expect(s_refresh(tp->refresh_token, NULL), RP_UNAUTHENTICATED, "old refresh after the migration");
+    protobuf_c_message_free_unpacked(&tp->base, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,9 +1006,12 @@ int main(void)
         cmocka_unit_test(test_refresh_rotation_and_replay),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_disabled_user),
+        cmocka_unit_test(test_account_changes_end_sessions),
+        cmocka_unit_test(test_same_roles_keep_sessions),
         cmocka_unit_test(test_reset_forces_change),
         cmocka_unit_test(test_events_carry_no_secret),
         cmocka_unit_test(test_lockout),
+        cmocka_unit_test(test_migration_finds_old_sessions),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
