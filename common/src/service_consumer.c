@@ -81,6 +81,7 @@ s_apply_one(rp_service_t *svc, s_upstream_t *up, rp_ctx_t *ctx, const Rapport__V
     ctx->txn = NULL;
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
+    ctx->revokes = NULL;
     if (ctx->map_full)
         return S_FULL;
     rp_warn("consumer of %s: event %llu (%s) rejected: %s", up->def->upstream,

@@ -37,6 +37,7 @@ svc_ctx_clear_outcome(rp_ctx_t *ctx)
     ctx->subject = NULL;
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
+    ctx->revokes = NULL;
     ctx->reply = NULL;
     ctx->reply_len = 0;
     ctx->has_reply = false;
@@ -128,6 +129,32 @@ rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1])
 {
     rp_ulid_new(ctx->svc->now, id);
     rp_ulid_format(id, str);
+}
+
+int
+rp_ctx_revoke(rp_ctx_t *ctx, const char *jti, int64_t exp_s)
+{
+    assert(ctx->txn && "rp_ctx_revoke outside a write");
+    if (rp_str_empty(jti) || strlen(jti) >= sizeof ctx->claims.jti)
+        return rp_reply_error(ctx, RP_INTERNAL, "cannot revoke a malformed token id");
+    uint8_t exp[8];
+    rp_u64_be((uint64_t) (exp_s > 0 ? exp_s : 0), exp);
+    MDB_val k = { strlen(jti), (void *) jti }, v = { 8, exp };
+    int rc = mdb_put(ctx->txn, rp_store_dbi(ctx->svc->store, "revoked"), &k, &v, 0);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "revoked");
+    s_pending_revoke_t *r = rp_arena_alloc(&ctx->arena, sizeof *r);
+    r->jti = rp_ctx_strdup(ctx, jti);
+    r->exp_s = exp_s;
+    r->next = ctx->revokes;
+    ctx->revokes = r;
+    return 0;
+}
+
+uint64_t
+rp_ctx_serial(rp_ctx_t *ctx)
+{
+    return ctx->serial;
 }
 
 void

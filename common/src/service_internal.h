@@ -66,6 +66,13 @@ typedef struct {
 } s_route_t;
 
 /* An event appended by a request, published after commit. */
+/* A token revoked by a request (rp_ctx_revoke), refused once it commits. */
+typedef struct s_pending_revoke {
+    struct s_pending_revoke *next;
+    char *jti;
+    int64_t exp_s;
+} s_pending_revoke_t;
+
 typedef struct s_pending_event {
     struct s_pending_event *next;
     char *type;                                 /* in the request's arena */
@@ -95,6 +102,8 @@ struct rp_ctx {
     bool map_full;
     char *subject;
     s_pending_event_t *events, **events_tail;
+    struct s_pending_revoke *revokes;           /* applied to the verifier after commit */
+    uint64_t serial;                            /* rp_ctx_serial */
     uint8_t digest[RP_IDEM_DIGEST];
     char *idem_key;                             /* "<caller>/<request id>" (s_prepare) */
     uint8_t *reply;                             /* packed Reply, in the arena */
@@ -131,6 +140,7 @@ struct rp_service {
     rp_validate_limits_t limits;
     rp_ctx_t **batch;                           /* batch_max contexts, reused */
     int64_t now;                                /* the clock, read once per batch */
+    uint64_t next_serial;                       /* rp_ctx_serial of the next request */
     int64_t started_ms;
     uint64_t last_seq;                          /* last committed event seq */
     rp_audit_head_t audit_head;                 /* head of the chain as the open txn sees it */

@@ -186,6 +186,7 @@ s_discard(rp_ctx_t *ctx)
 {
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
+    ctx->revokes = NULL;
 }
 
 /* s_write_one - run one write in its own nested transaction of parent, so that it
@@ -263,10 +264,13 @@ s_write_group(rp_service_t *svc, rp_ctx_t **writes, size_t n, MDB_txn *parent)
     return 0;
 }
 
-/* svc_publish - send a committed request's events on the PUB socket. */
+/* svc_publish - a request committed: refuse the tokens it revoked, and send its
+ * events on the PUB socket. */
 void
 svc_publish(rp_service_t *svc, rp_ctx_t *ctx)
 {
+    for (s_pending_revoke_t *r = ctx->revokes; r; r = r->next)
+        rp_jwt_verifier_revoke(svc->verifier, r->jti, r->exp_s);
     void *sock = zsock_resolve(svc->pub);
     for (s_pending_event_t *e = ctx->events; e; e = e->next) {
         zmq_send(sock, e->type, strlen(e->type), ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -354,6 +358,7 @@ s_recv_one(rp_service_t *svc, rp_ctx_t *ctx, zmq_msg_t *msg)
         return 0;
     ctx->identity_len = (size_t) n > sizeof ctx->identity ? sizeof ctx->identity : (size_t) n;
     ctx->start_us = rp_clock_mono_us();
+    ctx->serial = ++svc->next_serial;
     int more = 0;
     size_t more_len = sizeof more;
     zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len);

@@ -159,6 +159,16 @@ void rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1]);
  * transaction. Published after commit. The first subject emitted also becomes the
  * audit record's subject. 0, or -1 (then the request fails with INTERNAL). */
 int rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg);
+/* rp_ctx_revoke - revoke a token (jti, valid until exp_s seconds) in this service:
+ * kept in the platform table `revoked` in the request's transaction, and refused
+ * by this service's verifier once the request commits. Identity calls it for every
+ * token it revokes (its own methods, System ones included, then refuse it at once);
+ * other services learn revocations from identity's token.revoked events. 0 or -1. */
+int rp_ctx_revoke(rp_ctx_t *ctx, const char *jti, int64_t exp_s);
+/* rp_ctx_serial - a number unique to each request this process received, the same
+ * when the skeleton runs a request's handler again (a group of writes rolled back
+ * and replayed one by one); for handlers that count attempts in memory. */
+uint64_t rp_ctx_serial(rp_ctx_t *ctx);
 /* rp_ctx_set_subject - the audit subject when no event names it. */
 
 void rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject);
