@@ -33,6 +33,8 @@ typedef Rapport__Identity__V1__User User;
 typedef Rapport__Identity__V1__StoredUser StoredUser;
 typedef Rapport__Identity__V1__RefreshRecord RefreshRecord;
 typedef Rapport__Identity__V1__TokenPair TokenPair;
+typedef Rapport__Identity__V1__Delegation Delegation;
+typedef Rapport__Identity__V1__StoredDelegation StoredDelegation;
 
 #define ID_USERNAME_MAX     63
 #define ID_DISPLAY_MAX      200
@@ -47,6 +49,8 @@ typedef Rapport__Identity__V1__TokenPair TokenPair;
 #define ID_REFRESH_STRLEN   43          /* base64url of 32 bytes, no padding */
 #define ID_HASH_BYTES       32          /* BLAKE2b-256 of a refresh token */
 #define ID_FAMILY_BYTES     RP_ULID_LEN
+#define ID_DELEG_MAX_MS     (366LL * 86400 * 1000)  /* longest delegation period */
+#define ID_DELEG_TOKENS_MAX 256         /* live ActAs tokens kept per delegation */
 
 #define ID_MSG_BAD_LOGIN    "invalid username or password"
 #define ID_MSG_LOCKED       "account locked, try again later"
@@ -131,10 +135,26 @@ int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES],
  * not yet revoked goes through id_store_revoke_family (its refresh tokens revoked,
  * token.revoked with reason for each of its live access tokens), in the caller's
  * write transaction. Revocations are permanent: enabling the user again, or
- * giving the old roles back, does not bring a token back. Counts into *n_families
- * and *n_access (may be NULL). 0 or -1 (replied). */
+ * giving the old roles back, does not bring a token back. Also revokes every live
+ * delegated token (ActAs) held by username or acting on their behalf. Counts into
+ * *n_families and *n_access (may be NULL). 0 or -1 (replied). */
 int id_store_revoke_user(rp_ctx_t *ctx, const char *username, const char *reason,
                          uint32_t *n_families, uint32_t *n_access);
+
+/* Delegations. get: 0, MDB_NOTFOUND (also for a malformed id) or -1 (replied). */
+int id_store_delegation_get(rp_ctx_t *ctx, const char *id, StoredDelegation **out);
+/* id_store_delegation_put - write a new or changed delegation and its index. 0 or -1. */
+int id_store_delegation_put(rp_ctx_t *ctx, const StoredDelegation *sd);
+/* fn gets an arena delegation; returns 1 kept / go on, 0 skip (page) or stop
+ * (_of), -1 abort (replied). */
+typedef int (*id_delegation_fn)(void *arg, StoredDelegation *sd);
+/* id_store_delegations_of - every delegation naming substitute for absent. 0 or -1. */
+int id_store_delegations_of(rp_ctx_t *ctx, const char *substitute, const char *absent,
+                            id_delegation_fn fn, void *arg);
+/* id_store_delegations_page - one page of delegations in order of creation
+ * (fn filters: 1 kept, 0 skipped). 0, -1 (replied) or -2 (bad page token). */
+int id_store_delegations_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit,
+                              id_delegation_fn fn, void *arg, char **next_token);
 
 /* ---- identity_guard.c: the brute-force guard and deferred work ---- */
 
@@ -178,5 +198,9 @@ int id_refresh(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out
 int id_logout(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_jwks(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_delegate(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_revoke_delegation(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_list_delegations(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 
 #endif

@@ -1,5 +1,5 @@
 /* identity_auth.c - logins and tokens: Login, Refresh, Logout, WhoAmI, Jwks,
- * ChangePassword and ResetPassword.
+ * ChangePassword, ResetPassword, and ActAs (a substitute's delegated token).
  *
  * Tokens (PROTOCOL.md §9): sub is the username (unique for ever: users are never
  * deleted or renamed), roles/branch/unit from the user record, scope the widest
@@ -36,6 +36,9 @@ typedef Rapport__Identity__V1__Claims Claims;
 typedef Rapport__Identity__V1__JwksReply JwksReply;
 typedef Rapport__Identity__V1__ChangePasswordRequest ChangePasswordRequest;
 typedef Rapport__Identity__V1__ResetPasswordRequest ResetPasswordRequest;
+typedef Rapport__Identity__V1__ActAsRequest ActAsRequest;
+typedef Rapport__Identity__V1__ActAsReply ActAsReply;
+typedef Rapport__Identity__V1__IssuedToken IssuedToken;
 
 int id_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m)
 {
@@ -62,6 +65,14 @@ int id_caller_or_reply(rp_ctx_t *ctx)
     char name[ID_USERNAME_MAX + 1];
     StoredUser *su = NULL;
     if (id_username_fold(cl->sub, name)) {
+        int rc = id_store_user_by_name(ctx, name, &su);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return -1;
+        if (rc == 0 && su->user->disabled)
+            return rp_reply_error(ctx, RP_UNAUTHENTICATED, "user disabled");
+    }
+    /* A delegated token also ends when the absent user is disabled. */
+    if (cl->on_behalf_of[0] && id_username_fold(cl->on_behalf_of, name)) {
         int rc = id_store_user_by_name(ctx, name, &su);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return -1;
@@ -390,5 +401,124 @@ int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
         || id_store_revoke_user(ctx, su->user->username, "password_reset", NULL, NULL) < 0)
         return -1;
     *out = &su->user->base;
+    return 0;
+}
+
+/* ---- ActAs ----
+ *
+ * The substitute (the caller) asks for a token on behalf of the absent user. It
+ * needs a delegation naming them for that user that is active by the service
+ * clock (from <= now < until, not revoked), and both users enabled; anything
+ * else is PERMISSION_DENIED (the caller is who they say, but may not act so).
+ * The token: sub = the substitute, on_behalf_of = the absent user, roles, branch,
+ * unit and scope the absent user's, exp = now + min(access TTL, until - now) --
+ * so it ends by itself with the period. No refresh token: call ActAs again. Its
+ * jti is kept in the delegation, so RevokeDelegation can revoke it. */
+
+typedef struct {
+    int64_t now;
+    StoredDelegation *best;     /* the active one that lasts longest */
+} s_act_t;
+
+static int s_act_pick(void *arg, StoredDelegation *sd)
+{
+    s_act_t *a = arg;
+    const Delegation *d = sd->delegation;
+    if (!d->revoked && d->from <= a->now && a->now < d->until
+        && (!a->best || d->until > a->best->delegation->until))
+        a->best = sd;
+    return 1;
+}
+
+int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const ActAsRequest *in = (const ActAsRequest *)in_;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    if (cl->on_behalf_of[0])
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "a delegated token cannot act as another user");
+    char absent[ID_USERNAME_MAX + 1], me[ID_USERNAME_MAX + 1];
+    if (!id_username_fold(in->absent, absent))
+        return rp_reply_violation(ctx, "absent", "is not a valid username");
+    if (!id_username_fold(cl->sub, me))
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "no active delegation of %s to you", absent);
+    StoredUser *sub = NULL, *ab = NULL;
+    int rc = id_store_user_by_name(ctx, me, &sub);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return -1;
+    if (rc == MDB_NOTFOUND)     /* a token minted offline: no user, no delegation */
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "no active delegation of %s to you", absent);
+    s_act_t a = { rp_ctx_now(ctx), NULL };
+    if (id_store_delegations_of(ctx, me, absent, s_act_pick, &a) < 0)
+        return -1;
+    if (!a.best)
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "no active delegation of %s to you", absent);
+    rc = id_store_user_by_name(ctx, absent, &ab);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return -1;
+    if (rc == MDB_NOTFOUND || ab->user->disabled)
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "user %s is disabled", absent);
+    StoredDelegation *sd = a.best;
+    Delegation *d = sd->delegation;
+
+    int64_t now_ms = id_wall_ms(), now_s = now_ms / 1000;
+    int64_t left_s = (d->until - a.now) / 1000;     /* whole seconds: never past until */
+    if (left_s > id_cfg.access_ttl_s)
+        left_s = id_cfg.access_ttl_s;
+    if (left_s < 1)
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "the delegation of %s to you is ending", absent);
+
+    /* Keep only the live tokens of the delegation, and bound them. */
+    size_t n = 0;
+    for (size_t i = 0; i < sd->n_tokens; i++)
+        if (sd->tokens[i]->exp > now_s)
+            sd->tokens[n++] = sd->tokens[i];
+    sd->n_tokens = n;
+    if (n >= ID_DELEG_TOKENS_MAX)
+        return rp_reply_error(ctx, RP_RESOURCE_EXHAUSTED, "too many live delegated tokens; try again later");
+
+    const User *u = ab->user;
+    rp_claims_t c;
+    memset(&c, 0, sizeof c);
+    rp_strlcpy(c.sub, sub->user->username, sizeof c.sub);
+    rp_strlcpy(c.on_behalf_of, u->username, sizeof c.on_behalf_of);
+    rp_ulid_new_str(now_ms, c.jti);
+    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
+        rp_strlcpy(c.roles[c.n_roles++], u->roles[i], sizeof c.roles[0]);
+    rp_strlcpy(c.branch, u->branch, sizeof c.branch);
+    rp_strlcpy(c.unit, u->unit, sizeof c.unit);
+    rp_strlcpy(c.scope, id_scope_of(u->roles, u->n_roles), sizeof c.scope);
+    c.iat = c.nbf = now_s;
+    c.exp = now_s + left_s;
+    char *jwt = rp_jwt_mint(&c, id_cfg.issuer_sk);
+    if (!jwt)
+        return rp_reply_error(ctx, RP_INTERNAL, "cannot sign the token");
+
+    IssuedToken *t = rp_ctx_alloc(ctx, sizeof *t);
+    rapport__identity__v1__issued_token__init(t);
+    t->jti = rp_ctx_strdup(ctx, c.jti);
+    t->exp = c.exp;
+    IssuedToken **v = rp_ctx_alloc(ctx, (n + 1) * sizeof *v);
+    if (n)
+        memcpy(v, sd->tokens, n * sizeof *v);
+    v[n] = t;
+    sd->tokens = v;
+    sd->n_tokens = n + 1;
+    rp_ctx_set_subject(ctx, d->id);
+    if (id_store_delegation_put(ctx, sd) < 0) {
+        free(jwt);
+        return -1;
+    }
+    ActAsReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__act_as_reply__init(rep);
+    rep->access_token = rp_ctx_strdup(ctx, jwt);
+    rep->access_expires_at = c.exp * 1000;
+    rep->token_type = (char *)"Bearer";
+    rep->delegation_id = d->id;
+    rep->on_behalf_of = u->username;
+    free(jwt);
+    rp_info("identity: %s acts as delegate of %s (delegation %s)", c.sub, c.on_behalf_of, d->id);
+    *out = &rep->base;
     return 0;
 }

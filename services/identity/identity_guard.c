@@ -15,6 +15,9 @@
  * The flush is idempotent: an item stays queued until a later flush sees it
  * applied in the store, so a rolled-back or retried job loses nothing.
  * The table is bounded (S_MAX names); when full, the stalest unlocked entry goes.
+ * A lock lifted (ResetPassword) before the flush wrote it stays queued, marked
+ * lifted: it no longer refuses logins, and the flush still records it (user.locked,
+ * StoredUser.lock_recorded_until) without locking the user record again.
  */
 #include <string.h>
 #include "identity.h"
@@ -33,6 +36,7 @@ typedef struct {
     unsigned next_req;
     char lock_req[65];                  /* the request whose failure locked it */
     bool lock_pending;                  /* write the lock into the user record */
+    bool lifted;                        /* reset while pending: record, do not enforce */
 } s_entry_t;
 
 typedef struct {
@@ -83,7 +87,7 @@ static s_entry_t *s_slot(const char *name, int64_t now_ms)
 int64_t id_guard_locked_until(const char *username, const char *req_id, int64_t now_ms)
 {
     const s_entry_t *e = s_find(username);
-    if (!e || e->locked_until <= now_ms)
+    if (!e || e->lifted || e->locked_until <= now_ms)
         return 0;
     if (req_id && strcmp(e->lock_req, req_id) == 0)
         return 0;               /* a rerun of the failure that locked it answers as it did */
@@ -103,7 +107,7 @@ bool id_guard_fail(const char *username, const char *req_id, int64_t now_ms, boo
         e->next_req++;
     }
     e->last_ms = now_ms;
-    if (e->locked_until > now_ms)
+    if (e->locked_until > now_ms && !e->lifted)
         return false;
     if (e->failures == 0 || now_ms - e->window_start >= id_cfg.lock_window_s * 1000) {
         e->failures = 0;
@@ -115,7 +119,8 @@ bool id_guard_fail(const char *username, const char *req_id, int64_t now_ms, boo
     e->locked_until = now_ms + id_cfg.lock_s * 1000;
     rp_strlcpy(e->lock_req, req_id ? req_id : "", sizeof e->lock_req);
     e->failures = 0;            /* a fresh count once the lock ends */
-    e->lock_pending = exists;
+    e->lock_pending = exists || e->lock_pending;    /* a lifted lock still pending: this one records it */
+    e->lifted = false;
     rp_warn("identity: account %s locked after %lld failed attempts", username,
             (long long)id_cfg.lock_failures);
     return true;
@@ -126,8 +131,10 @@ void id_guard_reset(const char *username)
     s_entry_t *e = s_find(username);
     if (e && !e->lock_pending)
         memset(e, 0, sizeof *e);
-    else if (e)
-        e->failures = 0, e->locked_until = 0;
+    else if (e) {               /* not flushed yet: keep locked_until so it is recorded */
+        e->failures = 0;
+        e->lifted = true;
+    }
 }
 
 void id_guard_revoke_family(const uint8_t family[ID_FAMILY_BYTES], const char *sub)
@@ -160,9 +167,11 @@ static int s_flush_lock(rp_ctx_t *ctx, s_entry_t *e)
         return 1;
     if (rc)
         return -1;
-    if (su->user->locked_until >= e->locked_until)
+    if (su->user->locked_until >= e->locked_until || su->lock_recorded_until >= e->locked_until)
         return 1;               /* written by an earlier flush */
-    su->user->locked_until = e->locked_until;
+    su->lock_recorded_until = e->locked_until;
+    if (!e->lifted)             /* a lock lifted by a reset is recorded, not applied */
+        su->user->locked_until = e->locked_until;
     su->user->updated_at = rp_ctx_now(ctx);
     if (id_store_user_put(ctx, su) < 0)
         return -1;
@@ -184,8 +193,11 @@ int id_guard_flush(rp_ctx_t *ctx)
         int r = s_flush_lock(ctx, e);
         if (r < 0)
             return -1;
-        if (r == 1)
+        if (r == 1) {
             e->lock_pending = false;
+            if (e->lifted)      /* recorded; nothing left to enforce */
+                memset(e, 0, sizeof *e);
+        }
     }
     for (size_t i = 0; i < s_n_families;) {
         s_family_t *f = &s_families[i];

@@ -1,5 +1,7 @@
 /* identity_handlers.c - user management: CreateUser, GetUser, ListUsers,
- * DisableUser, EnableUser, SetRoles.
+ * DisableUser, EnableUser, SetRoles; and delegations: Delegate,
+ * RevokeDelegation, ListDelegations (ActAs, which mints tokens, is in
+ * identity_auth.c).
  *
  * Reach: a caller of scope company reaches every user; a caller of scope unit
  * reaches the users whose unit lies within theirs (rp_scope_sees), and creates
@@ -24,6 +26,10 @@ typedef Rapport__Identity__V1__ListUsersRequest ListUsersRequest;
 typedef Rapport__Identity__V1__ListUsersReply ListUsersReply;
 typedef Rapport__Identity__V1__SetUserStateRequest SetUserStateRequest;
 typedef Rapport__Identity__V1__SetRolesRequest SetRolesRequest;
+typedef Rapport__Identity__V1__DelegateRequest DelegateRequest;
+typedef Rapport__Identity__V1__RevokeDelegationRequest RevokeDelegationRequest;
+typedef Rapport__Identity__V1__ListDelegationsRequest ListDelegationsRequest;
+typedef Rapport__Identity__V1__ListDelegationsReply ListDelegationsReply;
 
 /* s_text_or_reply - a required single-line text of at most max bytes. */
 static int s_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max)
@@ -286,4 +292,193 @@ int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     su->user->n_roles = in->n_roles;
     su->user->updated_at = rp_ctx_now(ctx);
     return s_write_user(ctx, su, "user.roles_changed", changed ? "roles_changed" : NULL, out);
+}
+
+/* ---- Delegations ----
+ *
+ * Appointing (and revoking) is managing the absent user: the caller needs
+ * identity.users.write (the method's permission), the absent user within their
+ * reach (a head: the absent user's unit within theirs; admin, director: anyone;
+ * out of reach answers NOT_FOUND), the right to manage every role the absent
+ * user holds, and not to be the absent user. The substitute must be within reach
+ * too. A delegated token (on_behalf_of set) never appoints or revokes. */
+
+static int s_not_delegated_or_reply(rp_ctx_t *ctx)
+{
+    if (rp_ctx_claims(ctx)->on_behalf_of[0])
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "a delegated token cannot manage delegations");
+    return 0;
+}
+
+int id_delegate(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const DelegateRequest *in = (const DelegateRequest *)in_;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    if (id_caller_or_reply(ctx) < 0 || s_not_delegated_or_reply(ctx) < 0)
+        return -1;
+    int64_t now = rp_ctx_now(ctx);
+    int64_t from = in->from_ms ? in->from_ms : now;
+    if (in->from_ms < 0)
+        rp_reply_violation(ctx, "from_ms", "must not be negative");
+    else if (in->until_ms <= from)
+        rp_reply_violation(ctx, "until_ms", "must be after from_ms");
+    else if (in->until_ms <= now)
+        rp_reply_violation(ctx, "until_ms", "must be in the future");
+    else if (in->until_ms - from > ID_DELEG_MAX_MS)
+        rp_reply_violation(ctx, "until_ms", "the period must be at most 366 days");
+    if (!rp_str_empty(in->note))
+        s_text_or_reply(ctx, "note", in->note, ID_REASON_MAX);
+    if (rp_ctx_failed(ctx))
+        return -1;
+    StoredUser *ab = NULL, *sb = NULL;
+    if (s_target_or_reply(ctx, "absent", in->absent, true, &ab) < 0
+        || s_target_or_reply(ctx, "substitute", in->substitute, false, &sb) < 0)
+        return -1;
+    if (strcmp(ab->user->username, sb->user->username) == 0)
+        return rp_reply_violation(ctx, "substitute", "must differ from the absent user");
+    if (ab->user->disabled || sb->user->disabled)
+        return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "user %s is disabled",
+                              ab->user->disabled ? ab->user->username : sb->user->username);
+
+    rp_ulid_t id;
+    char idstr[RP_ULID_STRLEN + 1];
+    rp_ctx_new_id(ctx, &id, idstr);
+    Delegation *d = rp_ctx_alloc(ctx, sizeof *d);
+    rapport__identity__v1__delegation__init(d);
+    d->id = rp_ctx_strdup(ctx, idstr);
+    d->absent = ab->user->username;
+    d->substitute = sb->user->username;
+    d->from = from;
+    d->until = in->until_ms;
+    d->note = rp_str_empty(in->note) ? (char *)"" : in->note;
+    d->created_by = rp_ctx_strdup(ctx, cl->sub);
+    d->created_at = now;
+    d->revoked_by = (char *)"";
+    StoredDelegation *sd = rp_ctx_alloc(ctx, sizeof *sd);
+    rapport__identity__v1__stored_delegation__init(sd);
+    sd->delegation = d;
+    rp_ctx_set_subject(ctx, d->id);
+    if (id_store_delegation_put(ctx, sd) < 0 || id_emit(ctx, "delegation.created", d->id, &d->base) < 0)
+        return -1;
+    *out = &d->base;
+    return 0;
+}
+
+int id_revoke_delegation(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const RevokeDelegationRequest *in = (const RevokeDelegationRequest *)in_;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    rp_ulid_t u;
+    if (id_caller_or_reply(ctx) < 0 || s_not_delegated_or_reply(ctx) < 0
+        || rp_ulid_or_reply(ctx, "id", in->id, &u) < 0)
+        return -1;
+    StoredDelegation *sd = NULL;
+    int rc = id_store_delegation_get(ctx, in->id, &sd);
+    if (rc == MDB_NOTFOUND)
+        return rp_reply_error(ctx, RP_NOT_FOUND, "delegation %s not found", in->id);
+    if (rc)
+        return -1;
+    Delegation *d = sd->delegation;
+    StoredUser *ab = NULL;
+    rc = id_store_user_by_name(ctx, d->absent, &ab);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return -1;
+    if (rc == MDB_NOTFOUND || !rp_scope_sees(cl, ab->user->username, ab->user->unit))
+        return rp_reply_error(ctx, RP_NOT_FOUND, "delegation %s not found", in->id);
+    if (s_target_or_reply(ctx, "absent", d->absent, true, &ab) < 0)
+        return -1;
+    if (d->revoked)
+        return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "delegation %s is revoked already", d->id);
+    d->revoked = true;
+    d->revoked_by = rp_ctx_strdup(ctx, cl->sub);
+    d->revoked_at = rp_ctx_now(ctx);
+    /* End the substitute's delegated tokens now, as a logout would. */
+    int64_t now_s = id_wall_ms() / 1000;
+    for (size_t i = 0; i < sd->n_tokens; i++) {
+        const Rapport__Identity__V1__IssuedToken *t = sd->tokens[i];
+        if (!t->jti || !t->jti[0] || t->exp <= now_s)
+            continue;
+        if (id_store_revoke_jti(ctx, t->jti, t->exp, d->substitute, "delegation_revoked") < 0)
+            return -1;
+    }
+    sd->n_tokens = 0;
+    rp_ctx_set_subject(ctx, d->id);
+    if (id_store_delegation_put(ctx, sd) < 0 || id_emit(ctx, "delegation.revoked", d->id, &d->base) < 0)
+        return -1;
+    *out = &d->base;
+    return 0;
+}
+
+typedef struct {
+    rp_ctx_t *ctx;
+    ListDelegationsReply *rep;
+    const char *absent, *substitute;    /* filters, folded; "" none */
+    bool include_ended;
+    int64_t now;
+    size_t cap;
+} s_dlist_t;
+
+static int s_dlist_row(void *arg, StoredDelegation *sd)
+{
+    s_dlist_t *l = arg;
+    const Delegation *d = sd->delegation;
+    const rp_claims_t *cl = rp_ctx_claims(l->ctx);
+    if ((l->absent[0] && strcmp(d->absent, l->absent) != 0)
+        || (l->substitute[0] && strcmp(d->substitute, l->substitute) != 0))
+        return 0;
+    if (!l->include_ended && (d->revoked || d->until <= l->now))
+        return 0;
+    bool mine = strcmp(d->absent, cl->sub) == 0 || strcmp(d->substitute, cl->sub) == 0;
+    if (!mine) {
+        if (!rp_perm_allows(cl, "identity.users.write"))
+            return 0;
+        if (strcmp(cl->scope, "company") != 0) {
+            StoredUser *ab = NULL;
+            int rc = id_store_user_by_name(l->ctx, d->absent, &ab);
+            if (rc == MDB_NOTFOUND)
+                return 0;
+            if (rc)
+                return -1;
+            if (strcmp(cl->scope, "unit") != 0 || !rp_unit_contains(cl->unit, ab->user->unit))
+                return 0;
+        }
+    }
+    if (l->rep->n_delegations == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        Delegation **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
+        if (l->rep->n_delegations)
+            memcpy(v, l->rep->delegations, l->rep->n_delegations * sizeof *v);
+        l->rep->delegations = v;
+        l->cap = cap;
+    }
+    l->rep->delegations[l->rep->n_delegations++] = sd->delegation;
+    return 1;
+}
+
+int id_list_delegations(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const ListDelegationsRequest *in = (const ListDelegationsRequest *)in_;
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    char absent[ID_USERNAME_MAX + 1] = "", substitute[ID_USERNAME_MAX + 1] = "";
+    if (!rp_str_empty(in->absent) && !id_username_fold(in->absent, absent))
+        rp_reply_violation(ctx, "absent", "is not a valid username");
+    if (!rp_str_empty(in->substitute) && !id_username_fold(in->substitute, substitute))
+        rp_reply_violation(ctx, "substitute", "is not a valid username");
+    if (rp_ctx_failed(ctx))
+        return -1;
+    uint32_t size = in->page_size == 0 ? ID_PAGE_DEFAULT : in->page_size > ID_PAGE_MAX ? ID_PAGE_MAX
+                                                                                     : in->page_size;
+    ListDelegationsReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__list_delegations_reply__init(rep);
+    rep->next_page_token = (char *)"";
+    s_dlist_t l = { ctx, rep, absent, substitute, in->include_ended, rp_ctx_now(ctx), 0 };
+    char *next = NULL;
+    int rc = id_store_delegations_page(ctx, in->page_token, size, s_dlist_row, &l, &next);
+    if (rc < 0)
+        return rp_page_or_reply(ctx, rc);
+    if (next)
+        rep->next_page_token = next;
+    *out = &rep->base;
+    return 0;
 }

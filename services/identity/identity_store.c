@@ -14,6 +14,10 @@
  *   user_fam      username NUL + family (16)      -> ""  (a user's families not yet
  *                 revoked: how DisableUser, SetRoles and the password changes
  *                 find every live session of a user; schema version 2)
+ *   delegations   delegation ULID (16)            -> StoredDelegation (the Delegation
+ *                 and the jti/exp of the access tokens ActAs issued under it)
+ *   dlg_sub       substitute NUL absent NUL ULID  -> ""  (how ActAs finds the
+ *                 caller's delegations; schema version 3)
  * A refresh token itself is never stored, only its hash; a password only as its
  * Argon2id string. Expired rows are kept for now (a sweep is future work); they
  * are refused by their expiry.
@@ -28,6 +32,7 @@
 
 #define SU_DESC (&rapport__identity__v1__stored_user__descriptor)
 #define RR_DESC (&rapport__identity__v1__refresh_record__descriptor)
+#define SD_DESC (&rapport__identity__v1__stored_delegation__descriptor)
 
 static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
 {
@@ -72,13 +77,14 @@ static int s_migrate_v2(rp_store_t *store, MDB_txn *txn)
 const rp_table_t id_tables[] = {
     { "users", 0 }, { "refresh", 0 }, { "ix_username", 0 }, { "ix_unit", 0 },
     { "ix_family", 0 }, { "fam_jti", 0 }, { "jti_family", 0 }, { "revoked_jti", 0 },
-    { "revoked_fam", 0 }, { "user_fam", 0 },
+    { "revoked_fam", 0 }, { "user_fam", 0 }, { "delegations", 0 }, { "dlg_sub", 0 },
     { NULL, 0 }
 };
 
 const rp_migration_t id_migrations[] = {
     { 1, "initial tables", s_migrate_v1 },
     { 2, "index refresh-token families by user", s_migrate_v2 },
+    { 3, "delegations", s_migrate_v1 },     /* new, empty tables: created at open */
     { 0, NULL, NULL }
 };
 
@@ -465,6 +471,8 @@ int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES],
     return ret;
 }
 
+static int s_revoke_delegated(rp_ctx_t *ctx, const char *username, const char *reason, uint32_t *n_access);
+
 int id_store_revoke_user(rp_ctx_t *ctx, const char *username, const char *reason,
                          uint32_t *n_families, uint32_t *n_access)
 {
@@ -495,6 +503,8 @@ int id_store_revoke_user(rp_ctx_t *ctx, const char *username, const char *reason
         }
     }
     s_keys_free(&fams);
+    if (ret == 0)               /* and the delegated tokens they hold or that act for them */
+        ret = s_revoke_delegated(ctx, username, reason, &na);
     if (ret == 0 && nf)
         rp_info("identity: %s (%s): %u session(s) ended, %u access token(s) revoked", username, reason,
                 nf, na);
@@ -502,5 +512,186 @@ int id_store_revoke_user(rp_ctx_t *ctx, const char *username, const char *reason
         *n_families = nf;
     if (n_access)
         *n_access = na;
+    return ret;
+}
+
+/* ---- delegations ---- */
+
+static int s_delegation_get_id(rp_ctx_t *ctx, const uint8_t id[RP_ULID_LEN], StoredDelegation **out)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "delegations"), id, RP_ULID_LEN, SD_DESC,
+                              rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND)
+        return rc;
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored delegation does not decode");
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "delegations get");
+    StoredDelegation *sd = (StoredDelegation *)m;
+    if (!sd->delegation)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored delegation without a delegation");
+    *out = sd;
+    return 0;
+}
+
+int id_store_delegation_get(rp_ctx_t *ctx, const char *id, StoredDelegation **out)
+{
+    rp_ulid_t u;
+    if (rp_ulid_parse(id, &u) != 0)
+        return MDB_NOTFOUND;
+    return s_delegation_get_id(ctx, u.b, out);
+}
+
+static void s_dlg_sub_key(rp_key_t *k, const char *substitute, const char *absent)
+{
+    rp_key_init(k);
+    rp_key_str(k, substitute);
+    rp_key_str(k, absent);
+}
+
+int id_store_delegation_put(rp_ctx_t *ctx, const StoredDelegation *sd)
+{
+    const Delegation *d = sd->delegation;
+    rp_ulid_t id;
+    if (rp_ulid_parse(d->id, &id) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "delegation without a valid id");
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "delegations"), id.b, RP_ULID_LEN, &sd->base);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "delegations put");
+    rp_key_t k;
+    s_dlg_sub_key(&k, d->substitute, d->absent);
+    rp_key_bytes(&k, id.b, RP_ULID_LEN);
+    return s_put_raw(ctx, "dlg_sub", &k, "", 0);
+}
+
+int id_store_delegations_of(rp_ctx_t *ctx, const char *substitute, const char *absent,
+                            id_delegation_fn fn, void *arg)
+{
+    rp_key_t prefix;
+    s_dlg_sub_key(&prefix, substitute, absent);
+    if (prefix.overflow)
+        return 0;
+    s_keys_t ids = { 0 };
+    int ret = s_collect(ctx, "dlg_sub", prefix.b, prefix.len, &ids, NULL);
+    for (size_t i = 0; ret == 0 && i < ids.n; i++) {
+        if (ids.len[i] != RP_ULID_LEN)
+            continue;
+        StoredDelegation *sd = NULL;
+        int rc = s_delegation_get_id(ctx, ids.v[i], &sd);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc) {
+            ret = -1;
+            break;
+        }
+        rc = fn(arg, sd);
+        if (rc < 0)
+            ret = -1;
+        else if (rc == 0)
+            break;
+    }
+    s_keys_free(&ids);
+    return ret;
+}
+
+typedef struct {
+    rp_ctx_t *ctx;
+    id_delegation_fn fn;
+    void *arg;
+} s_dpage_t;
+
+static int s_dpage_row(void *arg, const MDB_val *key, const MDB_val *val)
+{
+    (void)val;
+    s_dpage_t *p = arg;
+    if (key->mv_size != RP_ULID_LEN)
+        return 0;
+    StoredDelegation *sd = NULL;
+    int rc = s_delegation_get_id(p->ctx, key->mv_data, &sd);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return -1;
+    return p->fn(p->arg, sd);
+}
+
+int id_store_delegations_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit,
+                              id_delegation_fn fn, void *arg, char **next_token)
+{
+    rp_key_t lo;
+    rp_key_init(&lo);
+    s_dpage_t p = { ctx, fn, arg };
+    char *tok = NULL;
+    *next_token = NULL;
+    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "delegations"), &lo, NULL, page_token, limit, 0,
+                          s_dpage_row, &p, &tok);
+    if (rc == 0 && tok)
+        *next_token = rp_ctx_strdup(ctx, tok);
+    free(tok);
+    if (rc == -1 && !rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "scan of delegations failed");
+    return rc;
+}
+
+/* s_revoke_delegated - revoke every live ActAs token of a delegation that names
+ * username as absent or substitute (token.revoked with reason). A full scan of
+ * the delegations: the table is small (one row per absence). 0 or -1. */
+static int s_revoke_delegated(rp_ctx_t *ctx, const char *username, const char *reason, uint32_t *n_access)
+{
+    /* The ids first (the loop below writes to the table). */
+    s_keys_t ids = { 0 };
+    MDB_cursor *cur;
+    int ret = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "delegations"), &cur);
+    if (ret)
+        return rp_reply_lmdb(ctx, ret, "delegations");
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != RP_ULID_LEN)
+            continue;
+        if (ids.n == ids.cap) {
+            ids.cap = ids.cap ? ids.cap * 2 : 8;
+            ids.v = rp_realloc(ids.v, ids.cap * sizeof *ids.v);
+            ids.len = rp_realloc(ids.len, ids.cap * sizeof *ids.len);
+        }
+        memcpy(ids.v[ids.n], k.mv_data, RP_ULID_LEN);
+        ids.len[ids.n++] = RP_ULID_LEN;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        s_keys_free(&ids);
+        return rp_reply_lmdb(ctx, rc, "delegations");
+    }
+    int64_t now_s = id_wall_ms() / 1000;
+    for (size_t i = 0; ret == 0 && i < ids.n; i++) {
+        if (ids.len[i] != RP_ULID_LEN)
+            continue;
+        StoredDelegation *sd = NULL;
+        rc = s_delegation_get_id(ctx, ids.v[i], &sd);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc) {
+            ret = -1;
+            break;
+        }
+        const Delegation *d = sd->delegation;
+        if (!sd->n_tokens || (strcmp(d->absent, username) != 0 && strcmp(d->substitute, username) != 0))
+            continue;
+        for (size_t j = 0; ret == 0 && j < sd->n_tokens; j++) {
+            const Rapport__Identity__V1__IssuedToken *t = sd->tokens[j];
+            if (!t->jti || !t->jti[0] || t->exp <= now_s)
+                continue;
+            int r = id_store_revoke_jti(ctx, t->jti, t->exp, d->substitute, reason);
+            if (r < 0)
+                ret = -1;
+            else if (n_access)
+                *n_access += (uint32_t)r;
+        }
+        sd->n_tokens = 0;
+        if (ret == 0)
+            ret = id_store_delegation_put(ctx, sd);
+    }
+    s_keys_free(&ids);
     return ret;
 }

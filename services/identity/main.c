@@ -47,6 +47,10 @@ static const rp_method_t s_methods[] = {
     { "Logout",         id_logout,          RP_WRITE, "identity.self" },
     { "WhoAmI",         id_whoami,          RP_READ,  "identity.self" },
     { "Jwks",           id_jwks,            RP_READ,  RP_PUBLIC },
+    { "Delegate",       id_delegate,        RP_WRITE, "identity.users.write" },
+    { "RevokeDelegation", id_revoke_delegation, RP_WRITE, "identity.users.write" },
+    { "ListDelegations", id_list_delegations, RP_READ, "identity.self" },
+    { "ActAs",          id_act_as,          RP_WRITE_SECRET, "identity.self" },
     { NULL, NULL, RP_READ, NULL }
 };
 
