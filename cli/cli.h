@@ -149,7 +149,7 @@ void cli_table_print(cli_table_t *t, FILE *f);
 void cli_table_destroy(cli_table_t **t_p);
 /* cli_field_text - the human text of a field path ("company.name", "value") of m,
  * malloc'd ("" when unset). Money as "1234.50 EUR", dates as 2026-03-31, enum
- * values by short name, *_at / time fields (unix ms) as RFC 3339. */
+ * values by short name, *_at / time / from / until int64 fields (unix ms) as RFC 3339. */
 char *cli_field_text(const ProtobufCMessage *m, const char *path);
 /* cli_print_record - one record as key: value lines (nested fields dotted). */
 void cli_print_record(const ProtobufCMessage *m, FILE *f);
@@ -185,6 +185,12 @@ extern const cli_cmd_t cli_whoami_cmds[];
 extern const cli_cmd_t cli_passwd_cmds[];
 extern cli_cmd_t cli_users_cmds[];
 void cli_users_init(void);
+/* The delegation commands (cli_delegate.c), built from their table by cli_delegate_init. */
+extern cli_cmd_t cli_delegate_cmds[];
+void cli_delegate_init(void);
+/* cli_login_drop_own - forget a substitute's own login kept aside by `login --as`
+ * (<token file>.own and .own.refresh), when a new login or saved token replaces it. */
+void cli_login_drop_own(void);
 /* cli_keys_jwks - `rapport keys jwks`: Identity/Jwks as JSON. */
 int cli_keys_jwks(cli_t *cli, const cli_args_t *a);
 /* cli_login_refresh - when cli->token (read from the token file) has expired or

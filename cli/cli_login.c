@@ -224,6 +224,62 @@ static void s_unlock(int fd)
         close(fd);      /* releases the flock */
 }
 
+/* ---- a substitute's own login, kept aside while acting as a delegate ----
+ *
+ * `login --as ANN` moves the saved login (token file and refresh file) to
+ * <token file>.own and <token file>.own.refresh and writes the delegated access
+ * token (Identity/ActAs; it has no refresh token, so it is never renewed) as the
+ * token file. `login --as -` and `logout` move the own login back. */
+
+static void s_own_paths(char own[S_PATH_MAX], char own_ref[S_PATH_MAX])
+{
+    char path[1024];
+    cli_token_file(path, sizeof path);
+    snprintf(own, S_PATH_MAX, "%s.own", path);
+    snprintf(own_ref, S_PATH_MAX, "%s.own.refresh", path);
+}
+
+void cli_login_drop_own(void)
+{
+    char own[S_PATH_MAX], own_ref[S_PATH_MAX];
+    s_own_paths(own, own_ref);
+    unlink(own);
+    unlink(own_ref);
+}
+
+static bool s_acting(void)
+{
+    char own[S_PATH_MAX], own_ref[S_PATH_MAX];
+    s_own_paths(own, own_ref);
+    struct stat st;
+    return stat(own, &st) == 0;
+}
+
+/* s_restore_own - under the lock: move the own login back over the delegated token.
+ * 1 restored, 0 nothing kept aside, -1 with why filled. */
+static int s_restore_own(char *why, size_t cap)
+{
+    char tok[S_PATH_MAX], ref[S_PATH_MAX], own[S_PATH_MAX], own_ref[S_PATH_MAX];
+    s_paths(tok, ref, NULL);
+    s_own_paths(own, own_ref);
+    struct stat st;
+    if (stat(own, &st) != 0)
+        return 0;
+    if (rename(own, tok) != 0) {
+        snprintf(why, cap, "cannot move %s back to %s: %s", own, tok, strerror(errno));
+        return -1;
+    }
+    if (stat(own_ref, &st) == 0) {
+        if (rename(own_ref, ref) != 0) {
+            snprintf(why, cap, "cannot move %s back to %s: %s", own_ref, ref, strerror(errno));
+            return -1;
+        }
+    } else {
+        unlink(ref);
+    }
+    return 1;
+}
+
 /* ---- tokens, read without verifying (what they say, for display and renewal) ---- */
 
 /* s_jwt_claims - the claims of a JWT as JSON (json_decref), or NULL. Not verified:
@@ -408,11 +464,185 @@ static const char *s_claim(json_t *claims, const char *name)
 
 static const cli_flag_t s_login_flags[] = {
     { "user", "NAME", "the username (default $USER)", false },
+    { "as", "USER", "act as USER's delegate (Identity/ActAs) with the saved login; '-' returns to your own", false },
     { NULL, NULL, NULL, false }
 };
 
+/* ---- rapport login --as ---- */
+
+#define S_ACT_AS_FIELD "absent"   /* ActAs: the request field of the absent user */
+
+/* s_msg_str - string field name of m, or NULL when m has none. */
+static const char *s_msg_str(const ProtobufCMessage *m, const char *name)
+{
+    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    if (!fd || fd->type != PROTOBUF_C_TYPE_STRING || fd->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    return *(char *const *) ((const char *) m + fd->offset);
+}
+
+/* s_back_to_own - `login --as -` and `logout` while acting: move the own login back.
+ * from_logout only changes the wording. */
+static int s_back_to_own(cli_t *cli, bool from_logout)
+{
+    char tok[S_PATH_MAX], why[1300];
+    s_paths(tok, NULL, NULL);
+    /* Who we acted for, for the message. */
+    char *t = s_read_private(tok, why, sizeof why);
+    json_t *was = t ? s_jwt_claims(t) : NULL;
+    if (t) {
+        sodium_memzero(t, strlen(t));
+        free(t);
+    }
+    int lock = s_lock();
+    int r = s_restore_own(why, sizeof why);
+    s_unlock(lock);
+    int rc = CLI_EXIT_OK;
+    if (r < 0) {
+        rc = cli_local_error(cli, "%s", why);
+    } else if (r == 0) {
+        if (cli->json) {
+            json_t *j = json_pack("{s:b,s:s}", "restored", 0, "token_file", tok);
+            cli_print_json(j);
+            json_decref(j);
+        } else {
+            printf("not acting as anyone's delegate: the saved login in %s is your own\n", tok);
+        }
+    } else {
+        char *own = s_read_private(tok, why, sizeof why);
+        json_t *me = own ? s_jwt_claims(own) : NULL;
+        if (own) {
+            sodium_memzero(own, strlen(own));
+            free(own);
+        }
+        const char *sub = me ? s_claim(me, "sub") : "";
+        const char *for_ = was ? s_claim(was, "on_behalf_of") : "";
+        if (cli->json) {
+            json_t *j = json_pack("{s:b,s:s,s:s,s:s}", "restored", 1, "user", sub, "was_delegate_of", for_,
+                                  "token_file", tok);
+            cli_print_json(j);
+            json_decref(j);
+        } else {
+            printf("%sno longer acting as delegate of %s; back to %s's own login (%s)\n",
+                   from_logout ? "logged out of the delegation: " : "", for_[0] ? for_ : "?",
+                   sub[0] ? sub : "your", tok);
+        }
+        json_decref(me);
+    }
+    json_decref(was);
+    return rc;
+}
+
+/* s_login_as - `login --as USER`: Identity/ActAs with the saved login; the own login
+ * goes aside (<token file>.own, .own.refresh) and the delegated token becomes the
+ * token file. Acting already for someone, it first returns to the own login. */
+static int s_login_as(cli_t *cli, const cli_args_t *a, const char *as)
+{
+    if (cli_flag(a, "user"))
+        return cli_usage_error(a, "--as and --user do not go together: log in as yourself first, then --as");
+    if (strcmp(as, "-") == 0)
+        return s_back_to_own(cli, false);
+    if (!as[0])
+        return cli_usage_error(a, "--as: empty (a username, or '-' for your own login)");
+    if (cli->token_flag || (getenv("RAPPORT_TOKEN") && *getenv("RAPPORT_TOKEN")))
+        return cli_local_error(cli, "login --as works with the saved login only; drop --token / unset RAPPORT_TOKEN");
+    const ProtobufCMethodDescriptor *m =
+        protobuf_c_service_descriptor_get_method_by_name(&rapport__identity__v1__identity__descriptor, "ActAs");
+    if (!m || !protobuf_c_message_descriptor_get_field_by_name(m->input, S_ACT_AS_FIELD) ||
+        !protobuf_c_message_descriptor_get_field_by_name(m->output, "access_token"))
+        return cli_local_error(cli, "this build's rapport-identity has no Identity/ActAs");
+
+    char tok[S_PATH_MAX], ref[S_PATH_MAX], own[S_PATH_MAX], own_ref[S_PATH_MAX], why[2600];
+    s_paths(tok, ref, NULL);
+    s_own_paths(own, own_ref);
+    int lock = s_lock();
+    int r = s_restore_own(why, sizeof why);
+    s_unlock(lock);
+    if (r < 0)
+        return cli_local_error(cli, "%s", why);
+    int rc = cli_get_token(cli, true);      /* the own login, renewed when due */
+    if (rc)
+        return rc;
+    if (!cli->token_from_file)
+        return cli_local_error(cli, "login --as needs a saved login: run 'rapport login' first");
+
+    rp_client_t *c = NULL;
+    rc = cli_connect(cli, "identity", &c);
+    if (rc)
+        return rc;
+    json_t *jr = json_pack("{s:s}", S_ACT_AS_FIELD, as);
+    char err[512];
+    ProtobufCMessage *in = rp_pb_from_json(m->input, jr, err, sizeof err), *out = NULL;
+    json_decref(jr);
+    if (!in) {
+        rp_client_destroy(&c);
+        return cli_local_error(cli, "internal error: Identity/ActAs: %s", err);
+    }
+    rp_call_status_t st;
+    int code = cli_identity_call(cli, c, NULL, "ActAs", in, &out, &st);
+    protobuf_c_message_free_unpacked(in, NULL);
+    rp_client_destroy(&c);
+    if (code != RP_OK) {
+        cli_print_status(cli, &st);
+        return cli_status_exit(code);
+    }
+    const char *access = s_msg_str(out, "access_token");
+    if (!access || !*access) {
+        protobuf_c_message_free_unpacked(out, NULL);
+        return cli_local_error(cli, "Identity/ActAs answered no access token");
+    }
+    /* Keep the own login aside, then save the delegated token. */
+    lock = s_lock();
+    struct stat sb;
+    bool had_ref = stat(ref, &sb) == 0;
+    int saved = -1;
+    if (rename(tok, own) != 0)
+        snprintf(why, sizeof why, "cannot move %s to %s: %s", tok, own, strerror(errno));
+    else if (had_ref && rename(ref, own_ref) != 0)
+        snprintf(why, sizeof why, "cannot move %s to %s: %s", ref, own_ref, strerror(errno));
+    else if (s_write_private(tok, access) != 0)
+        snprintf(why, sizeof why, "cannot write %s: %s", tok, strerror(errno));
+    else
+        saved = 0;
+    if (!had_ref)
+        unlink(own_ref);
+    if (saved != 0) {
+        char why2[2600];
+        (void) s_restore_own(why2, sizeof why2);
+    }
+    s_unlock(lock);
+
+    json_t *claims = s_jwt_claims(access);
+    if (!claims)
+        claims = json_object();
+    sodium_memzero((char *) access, strlen(access));
+    protobuf_c_message_free_unpacked(out, NULL);
+    char until[40], roles[512];
+    json_t *exp = json_object_get(claims, "exp");
+    cli_format_time(json_is_integer(exp) ? (int64_t) json_integer_value(exp) * 1000 : 0, until, sizeof until);
+    s_roles_text(claims, roles, sizeof roles);
+    const char *sub = s_claim(claims, "sub"), *obo = *s_claim(claims, "on_behalf_of") ? s_claim(claims, "on_behalf_of") : as;
+    if (saved != 0) {
+        rc = cli_local_error(cli, "acting as delegate of %s, but %s", obo, why);
+    } else if (cli->json) {
+        json_t *j = json_pack("{s:s,s:s,s:O,s:s,s:s,s:s}", "user", sub, "on_behalf_of", obo,
+                              "roles", json_object_get(claims, "roles") ? json_object_get(claims, "roles") : json_null(),
+                              "expires", until, "token_file", tok, "own_token_file", own);
+        cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("%s as delegate of %s (%s) until %s\n", sub, obo, roles, until);
+        printf("saved to %s (not renewed); your own login is kept in %s: 'rapport login --as -' returns to it\n",
+               tok, own);
+    }
+    json_decref(claims);
+    return rc;
+}
+
 static int s_login(cli_t *cli, const cli_args_t *a)
 {
+    if (cli_flag(a, "as"))
+        return s_login_as(cli, a, cli_flag(a, "as"));
     const char *user = s_user(a);
     if (!user || !*user)
         return cli_usage_error(a, "--user: required (no $USER)");
@@ -451,6 +681,8 @@ static int s_login(cli_t *cli, const cli_args_t *a)
     s_paths(tok, NULL, NULL);
     int lock = s_lock();
     int saved = s_save_pair(tp, why, sizeof why);
+    if (saved == 0)
+        cli_login_drop_own();   /* a new login replaces any login kept aside by --as */
     s_unlock(lock);
     json_t *claims = s_jwt_claims(tp->access_token);
     if (!claims)
@@ -491,6 +723,10 @@ static int s_logout(cli_t *cli, const cli_args_t *a)
     if (rc)
         return rc;
     bool from_file = cli->token_from_file;
+    /* Acting as a delegate (login --as): end that, back to the own login. The
+     * delegated token is not renewable and lapses at its expiry. */
+    if (from_file && s_acting())
+        return s_back_to_own(cli, true);
     rp_client_t *c = NULL;
     ProtobufCMessage *out = NULL;
     rp_call_status_t st;
@@ -583,7 +819,7 @@ static int s_whoami(cli_t *cli, const cli_args_t *a)
             printf(" (no user record: a token minted offline)");
         printf("\n");
         if (cl->on_behalf_of[0])
-            printf("for:      %s (delegate)\n", cl->on_behalf_of);
+            printf("acting:   %s as delegate of %s until %s\n", cl->sub, cl->on_behalf_of, exp);
         printf("roles:    %s\nbranch:   %s\nunit:     %s\nscope:    %s\n", roles, cl->branch, cl->unit, cl->scope);
         printf("expires:  %s\n", exp);
     }
@@ -591,7 +827,8 @@ static int s_whoami(cli_t *cli, const cli_args_t *a)
         printf("state:    disabled\n");
     if (u && u->must_change_password)
         printf("note:     password change required (rapport passwd)\n");
-    printf("token:    %s\n", cli->token_from_file ? "saved login (token file)" :
+    printf("token:    %s\n", cli->token_from_file && s_acting() ? "delegated login (token file; own login kept aside)" :
+           cli->token_from_file ? "saved login (token file)" :
            cli->token_flag ? "--token" : "$RAPPORT_TOKEN");
     protobuf_c_message_free_unpacked(out, NULL);
     return CLI_EXIT_OK;
@@ -702,14 +939,18 @@ const cli_cmd_t cli_login_cmds[] = {
       "  (echo \"$PW\" | rapport login --user ann). The access token goes to the token file\n"
       "  ($RAPPORT_TOKEN_FILE or ~/.config/rapport/token) and the refresh token beside it\n"
       "  (<token file>.refresh), both mode 0600; commands renew the access token by themselves.\n"
-      "  Prints who is logged in and until when, never a token." },
+      "  Prints who is logged in and until when, never a token.\n"
+      "  --as ANN (with your saved login): act as ann's delegate (Identity/ActAs); your own login is\n"
+      "  kept aside in <token file>.own and .own.refresh and the delegated token, never renewed,\n"
+      "  becomes the token file. 'rapport login --as -' or 'rapport logout' returns to your own login." },
     { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 };
 
 const cli_cmd_t cli_logout_cmds[] = {
     { "", "", "revoke the login's tokens (Identity/Logout) and delete the saved login",
       NULL, 0, 0, s_logout,
-      "With a token from --token or $RAPPORT_TOKEN it revokes that one and leaves the files alone." },
+      "With a token from --token or $RAPPORT_TOKEN it revokes that one and leaves the files alone.\n"
+      "  Acting as a delegate (login --as), it only returns to your own login." },
     { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 };
 

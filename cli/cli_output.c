@@ -184,6 +184,7 @@ static bool s_is_time_field(const char *name)
 {
     size_t n = strlen(name);
     return strcmp(name, "time") == 0 || strcmp(name, "now") == 0 || strcmp(name, "at") == 0 ||
+           strcmp(name, "from") == 0 || strcmp(name, "until") == 0 ||     /* int64 only: Delegation */
            (n > 3 && strcmp(name + n - 3, "_at") == 0) ||
            (n > 5 && strcmp(name + n - 5, "_time") == 0);
 }

@@ -59,6 +59,7 @@ static int s_save(cli_t *cli, const char *token, char *path, size_t cap)
     char *ref = rp_sprintf("%s.refresh", path);
     unlink(ref);
     free(ref);
+    cli_login_drop_own();   /* nor a login kept aside by `login --as` come back */
     return 0;
 }
 

@@ -25,6 +25,7 @@ static const cli_group_t s_groups[] = {
     { "whoami", "who the current token says you are",               cli_whoami_cmds },
     { "passwd", "change a password",                                cli_passwd_cmds },
     { "users",  "users and their roles (rapport.identity.v1.Identity)", cli_users_cmds },
+    { "delegate", "let a substitute act for an absent user",        cli_delegate_cmds },
     { "keys",   "create the suite's keys; print the JWKS",          cli_keys_cmds },
     { "token",  "mint bearer tokens",                               cli_token_cmds },
     { "roles",  "print the role/permission table",                  cli_roles_cmds },
@@ -644,5 +645,6 @@ int main(int argc, char **argv)
     rp_log_init("rapport", getenv("RAPPORT_LOG_LEVEL") ? getenv("RAPPORT_LOG_LEVEL") : "warn");
     cli_leads_init();
     cli_users_init();
+    cli_delegate_init();
     return s_run(argc, argv);
 }
