@@ -68,6 +68,9 @@ typedef struct {
     unsigned char *issuer_sk;       /* 64 bytes, sodium_malloc'd */
     unsigned char issuer_pk[crypto_sign_PUBLICKEYBYTES];
     char kid[17];
+    bool has_previous;                  /* issuer-previous.pub: during a rotation */
+    unsigned char previous_pk[crypto_sign_PUBLICKEYBYTES];
+    char previous_kid[17];
     char dummy_hash[crypto_pwhash_STRBYTES];    /* verified when the user is unknown */
 } id_config_t;
 

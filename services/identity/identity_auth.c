@@ -320,11 +320,18 @@ int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
 int id_jwks(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     (void)in_;
-    char *x = rp_b64url_encode(id_cfg.issuer_pk, sizeof id_cfg.issuer_pk);
-    json_t *key = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519",
-                            "x", x, "kid", id_cfg.kid, "use", "sig", "alg", "EdDSA");
-    json_t *doc = key ? json_pack("{s:[o]}", "keys", key) : NULL;
-    free(x);
+    /* The current key first, then the previous one during a rotation. */
+    json_t *keys = json_array();
+    for (int i = 0; i < (id_cfg.has_previous ? 2 : 1); i++) {
+        const unsigned char *pk = i ? id_cfg.previous_pk : id_cfg.issuer_pk;
+        char *x = rp_b64url_encode(pk, crypto_sign_PUBLICKEYBYTES);
+        json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP",
+                                              "crv", "Ed25519", "x", x,
+                                              "kid", i ? id_cfg.previous_kid : id_cfg.kid,
+                                              "use", "sig", "alg", "EdDSA"));
+        free(x);
+    }
+    json_t *doc = json_pack("{s:o}", "keys", keys);
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!s)

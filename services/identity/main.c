@@ -71,6 +71,14 @@ static int s_on_open(rp_service_t *svc, rp_store_t *store)
         return -1;
     }
     rp_key_id(id_cfg.issuer_pk, id_cfg.kid);
+    /* During a rotation the JWKS also publishes the previous key, which services
+     * still trust, so other systems verify tokens signed before it. */
+    int prev = rp_issuer_previous_load(s_keys_dir, id_cfg.previous_pk);
+    if (prev < 0)
+        return -1;
+    id_cfg.has_previous = prev == 0;
+    if (id_cfg.has_previous)
+        rp_key_id(id_cfg.previous_pk, id_cfg.previous_kid);
     unsigned char rnd[32];
     char pw[65];
     randombytes_buf(rnd, sizeof rnd);

@@ -215,6 +215,61 @@ static void s_clock_advance(int64_t ms)
 
 /* ---- tests ---- */
 
+/* s_restart_identity - restart identity on the same data and keys; new clients. */
+static void s_restart_identity(void)
+{
+    assert_int_equal(rp_suite_kill(S, "identity", SIGTERM), 0);
+    const char *env[] = { "RAPPORT_TEST_CLOCK=1", NULL };
+    rp_suite_start(S, "identity", env);
+    rp_client_destroy(&ADMIN);
+    rp_client_destroy(&ANON);
+    ADMIN = rp_suite_client(S, "identity", rp_suite_admin_token(S));
+    ANON = rp_suite_client(S, "identity", NULL);
+}
+
+/* test_jwks_rotation - during a rotation (issuer-previous.pub present) the JWKS
+ * publishes the previous key after the current one; afterwards only the current. */
+static void test_jwks_rotation(void **state)
+{
+    (void)state;
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_keypair(pk, sk);
+    sodium_memzero(sk, sizeof sk);
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 2], path[4096], kid[17];
+    rp_hex_encode(pk, sizeof pk, hex);
+    strcat(hex, "\n");
+    snprintf(path, sizeof path, "%s/keys/issuer-previous.pub", rp_suite_dir(S));
+    rp_key_id(pk, kid);
+    static const struct { const char *name; bool previous; size_t want_keys; } rows[] = {
+        { "during the rotation", true, 2 },
+        { "after it", false, 1 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].previous)
+            assert_int_equal(rp_write_file_private(path, hex, strlen(hex)), 0);
+        else
+            unlink(path);
+        s_restart_identity();
+        char *doc = s_jwks();
+        json_error_t err;
+        json_t *j = json_loads(doc, 0, &err);
+        assert_non_null(j);
+        json_t *keys = json_object_get(j, "keys");
+        if (json_array_size(keys) != rows[i].want_keys)
+            fail_msg("%s: %zu keys, want %zu", rows[i].name, json_array_size(keys), rows[i].want_keys);
+        if (rows[i].previous) {
+            json_t *k = json_array_get(keys, 1);
+            assert_string_equal(json_string_value(json_object_get(k, "kid")), kid);
+            const char *x = json_string_value(json_object_get(k, "x"));
+            uint8_t got[64];
+            assert_int_equal(rp_b64url_decode(x, strlen(x), got, sizeof got), crypto_sign_PUBLICKEYBYTES);
+            assert_memory_equal(got, pk, crypto_sign_PUBLICKEYBYTES);
+        }
+        json_decref(j);
+        free(doc);
+    }
+}
+
 static void test_jwks(void **state)
 {
     (void)state;
@@ -1052,6 +1107,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jwks),
+        cmocka_unit_test(test_jwks_rotation),
         cmocka_unit_test(test_public_and_private),
         cmocka_unit_test(test_create_rules),
         cmocka_unit_test(test_list_users),
