@@ -252,8 +252,8 @@ static bool s_extra_has(const char *const *env, const char *key)
 
 /* s_spawn - fork and exec path with argv/envp; stdin from /dev/null, stdout to
  * out_fd, stderr to err_fd (-1: inherit). The child dies with us. */
-static pid_t s_spawn(const char *path, char *const argv[], char *const envp[], int out_fd,
-                     int err_fd)
+static pid_t s_spawn(const char *path, char *const argv[], char *const envp[], int in_fd,
+                     int out_fd, int err_fd)
 {
     pid_t parent = getpid();
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -271,7 +271,7 @@ static pid_t s_spawn(const char *path, char *const argv[], char *const envp[], i
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        if (dup2(null_fd, 0) < 0)
+        if (dup2(in_fd >= 0 ? in_fd : null_fd, 0) < 0)
             _exit(127);
         if (out_fd >= 0 && dup2(out_fd, 1) < 0)
             _exit(127);
@@ -523,7 +523,7 @@ static pid_t s_start_once(rp_suite_t *self, s_proc_t *p, const char *const *extr
     int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     assert_true(log_fd >= 0);
     char *argv[] = { bin, NULL };
-    pid_t pid = s_spawn(bin, argv, env.v, log_fd, log_fd);
+    pid_t pid = s_spawn(bin, argv, env.v, -1, log_fd, log_fd);
     close(log_fd);
     /* What it was started with, for the report when it does not come up. */
     char started_with[1024] = "";
@@ -708,11 +708,12 @@ const char *rp_suite_bin(const char *binary)
     return path;
 }
 
-int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char *const *args)
+/* s_cli_start - fork `rapport args` with the suite's environment (no outer RAPPORT_*,
+ * the suite's data and keys, HOME in the suite dir, the running services'
+ * endpoints, RAPPORT_TOKEN when token is given) on the given descriptors. */
+static pid_t s_cli_start(rp_suite_t *self, const char *token, const char *const *args,
+                         int in_fd, int out_fd, int err_fd)
 {
-    assert_non_null(self);
-    if (out)
-        *out = NULL;
     s_env_t env;
     s_env_base(self, &env);
     /* Hermetic: no token file from the real home directory. */
@@ -731,7 +732,6 @@ int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char
         s_env_setf(&env, "RAPPORT_%s_ENDPOINT=%s", up, p->rpc);
         s_env_setf(&env, "RAPPORT_%s_PUB_ENDPOINT=%s", up, p->pub);
     }
-
     char bin[PATH_MAX];
     rp_strlcpy(bin, rp_suite_bin("rapport"), sizeof bin);
     if (access(bin, X_OK) != 0) {
@@ -745,56 +745,15 @@ int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char
     argv[0] = bin;
     for (size_t i = 0; i < n_args; i++)
         argv[i + 1] = (char *) args[i];
-
-    int fds[2];
-    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-    pid_t pid = s_spawn(bin, argv, env.v, fds[1], -1);
-    close(fds[1]);
+    pid_t pid = s_spawn(bin, argv, env.v, in_fd, out_fd, err_fd);
     free(argv);
     s_env_free(&env);
+    return pid;
+}
 
-    /* Read everything (so the child never blocks on a full pipe), for at most 60 s. */
-    size_t len = 0, cap = 4096;
-    char *buf = rp_malloc(cap);
-    int64_t until = s_mono_ms() + 60000;
-    bool timed_out = false;
-    for (;;) {
-        int left = (int) (until - s_mono_ms());
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-        int r = poll(&pfd, 1, left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            timed_out = r == 0;
-            break;
-        }
-        if (len + 4096 + 1 > cap) {
-            cap *= 2;
-            buf = rp_realloc(buf, cap);
-        }
-        ssize_t got = read(fds[0], buf + len, cap - len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t) got;
-    }
-    close(fds[0]);
-    buf[len] = '\0';
-    if (timed_out) {
-        fprintf(stderr, "harness: `rapport %s` did not finish within 60 s; killed\n",
-                n_args ? args[0] : "");
-        kill(pid, SIGKILL);
-    }
-    int status = s_wait_timeout(pid, timed_out ? 1000 : 60000);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
+/* s_exit_code - a wait status as the shell shows it: the exit code, 128 + signal. */
+static int s_exit_code(int status)
+{
     if (status == -1)
         return -1;
     if (WIFEXITED(status))
@@ -804,7 +763,127 @@ int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char
     return -1;
 }
 
+rp_cli_run_t rp_suite_cli(rp_suite_t *self, const char *token, const char *input,
+                          const char *const *args)
+{
+    assert_non_null(self);
+    int in[2], out[2], err[2];
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+    pid_t pid = s_cli_start(self, token, args, in[0], out[1], err[1]);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (input) {                        /* small: fits the pipe */
+        ssize_t w = write(in[1], input, strlen(input));
+        assert_int_equal(w, (ssize_t) strlen(input));
+    }
+    close(in[1]);
+
+    /* Read both (so the child never blocks on a full pipe), for at most 60 s. */
+    int fds[2] = { out[0], err[0] };
+    char *buf[2] = { rp_strdup(""), rp_strdup("") };
+    size_t len[2] = { 0, 0 };
+    bool open_[2] = { true, true };
+    int64_t until = s_mono_ms() + 60000;
+    while ((open_[0] || open_[1]) && s_mono_ms() < until) {
+        struct pollfd p[2] = { { .fd = open_[0] ? fds[0] : -1, .events = POLLIN },
+                               { .fd = open_[1] ? fds[1] : -1, .events = POLLIN } };
+        if (poll(p, 2, 1000) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (!open_[i] || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char chunk[4096];
+            ssize_t got = read(fds[i], chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                open_[i] = false;
+                continue;
+            }
+            buf[i] = rp_realloc(buf[i], len[i] + (size_t) got + 1);
+            memcpy(buf[i] + len[i], chunk, (size_t) got);
+            len[i] += (size_t) got;
+            buf[i][len[i]] = '\0';
+        }
+    }
+    bool timed_out = open_[0] || open_[1];
+    if (timed_out) {
+        fprintf(stderr, "harness: `rapport %s` did not finish within 60 s; killed\n",
+                args && args[0] ? args[0] : "");
+        kill(pid, SIGKILL);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    rp_cli_run_t r = { s_exit_code(s_wait_timeout(pid, timed_out ? 1000 : 60000)), buf[0], buf[1] };
+    if (r.err[0])                       /* for the report of a failure */
+        fprintf(stderr, "[rapport %s] %s", args && args[0] ? args[0] : "", r.err);
+    return r;
+}
+
+void rp_cli_run_free(rp_cli_run_t *r)
+{
+    rp_free(r->out);
+    rp_free(r->err);
+}
+
+pid_t rp_suite_cli_spawn(rp_suite_t *self, const char *token, const char *const *args)
+{
+    assert_non_null(self);
+    return s_cli_start(self, token, args, -1, -1, -1);
+}
+
+int rp_suite_cli_wait(pid_t pid)
+{
+    return s_exit_code(s_wait_timeout(pid, 60000));
+}
+
+int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char *const *args)
+{
+    rp_cli_run_t r = rp_suite_cli(self, token, NULL, args);
+    if (out)
+        *out = r.out;
+    else
+        free(r.out);
+    free(r.err);
+    return r.status;
+}
+
 /* ---- additions ---- */
+
+pid_t rp_suite_start_following(rp_suite_t *self, const char *name, const char *upstream,
+                               const char *const *env)
+{
+    assert_non_null(self);
+    char up[32], sub[64];
+    size_t k = 0;
+    for (; upstream[k] && k + 1 < sizeof up; k++)
+        up[k] = (char) toupper((unsigned char) upstream[k]);
+    up[k] = '\0';
+    snprintf(sub, sizeof sub, "svc-%s", name);
+    char *tok = rp_suite_token(self, sub, "integration", "hq", "/", NULL, 3600);
+    char *mine[3] = {
+        rp_sprintf("RAPPORT_%s_ENDPOINT=%s", up, rp_suite_rpc(self, upstream)),
+        rp_sprintf("RAPPORT_%s_PUB_ENDPOINT=%s", up, rp_suite_pub(self, upstream)),
+        rp_sprintf("RAPPORT_SERVICE_TOKEN=%s", tok),
+    };
+    free(tok);
+    size_t n = 0;
+    while (env && env[n])
+        n++;
+    const char **all = rp_calloc(n + 4, sizeof *all);
+    for (size_t i = 0; i < n; i++)
+        all[i] = env[i];
+    for (size_t i = 0; i < 3; i++)
+        all[n + i] = mine[i];
+    pid_t pid = rp_suite_start(self, name, all);
+    free(all);
+    for (size_t i = 0; i < 3; i++)
+        free(mine[i]);
+    return pid;
+}
 
 pid_t rp_suite_pid(rp_suite_t *self, const char *name)
 {

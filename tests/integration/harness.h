@@ -28,6 +28,12 @@ const char *rp_suite_dir(rp_suite_t *self);
  * entries ("RAPPORT_TEST_CLOCK=1", NULL-terminated, may be NULL); waits until ready
  * (asserts within 10 s). Restarting after a stop/kill reuses the same data dir. */
 pid_t rp_suite_start(rp_suite_t *self, const char *name, const char *const *env);
+/* rp_suite_start_following - start service `name` following the events of the
+ * running service `upstream` (RAPPORT_<UPSTREAM>_ENDPOINT / _PUB_ENDPOINT set to it)
+ * with a fresh service token (sub "svc-<name>", role integration, 1 hour), plus the
+ * extra environment env (may be NULL). E.g. leads following identity's revocations. */
+pid_t rp_suite_start_following(rp_suite_t *self, const char *name, const char *upstream,
+                               const char *const *env);
 /* rp_suite_kill - send sig (SIGKILL, SIGTERM) and wait for exit; returns the wait status. */
 int rp_suite_kill(rp_suite_t *self, const char *name, int sig);
 /* Endpoints of a running service (borrowed). */
@@ -54,6 +60,23 @@ const char *rp_suite_bin(const char *binary);
  * RAPPORT_<NAME>_ENDPOINT / _PUB_ENDPOINT of every service started in the suite.
  * Its stderr goes to the test's stderr. Killed after 60 s (status 128+9). */
 int rp_suite_run_cli(rp_suite_t *self, const char *token, char **out, const char *const *args);
+
+/* The outcome of one CLI run: exit status (128 + signal when killed), and what it
+ * wrote to stdout and stderr (malloc'd; free with rp_cli_run_free). */
+typedef struct {
+    int status;
+    char *out, *err;
+} rp_cli_run_t;
+/* rp_suite_cli - run `rapport args...` like rp_suite_run_cli, with input (may be
+ * NULL) on its stdin, capturing stdout and stderr (stderr also echoed to the
+ * test's stderr for the report of a failure). At most 60 s. */
+rp_cli_run_t rp_suite_cli(rp_suite_t *self, const char *token, const char *input,
+                          const char *const *args);
+void rp_cli_run_free(rp_cli_run_t *r);
+/* rp_suite_cli_spawn / rp_suite_cli_wait - start `rapport args...` without waiting
+ * (stdin empty, stdout and stderr the test's); then its exit status. */
+pid_t rp_suite_cli_spawn(rp_suite_t *self, const char *token, const char *const *args);
+int rp_suite_cli_wait(pid_t pid);
 
 /* ---- additions (service-agnostic helpers over the System methods) ---- */
 

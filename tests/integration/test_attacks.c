@@ -87,7 +87,6 @@ typedef Rapport__Identity__V1__User User;
 
 static struct {
     rp_suite_t *s;
-    char *leads_env[4];
     char keys[1024];
     char *good;                             /* minted token of MGR */
     unsigned char *issuer_sk;               /* sodium_malloc'd, 64 bytes */
@@ -712,17 +711,7 @@ static void s_serving(const char *what)
 
 static void s_start_leads(void)
 {
-    for (int i = 0; F.leads_env[i]; i++) {
-        free(F.leads_env[i]);
-        F.leads_env[i] = NULL;
-    }
-    char *tok = rp_suite_token(F.s, "svc-leads", "integration", "hq", "/", NULL, 3600);
-    F.leads_env[0] = rp_sprintf("RAPPORT_IDENTITY_ENDPOINT=%s", rp_suite_rpc(F.s, "identity"));
-    F.leads_env[1] = rp_sprintf("RAPPORT_IDENTITY_PUB_ENDPOINT=%s", rp_suite_pub(F.s, "identity"));
-    F.leads_env[2] = rp_sprintf("RAPPORT_SERVICE_TOKEN=%s", tok);
-    F.leads_env[3] = NULL;
-    free(tok);
-    rp_suite_start(F.s, "leads", (const char *const *) F.leads_env);
+    rp_suite_start_following(F.s, "leads", "identity", NULL);
 }
 
 /* s_restart_both - SIGTERM (each must drain and exit 0), then start again. */
@@ -1363,8 +1352,6 @@ static int teardown(void **state)
 {
     (void) state;
     rp_suite_destroy(&F.s);
-    for (int i = 0; F.leads_env[i]; i++)
-        free(F.leads_env[i]);
     free(F.good);
     if (F.issuer_sk)
         sodium_free(F.issuer_sk);

@@ -7,7 +7,7 @@
  * login back.
  *
  * rp_suite_run_cli gives the CLI /dev/null as stdin, so this file runs the CLI itself
- * (s_run, as test_cli_identity.c) with the same environment and a password on stdin.
+ * (rp_suite_cli) with the same environment and a password on stdin.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -32,162 +32,14 @@
 #include "rapport/status.h"
 #include "rapport/util.h"
 
-extern char **environ;
 
 #define PW_HEAD "the head of the group speaks 11"
 #define PW_ANN "correct horse battery staple 42"
 #define PW_BOB "a long and unusual passphrase 7"
 
-/* ---- running the CLI with stdin ---- */
-typedef struct {
-    int status;         /* exit status, or 128 + signal */
-    char *out, *err;    /* malloc'd */
-} s_res_t;
-
-static void s_res_free(s_res_t *r)
-{
-    rp_free(r->out);
-    rp_free(r->err);
-}
-
-/* s_env - the CLI's environment, as rp_suite_run_cli makes it: no outer RAPPORT_*,
- * the suite's data and keys, HOME in the suite dir, the endpoints of the running
- * services, RAPPORT_TOKEN when token is given. */
-static char **s_env(rp_suite_t *s, const char *token)
-{
-    size_t n = 0, cap = 32;
-    for (char **p = environ; *p; p++)
-        cap++;
-    char **env = rp_calloc(cap, sizeof *env);
-    for (char **p = environ; *p; p++)
-        if (strncmp(*p, "RAPPORT_", 8) != 0 && strncmp(*p, "HOME=", 5) != 0)
-            env[n++] = rp_strdup(*p);
-    const char *dir = rp_suite_dir(s);
-    env[n++] = rp_sprintf("HOME=%s", dir);
-    env[n++] = rp_sprintf("RAPPORT_DATA=%s/data", dir);
-    env[n++] = rp_sprintf("RAPPORT_KEYS=%s/keys", dir);
-    env[n++] = rp_strdup("RAPPORT_LOG_LEVEL=warn");
-    static const char *const names[] = { "identity", "leads" };
-    for (size_t i = 0; i < 2; i++)
-        if (rp_suite_pid(s, names[i]) > 0) {
-            env[n++] = rp_sprintf("RAPPORT_%s_ENDPOINT=%s", i ? "LEADS" : "IDENTITY", rp_suite_rpc(s, names[i]));
-            env[n++] = rp_sprintf("RAPPORT_%s_PUB_ENDPOINT=%s", i ? "LEADS" : "IDENTITY", rp_suite_pub(s, names[i]));
-        }
-    if (token)
-        env[n++] = rp_sprintf("RAPPORT_TOKEN=%s", token);
-    env[n] = NULL;
-    return env;
-}
-
-static void s_env_free(char **env)
-{
-    for (char **p = env; *p; p++)
-        free(*p);
-    free(env);
-}
-
-/* s_spawn - start `rapport args` with input on its stdin; stdout/stderr into the
- * pipes returned in out_fd/err_fd (or /dev/null when those are NULL). */
-static pid_t s_spawn(rp_suite_t *s, const char *token, const char *input, const char *const *args,
-                     int *out_fd, int *err_fd)
-{
-    char **env = s_env(s, token);
-    size_t n = 0;
-    while (args[n])
-        n++;
-    const char *bin = rp_suite_bin("rapport");
-    char **argv = rp_calloc(n + 2, sizeof *argv);
-    argv[0] = (char *) bin;
-    for (size_t i = 0; i < n; i++)
-        argv[i + 1] = (char *) args[i];
-    int in[2], out[2], err[2];
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-    int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    assert_true(null_fd >= 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out_fd ? out[1] : null_fd, 1);
-        dup2(err_fd ? err[1] : null_fd, 2);
-        execve(bin, argv, env);
-        _exit(127);
-    }
-    close(null_fd);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    free(argv);
-    s_env_free(env);
-    if (input) {    /* small: fits the pipe */
-        ssize_t w = write(in[1], input, strlen(input));
-        assert_int_equal(w, (ssize_t) strlen(input));
-    }
-    close(in[1]);
-    if (out_fd)
-        *out_fd = out[0];
-    else
-        close(out[0]);
-    if (err_fd)
-        *err_fd = err[0];
-    else
-        close(err[0]);
-    return pid;
-}
-
-static int s_wait(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* s_run - run `rapport args` to the end (at most 60 s): status, stdout and stderr.
- * stderr is also copied to the test's stderr for the report of a failure. */
-static s_res_t s_run(rp_suite_t *s, const char *token, const char *input, const char *const *args)
-{
-    int fds[2];
-    pid_t pid = s_spawn(s, token, input, args, &fds[0], &fds[1]);
-    char *buf[2] = { rp_strdup(""), rp_strdup("") };
-    size_t len[2] = { 0, 0 };
-    bool open_[2] = { true, true };
-    time_t until = time(NULL) + 60;
-    while ((open_[0] || open_[1]) && time(NULL) < until) {
-        struct pollfd p[2] = { { .fd = open_[0] ? fds[0] : -1, .events = POLLIN },
-                               { .fd = open_[1] ? fds[1] : -1, .events = POLLIN } };
-        if (poll(p, 2, 1000) < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < 2; i++) {
-            if (!open_[i] || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            char chunk[4096];
-            ssize_t got = read(fds[i], chunk, sizeof chunk);
-            if (got <= 0) {
-                open_[i] = false;
-                continue;
-            }
-            buf[i] = rp_realloc(buf[i], len[i] + (size_t) got + 1);
-            memcpy(buf[i] + len[i], chunk, (size_t) got);
-            len[i] += (size_t) got;
-            buf[i][len[i]] = 0;
-        }
-    }
-    if (open_[0] || open_[1])
-        kill(pid, SIGKILL);
-    close(fds[0]);
-    close(fds[1]);
-    s_res_t r = { s_wait(pid), buf[0], buf[1] };
-    if (r.err[0])
-        fprintf(stderr, "[rapport %s] %s", args[0], r.err);
-    return r;
-}
-
-#define RUN(s, token, input, ...) s_run((s), (token), (input), (const char *const[]) { __VA_ARGS__, NULL })
+/* RUN - `rapport ...` with the suite's environment and input on stdin. */
+#define RUN(s, token, input, ...) \
+    rp_suite_cli((s), (token), (input), (const char *const[]) { __VA_ARGS__, NULL })
 
 /* ---- the suite ---- */
 
@@ -223,27 +75,27 @@ static void s_assert_private(const char *path)
 static void s_create_user(s_fix_t *f, const char *user, const char *name, const char *role, const char *pw)
 {
     char *input = rp_sprintf("%s\n", pw);
-    s_res_t r = RUN(f->s, rp_suite_admin_token(f->s), input, "users", "create", user, "--name", name, "--role", role,
+    rp_cli_run_t r = RUN(f->s, rp_suite_admin_token(f->s), input, "users", "create", user, "--name", name, "--role", role,
                     "--branch", "hq", "--unit", "/hq/sales/g1");
     free(input);
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 }
 
 static void s_login(s_fix_t *f, const char *user, const char *pw)
 {
     char *input = rp_sprintf("%s\n", pw);
-    s_res_t r = RUN(f->s, NULL, input, "login", "--user", user);
+    rp_cli_run_t r = RUN(f->s, NULL, input, "login", "--user", user);
     free(input);
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 }
 
 static void s_create_lead(s_fix_t *f, const char *company)
 {
-    s_res_t r = RUN(f->s, NULL, NULL, "leads", "create", "--company", company, "--source", "web");
+    rp_cli_run_t r = RUN(f->s, NULL, NULL, "leads", "create", "--company", company, "--source", "web");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 }
 
 /* s_day - today + days as YYYY-MM-DD (UTC). */
@@ -261,7 +113,7 @@ static char *s_delegate(s_fix_t *f, const char *token)
     char from[16], until[16];
     s_day(0, from);
     s_day(2, until);
-    s_res_t r = RUN(f->s, token, NULL, "--json", "delegate", "add", "--for", "ann", "--to", "bob",
+    rp_cli_run_t r = RUN(f->s, token, NULL, "--json", "delegate", "add", "--for", "ann", "--to", "bob",
                     "--from", from, "--until", until, "--note", "holiday");
     assert_int_equal(r.status, 0);
     json_t *j = json_loads(r.out, 0, NULL);
@@ -272,7 +124,7 @@ static char *s_delegate(s_fix_t *f, const char *token)
     char *id = rp_strdup(json_string_value(json_object_get(j, "id")));
     assert_int_equal(strlen(id), 26);
     json_decref(j);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     return id;
 }
 
@@ -286,14 +138,7 @@ static void test_delegation(void **state)
     rp_suite_start(f->s, "identity", NULL);
     /* leads follows identity's token.revoked events (with a service token), so a
      * revoked delegation ends the delegated token there too. */
-    char *svc = rp_suite_token(f->s, "svc-leads", "integration", "hq", "/", NULL, 3600);
-    char *leads_env[] = { rp_sprintf("RAPPORT_IDENTITY_ENDPOINT=%s", rp_suite_rpc(f->s, "identity")),
-                          rp_sprintf("RAPPORT_IDENTITY_PUB_ENDPOINT=%s", rp_suite_pub(f->s, "identity")),
-                          rp_sprintf("RAPPORT_SERVICE_TOKEN=%s", svc), NULL };
-    rp_suite_start(f->s, "leads", (const char *const *) leads_env);
-    for (int i = 0; leads_env[i]; i++)
-        free(leads_env[i]);
-    free(svc);
+    rp_suite_start_following(f->s, "leads", "identity", NULL);
     snprintf(f->tok, sizeof f->tok, "%s/.config/rapport/token", rp_suite_dir(f->s));
     snprintf(f->ref, sizeof f->ref, "%s.refresh", f->tok);
     snprintf(f->own, sizeof f->own, "%s.own", f->tok);
@@ -318,10 +163,10 @@ static void test_delegation(void **state)
     assert_non_null(bob_ref);
 
     /* No delegation yet: refused, and bob's login stays as it was. */
-    s_res_t r = RUN(f->s, NULL, NULL, "login", "--as", "ann");
+    rp_cli_run_t r = RUN(f->s, NULL, NULL, "login", "--as", "ann");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "PERMISSION_DENIED"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     assert_false(s_exists(f->own));
     char *t = s_file(f->tok);
     assert_string_equal(t, bob_tok);
@@ -329,10 +174,10 @@ static void test_delegation(void **state)
     /* Bad usage never reaches the service. */
     r = RUN(f->s, head, NULL, "delegate", "add", "--for", "ann", "--to", "bob", "--until", "2026-02-30");
     assert_int_equal(r.status, 2);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, head, NULL, "delegate", "add", "--for", "ann", "--until", "2099-01-01");
     assert_int_equal(r.status, 2);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* The head appoints bob as ann's substitute. */
     char *id = s_delegate(f, head);
@@ -344,17 +189,17 @@ static void test_delegation(void **state)
     char today[16];
     s_day(0, today);
     assert_non_null(strstr(r.out, today));      /* FROM as a time, not unix ms */
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "delegate", "list", "--to", "bob");     /* bob sees his own */
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, id));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* bob acts as ann: his own login goes aside, the delegated token is the token file. */
     r = RUN(f->s, NULL, NULL, "login", "--as", "ann");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bob as delegate of ann"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     s_assert_private(f->tok);
     s_assert_private(f->own);
     s_assert_private(f->own_ref);
@@ -372,22 +217,22 @@ static void test_delegation(void **state)
     r = RUN(f->s, NULL, NULL, "whoami");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bob as delegate of ann until"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "leads", "list");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Ann Corp"));
     assert_null(strstr(r.out, "Bob Industries"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* The head ends the delegation: the delegated token stops working. */
     r = RUN(f->s, head, NULL, "delegate", "revoke", id);
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     int status = 0;
     for (int i = 0; i < 50; i++) {      /* within 5 s (identity's event reaches leads) */
         r = RUN(f->s, NULL, NULL, "leads", "list");
         status = r.status;
-        s_res_free(&r);
+        rp_cli_run_free(&r);
         if (status != 0)
             break;
         usleep(100 * 1000);
@@ -396,17 +241,17 @@ static void test_delegation(void **state)
     r = RUN(f->s, NULL, NULL, "whoami");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "UNAUTHENTICATED"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, head, NULL, "delegate", "list", "--for", "ann", "--include-ended");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "revoked"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* login --as - brings bob's own login back. */
     r = RUN(f->s, NULL, NULL, "login", "--as", "-");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "back to bob's own login"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     assert_false(s_exists(f->own));
     assert_false(s_exists(f->own_ref));
     s_assert_private(f->ref);
@@ -414,17 +259,17 @@ static void test_delegation(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bob (Bob Stone)"));
     assert_null(strstr(r.out, "delegate of"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "leads", "list");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Bob Industries"));
     assert_null(strstr(r.out, "Ann Corp"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     /* Revoked: no acting as ann any more. */
     r = RUN(f->s, NULL, NULL, "login", "--as", "ann");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "PERMISSION_DENIED"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     assert_false(s_exists(f->own));
 
     /* A new delegation; `logout` while acting returns to the own login too, and a
@@ -432,19 +277,19 @@ static void test_delegation(void **state)
     char *id2 = s_delegate(f, head);
     r = RUN(f->s, NULL, NULL, "login", "--as", "ann");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "logout");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "back to bob's own login"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "whoami");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bob (Bob Stone)"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "logout");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "logged out"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     assert_false(s_exists(f->tok));
     assert_false(s_exists(f->own));
 

@@ -7,7 +7,7 @@
  * required", `users list|get|roles|disable|enable|reset-password` and `keys jwks`.
  *
  * rp_suite_run_cli gives the CLI /dev/null as stdin, so this file runs the CLI itself
- * (s_run) with the same environment and a password on stdin, capturing stderr too.
+ * (rp_suite_cli) with the same environment and a password on stdin, capturing stderr too.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -33,164 +33,15 @@
 #include "rapport/util.h"
 #include "rapport/identity/v1/identity.pb-c.h"
 
-extern char **environ;
 
 #define PW_ANN "correct horse battery staple 42"
 #define PW_BOB "a long and unusual passphrase 7"
 #define PW_BOB2 "another rather long passphrase 8"
 #define PW_TEMP "temporary but long enough 99"
 
-/* ---- running the CLI with stdin ---- */
-
-typedef struct {
-    int status;         /* exit status, or 128 + signal */
-    char *out, *err;    /* malloc'd */
-} s_res_t;
-
-static void s_res_free(s_res_t *r)
-{
-    rp_free(r->out);
-    rp_free(r->err);
-}
-
-/* s_env - the CLI's environment, as rp_suite_run_cli makes it: no outer RAPPORT_*,
- * the suite's data and keys, HOME in the suite dir, the endpoints of the running
- * services, RAPPORT_TOKEN when token is given. */
-static char **s_env(rp_suite_t *s, const char *token)
-{
-    size_t n = 0, cap = 32;
-    for (char **p = environ; *p; p++)
-        cap++;
-    char **env = rp_calloc(cap, sizeof *env);
-    for (char **p = environ; *p; p++)
-        if (strncmp(*p, "RAPPORT_", 8) != 0 && strncmp(*p, "HOME=", 5) != 0)
-            env[n++] = rp_strdup(*p);
-    const char *dir = rp_suite_dir(s);
-    env[n++] = rp_sprintf("HOME=%s", dir);
-    env[n++] = rp_sprintf("RAPPORT_DATA=%s/data", dir);
-    env[n++] = rp_sprintf("RAPPORT_KEYS=%s/keys", dir);
-    env[n++] = rp_strdup("RAPPORT_LOG_LEVEL=warn");
-    static const char *const names[] = { "identity", "leads" };
-    for (size_t i = 0; i < 2; i++)
-        if (rp_suite_pid(s, names[i]) > 0) {
-            env[n++] = rp_sprintf("RAPPORT_%s_ENDPOINT=%s", i ? "LEADS" : "IDENTITY", rp_suite_rpc(s, names[i]));
-            env[n++] = rp_sprintf("RAPPORT_%s_PUB_ENDPOINT=%s", i ? "LEADS" : "IDENTITY", rp_suite_pub(s, names[i]));
-        }
-    if (token)
-        env[n++] = rp_sprintf("RAPPORT_TOKEN=%s", token);
-    env[n] = NULL;
-    return env;
-}
-
-static void s_env_free(char **env)
-{
-    for (char **p = env; *p; p++)
-        free(*p);
-    free(env);
-}
-
-/* s_spawn - start `rapport args` with input on its stdin; stdout/stderr into the
- * pipes returned in out_fd/err_fd (or /dev/null when those are NULL). */
-static pid_t s_spawn(rp_suite_t *s, const char *token, const char *input, const char *const *args,
-                     int *out_fd, int *err_fd)
-{
-    char **env = s_env(s, token);
-    size_t n = 0;
-    while (args[n])
-        n++;
-    const char *bin = rp_suite_bin("rapport");
-    char **argv = rp_calloc(n + 2, sizeof *argv);
-    argv[0] = (char *) bin;
-    for (size_t i = 0; i < n; i++)
-        argv[i + 1] = (char *) args[i];
-    int in[2], out[2], err[2];
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-    int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    assert_true(null_fd >= 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out_fd ? out[1] : null_fd, 1);
-        dup2(err_fd ? err[1] : null_fd, 2);
-        execve(bin, argv, env);
-        _exit(127);
-    }
-    close(null_fd);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    free(argv);
-    s_env_free(env);
-    if (input) {    /* small: fits the pipe */
-        ssize_t w = write(in[1], input, strlen(input));
-        assert_int_equal(w, (ssize_t) strlen(input));
-    }
-    close(in[1]);
-    if (out_fd)
-        *out_fd = out[0];
-    else
-        close(out[0]);
-    if (err_fd)
-        *err_fd = err[0];
-    else
-        close(err[0]);
-    return pid;
-}
-
-static int s_wait(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* s_run - run `rapport args` to the end (at most 60 s): status, stdout and stderr.
- * stderr is also copied to the test's stderr for the report of a failure. */
-static s_res_t s_run(rp_suite_t *s, const char *token, const char *input, const char *const *args)
-{
-    int fds[2];
-    pid_t pid = s_spawn(s, token, input, args, &fds[0], &fds[1]);
-    char *buf[2] = { rp_strdup(""), rp_strdup("") };
-    size_t len[2] = { 0, 0 };
-    bool open_[2] = { true, true };
-    time_t until = time(NULL) + 60;
-    while ((open_[0] || open_[1]) && time(NULL) < until) {
-        struct pollfd p[2] = { { .fd = open_[0] ? fds[0] : -1, .events = POLLIN },
-                               { .fd = open_[1] ? fds[1] : -1, .events = POLLIN } };
-        if (poll(p, 2, 1000) < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < 2; i++) {
-            if (!open_[i] || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            char chunk[4096];
-            ssize_t got = read(fds[i], chunk, sizeof chunk);
-            if (got <= 0) {
-                open_[i] = false;
-                continue;
-            }
-            buf[i] = rp_realloc(buf[i], len[i] + (size_t) got + 1);
-            memcpy(buf[i] + len[i], chunk, (size_t) got);
-            len[i] += (size_t) got;
-            buf[i][len[i]] = 0;
-        }
-    }
-    if (open_[0] || open_[1])
-        kill(pid, SIGKILL);
-    close(fds[0]);
-    close(fds[1]);
-    s_res_t r = { s_wait(pid), buf[0], buf[1] };
-    if (r.err[0])
-        fprintf(stderr, "[rapport %s] %s", args[0], r.err);
-    return r;
-}
-
-#define RUN(s, token, input, ...) s_run((s), (token), (input), (const char *const[]) { __VA_ARGS__, NULL })
+/* RUN - `rapport ...` with the suite's environment and input on stdin. */
+#define RUN(s, token, input, ...) \
+    rp_suite_cli((s), (token), (input), (const char *const[]) { __VA_ARGS__, NULL })
 
 /* ---- the suite ---- */
 
@@ -246,7 +97,7 @@ static void s_create_user(s_fix_t *f, const char *user, const char *name, const 
                           bool must_change)
 {
     char *input = rp_sprintf("%s\n", pw);
-    s_res_t r = must_change
+    rp_cli_run_t r = must_change
         ? RUN(f->s, rp_suite_admin_token(f->s), input, "users", "create", user, "--name", name, "--role", role,
               "--branch", "hq", "--unit", "/hq/sales/g1", "--must-change-password")
         : RUN(f->s, rp_suite_admin_token(f->s), input, "users", "create", user, "--name", name, "--role", role,
@@ -254,19 +105,19 @@ static void s_create_user(s_fix_t *f, const char *user, const char *name, const 
     free(input);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, user));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 }
 
 static void s_login(s_fix_t *f, const char *user, const char *pw)
 {
     char *input = rp_sprintf("%s\n", pw);
-    s_res_t r = RUN(f->s, NULL, input, "login", "--user", user);
+    rp_cli_run_t r = RUN(f->s, NULL, input, "login", "--user", user);
     free(input);
     assert_int_equal(r.status, 0);
     char *want = rp_sprintf("logged in as %s", user);
     assert_non_null(strstr(r.out, want));
     free(want);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 }
 
 /* s_whoami_code - Identity/WhoAmI with token straight over the wire: the status code. */
@@ -295,15 +146,15 @@ static void test_login_whoami_logout(void **state)
     s_create_user(f, "ann", "Ann Lee", "manager", PW_ANN, false);
 
     /* A wrong password: refused, nothing saved. */
-    s_res_t r = RUN(f->s, NULL, "not the password at all\n", "login", "--user", "ann");
+    rp_cli_run_t r = RUN(f->s, NULL, "not the password at all\n", "login", "--user", "ann");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "UNAUTHENTICATED"));
     assert_false(s_exists(f->tok));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     /* No password at all (empty stdin): a usage error. */
     r = RUN(f->s, NULL, "", "login", "--user", "ann");
     assert_int_equal(r.status, 2);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     r = RUN(f->s, NULL, PW_ANN "\n", "login", "--user", "ann");
     assert_int_equal(r.status, 0);
@@ -322,7 +173,7 @@ static void test_login_whoami_logout(void **state)
     assert_null(strstr(r.out, ref));
     assert_null(strstr(r.err, tok));
     assert_null(strstr(r.err, ref));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     /* --json says the same, still without a token. */
     r = RUN(f->s, NULL, PW_ANN "\n", "--json", "login", "--user", "ann");
     assert_int_equal(r.status, 0);
@@ -332,7 +183,7 @@ static void test_login_whoami_logout(void **state)
     assert_non_null(json_string_value(json_object_get(j, "expires")));
     assert_null(strstr(r.out, "access_token"));
     json_decref(j);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     free(tok);
     free(ref);
     tok = s_file(f->tok);
@@ -342,7 +193,7 @@ static void test_login_whoami_logout(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "ann (Ann Lee)"));
     assert_non_null(strstr(r.out, "/hq/sales/g1"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "whoami", "--json");
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
@@ -350,18 +201,18 @@ static void test_login_whoami_logout(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "claims"), "sub")), "ann");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "user"), "display_name")), "Ann Lee");
     json_decref(j);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* The saved login works for the other services. */
     r = RUN(f->s, NULL, NULL, "leads", "create", "--company", "Acme GmbH", "--source", "web");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Acme GmbH"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, NULL, "leads", "list");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Acme GmbH"));
     assert_non_null(strstr(r.out, "ann"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     r = RUN(f->s, NULL, NULL, "keys", "jwks");
     assert_int_equal(r.status, 0);
@@ -369,20 +220,20 @@ static void test_login_whoami_logout(void **state)
     assert_non_null(j);
     assert_true(json_array_size(json_object_get(j, "keys")) >= 1);
     json_decref(j);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     assert_int_equal(s_whoami_code(f, tok), RP_OK);
     r = RUN(f->s, NULL, NULL, "logout");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "logged out"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     assert_false(s_exists(f->tok));
     assert_false(s_exists(f->ref));
     assert_int_equal(s_whoami_code(f, tok), RP_UNAUTHENTICATED);
     /* Nothing saved any more. */
     r = RUN(f->s, NULL, NULL, "whoami");
     assert_int_equal(r.status, 4);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     free(tok);
     s_fix_destroy(&f);
 }
@@ -413,11 +264,11 @@ static void test_refresh(void **state)
     assert_non_null(ref1);
     sleep(2);               /* under a minute left */
 
-    s_res_t r = RUN(f->s, NULL, NULL, "leads", "create", "--company", "Renewed Ltd", "--source", "web");
+    rp_cli_run_t r = RUN(f->s, NULL, NULL, "leads", "create", "--company", "Renewed Ltd", "--source", "web");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Renewed Ltd"));
     assert_null(strstr(r.err, "cannot renew"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     char *tok2 = s_file(f->tok), *ref2 = s_file(f->ref);
     assert_non_null(tok2);
     assert_non_null(ref2);
@@ -431,21 +282,21 @@ static void test_refresh(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "carl (Carl Berg)"));
     assert_null(strstr(r.err, "cannot renew"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* Several commands at once on an expired token: one renews, the others wait for
      * it and take the new token (a refresh token presented twice ends the login). */
     s_expire(f, "carl");
     pid_t pids[4];
     for (int i = 0; i < 4; i++)
-        pids[i] = s_spawn(f->s, NULL, NULL, (const char *const[]) { "whoami", NULL }, NULL, NULL);
+        pids[i] = rp_suite_cli_spawn(f->s, NULL, (const char *const[]) { "whoami", NULL });
     for (int i = 0; i < 4; i++)
-        assert_int_equal(s_wait(pids[i]), 0);
+        assert_int_equal(rp_suite_cli_wait(pids[i]), 0);
     s_expire(f, "carl");
     r = RUN(f->s, NULL, NULL, "whoami");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "carl"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* A token from --token or RAPPORT_TOKEN is never renewed nor written. */
     char *before = s_file(f->tok);
@@ -453,7 +304,7 @@ static void test_refresh(void **state)
     r = RUN(f->s, expired, NULL, "whoami");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "UNAUTHENTICATED"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     char *after = s_file(f->tok);
     assert_string_equal(before, after);
     free(before);
@@ -463,7 +314,7 @@ static void test_refresh(void **state)
     /* A minted token replaces the login: its refresh token must not come back. */
     r = RUN(f->s, NULL, NULL, "token", "mint", "--sub", "dora", "--role", "director", "--branch", "hq", "--save");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     assert_true(s_exists(f->tok));
     assert_false(s_exists(f->ref));
 
@@ -482,38 +333,38 @@ static void test_passwd_and_users(void **state)
     const char *admin = rp_suite_admin_token(f->s);
     s_create_user(f, "bob", "Bob Stone", "manager", PW_BOB, true);
 
-    s_res_t r = RUN(f->s, NULL, PW_BOB "\n", "login", "--user", "bob");
+    rp_cli_run_t r = RUN(f->s, NULL, PW_BOB "\n", "login", "--user", "bob");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "FAILED_PRECONDITION"));
     assert_non_null(strstr(r.err, "rapport passwd"));
     assert_false(s_exists(f->tok));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* A wrong current password changes nothing. */
     r = RUN(f->s, NULL, "wrong old password\n" PW_BOB2 "\n", "passwd", "--user", "bob");
     assert_int_equal(r.status, 1);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, PW_BOB "\n" PW_BOB2 "\n", "passwd", "--user", "bob");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "password changed for bob"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     s_login(f, "bob", PW_BOB2);
     /* passwd without --user takes the saved login's user; a weak new one is refused. */
     r = RUN(f->s, NULL, PW_BOB2 "\nshort\n", "passwd");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "INVALID_ARGUMENT"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     /* A manager may not create users. */
     r = RUN(f->s, NULL, PW_ANN "\n", "users", "create", "eve", "--name", "Eve", "--role", "manager",
             "--branch", "hq");
     assert_int_equal(r.status, 1);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     /* Unknown roles never reach the service. */
     r = RUN(f->s, admin, PW_ANN "\n", "users", "create", "eve", "--name", "Eve", "--role", "boss", "--branch", "hq");
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "unknown role 'boss'"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     s_create_user(f, "ann", "Ann Lee", "manager", PW_ANN, false);
 
     r = RUN(f->s, admin, NULL, "users", "list");
@@ -521,19 +372,19 @@ static void test_passwd_and_users(void **state)
     assert_non_null(strstr(r.out, "USERNAME"));
     assert_non_null(strstr(r.out, "ann"));
     assert_non_null(strstr(r.out, "Bob Stone"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, admin, NULL, "users", "list", "--json", "--all");
     assert_int_equal(r.status, 0);
     json_t *j = json_loads(r.out, 0, NULL);
     assert_non_null(j);
     assert_true(json_array_size(json_object_get(j, "users")) >= 2);
     json_decref(j);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     r = RUN(f->s, admin, NULL, "users", "roles", "bob", "--role", "senior_manager");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "senior_manager"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, admin, NULL, "users", "get", "bob", "--json");
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
@@ -541,35 +392,35 @@ static void test_passwd_and_users(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "roles"), 0)), "senior_manager");
     assert_false(json_is_true(json_object_get(j, "must_change_password")));
     json_decref(j);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
 
     r = RUN(f->s, admin, NULL, "users", "disable", "bob", "--reason", "left the company");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, PW_BOB2 "\n", "login", "--user", "bob");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "UNAUTHENTICATED"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, admin, NULL, "users", "list", "--include-disabled");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "disabled"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, admin, NULL, "users", "enable", "bob");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     s_login(f, "bob", PW_BOB2);
 
     /* reset-password: a temporary password that must be changed before login. */
     r = RUN(f->s, admin, PW_TEMP "\n", "users", "reset-password", "bob");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, PW_TEMP "\n", "login", "--user", "bob");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "rapport passwd"));
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     r = RUN(f->s, NULL, PW_TEMP "\n" PW_BOB "\n", "passwd", "--user", "bob");
     assert_int_equal(r.status, 0);
-    s_res_free(&r);
+    rp_cli_run_free(&r);
     s_login(f, "bob", PW_BOB);
 
     s_fix_destroy(&f);

@@ -47,7 +47,6 @@ typedef Rapport__Identity__V1__Delegation Delegation;
 typedef Rapport__Identity__V1__ActAsReply ActAsReply;
 
 static rp_suite_t *S;
-static char *s_env[6];
 static char *s_admin;
 
 static const char *const ID_ENV[] = { "RAPPORT_TEST_CLOCK=1", NULL };
@@ -55,15 +54,7 @@ static const char *const ID_ENV[] = { "RAPPORT_TEST_CLOCK=1", NULL };
 static void
 s_start_leads(void)
 {
-    for (int i = 0; s_env[i]; i++)
-        free(s_env[i]);
-    char *tok = rp_suite_token(S, "svc-leads", "integration", "hq", "/", NULL, 3600);
-    s_env[0] = rp_sprintf("RAPPORT_IDENTITY_ENDPOINT=%s", rp_suite_rpc(S, "identity"));
-    s_env[1] = rp_sprintf("RAPPORT_IDENTITY_PUB_ENDPOINT=%s", rp_suite_pub(S, "identity"));
-    s_env[2] = rp_sprintf("RAPPORT_SERVICE_TOKEN=%s", tok);
-    s_env[3] = NULL;
-    free(tok);
-    rp_suite_start(S, "leads", (const char *const *) s_env);
+    rp_suite_start_following(S, "leads", "identity", NULL);
 }
 
 /* s_call - one call; the status code, the reply into *out when out is given. */
@@ -406,8 +397,6 @@ test_delegation(void **state)
     free(carl);
     free(s_admin);
     rp_suite_destroy(&S);
-    for (int i = 0; s_env[i]; i++)
-        free(s_env[i]);
 }
 
 int

@@ -34,7 +34,6 @@
 typedef Rapport__Identity__V1__TokenPair TokenPair;
 
 static rp_suite_t *S;
-static char *s_env[4];
 static rp_client_t *ADMIN;      /* a minted admin token: the bootstrap */
 static rp_client_t *ANON;       /* the public methods */
 static rp_call_status_t ST;
@@ -43,13 +42,7 @@ static rp_call_status_t ST;
 static void
 s_start_leads(void)
 {
-    char *tok = rp_suite_token(S, "svc-leads", "integration", "hq", "/", NULL, 3600);
-    s_env[0] = rp_sprintf("RAPPORT_IDENTITY_ENDPOINT=%s", rp_suite_rpc(S, "identity"));
-    s_env[1] = rp_sprintf("RAPPORT_IDENTITY_PUB_ENDPOINT=%s", rp_suite_pub(S, "identity"));
-    s_env[2] = rp_sprintf("RAPPORT_SERVICE_TOKEN=%s", tok);
-    s_env[3] = NULL;
-    free(tok);
-    rp_suite_start(S, "leads", (const char *const *) s_env);
+    rp_suite_start_following(S, "leads", "identity", NULL);
 }
 
 static int
@@ -73,8 +66,6 @@ s_teardown(void **state)
     rp_client_destroy(&ADMIN);
     rp_client_destroy(&ANON);
     rp_suite_destroy(&S);
-    for (int i = 0; s_env[i]; i++)
-        free(s_env[i]);
     return 0;
 }
 

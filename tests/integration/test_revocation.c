@@ -26,21 +26,12 @@
 #define IM(m) "rapport.identity.v1.Identity/" m
 
 static rp_suite_t *S;
-static char *s_env[6];
 
-/* s_leads_env - leads follows this suite's identity, with a service token. */
+/* s_start_leads - leads follows this suite's identity (its revocations). */
 static void
 s_start_leads(void)
 {
-    for (int i = 0; s_env[i]; i++)
-        free(s_env[i]);
-    char *tok = rp_suite_token(S, "svc-leads", "integration", "hq", "/", NULL, 3600);
-    s_env[0] = rp_sprintf("RAPPORT_IDENTITY_ENDPOINT=%s", rp_suite_rpc(S, "identity"));
-    s_env[1] = rp_sprintf("RAPPORT_IDENTITY_PUB_ENDPOINT=%s", rp_suite_pub(S, "identity"));
-    s_env[2] = rp_sprintf("RAPPORT_SERVICE_TOKEN=%s", tok);
-    s_env[3] = NULL;
-    free(tok);
-    rp_suite_start(S, "leads", (const char *const *) s_env);
+    rp_suite_start_following(S, "leads", "identity", NULL);
 }
 
 /* s_login - a token pair for user from identity. */
@@ -134,8 +125,6 @@ test_logout_reaches_leads(void **state)
     rapport__identity__v1__token_pair__free_unpacked(tp2, NULL);
     free(admin);
     rp_suite_destroy(&S);
-    for (int i = 0; s_env[i]; i++)
-        free(s_env[i]);
 }
 
 int
