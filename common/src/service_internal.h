@@ -190,7 +190,7 @@ int svc_job_idem_sweep(rp_ctx_t *ctx);
 /* service_revoke.c */
 /* The built-in consumer of identity's token.revoked events. */
 extern const rp_consumer_def_t svc_revocation_consumer;
-/* svc_revocations_wanted - every service but identity follows revocations. */
+/* svc_revocations_wanted - every service but the one issuing revocations follows them. */
 bool svc_revocations_wanted(rp_service_t *svc);
 /* svc_revocations_load - put the revoked tokens still in force into the verifier. */
 int svc_revocations_load(rp_service_t *svc);

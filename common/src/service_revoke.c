@@ -47,7 +47,9 @@ const rp_consumer_def_t svc_revocation_consumer = {
 bool
 svc_revocations_wanted(rp_service_t *svc)
 {
-    return strcmp(svc->def->name, "identity") != 0;
+    /* A service never follows its own events: the one that issues revocations
+     * applies them as it writes them (rp_ctx_revoke). */
+    return strcmp(svc->def->name, svc_revocation_consumer.upstream) != 0;
 }
 
 int
