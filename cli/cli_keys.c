@@ -76,7 +76,7 @@ static int s_init(cli_t *cli, const cli_args_t *a)
 }
 
 const cli_cmd_t cli_keys_cmds[] = {
-    { "init", "", "create every service's CURVE cert, the cli cert and the token issuer key (idempotent)",
+    { "init", "", "create the CURVE certs and the token issuer key (idempotent); renew each service's token",
       s_init_flags, 0, 0, s_init,
       "Keys go to --keys, $RAPPORT_KEYS or ./var/keys: <name>.cert and <name>.cert_secret (0600),\n"
       "  allow/<name>.cert (the allowlist the services' ZAP handlers read), issuer.key (0600) and\n"
