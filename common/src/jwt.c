@@ -318,6 +318,13 @@ rp_jwt_mint(const rp_claims_t *claims, const unsigned char *sk)
     ok = ok && s_set_str(body, "unit", claims->unit, sizeof claims->unit);
     ok = ok && s_set_str(body, "scope", claims->scope, sizeof claims->scope);
     ok = ok && s_set_str(body, "on_behalf_of", claims->on_behalf_of, sizeof claims->on_behalf_of);
+    assert(claims->limit_contract_value >= 0 && claims->limit_discount_bp >= 0
+           && claims->limit_discount_bp <= 10000);
+    if (ok && (claims->limit_contract_value > 0 || claims->limit_discount_bp > 0))
+        ok = json_object_set_new(body, "limits",
+                                 json_pack("{s:I, s:i}", "contract_value",
+                                           (json_int_t) claims->limit_contract_value,
+                                           "discount_bp", (int) claims->limit_discount_bp)) == 0;
     if (ok) {
         h64 = s_b64_json(header);
         p64 = s_b64_json(body);
@@ -442,6 +449,28 @@ s_copy_time(json_t *obj, const char *name, int64_t *dst, bool required)
     return true;
 }
 
+/* s_copy_limits - the optional "limits" object: non-negative integers, a
+ * contract value up to 10^15 minor units and a discount up to 10000 bp. */
+static bool
+s_copy_limits(json_t *p, rp_claims_t *c)
+{
+    json_t *l = json_object_get(p, "limits");
+    if (!l)
+        return true;
+    if (!json_is_object(l))
+        return false;
+    json_t *v = json_object_get(l, "contract_value");
+    json_t *d = json_object_get(l, "discount_bp");
+    if ((v && !json_is_integer(v)) || (d && !json_is_integer(d)))
+        return false;
+    json_int_t vv = v ? json_integer_value(v) : 0, dv = d ? json_integer_value(d) : 0;
+    if (vv < 0 || vv > (json_int_t) 1000000000000000LL || dv < 0 || dv > 10000)
+        return false;
+    c->limit_contract_value = (int64_t) vv;
+    c->limit_discount_bp = (int32_t) dv;
+    return true;
+}
+
 /* s_audience_ok - aud is "rapport" or an array that contains it. */
 static bool
 s_audience_ok(json_t *aud)
@@ -479,7 +508,8 @@ s_parse_claims(json_t *p, rp_claims_t *c)
         || !s_copy_str(p, "on_behalf_of", c->on_behalf_of, sizeof c->on_behalf_of, false)
         || !s_copy_time(p, "exp", &c->exp, true)
         || !s_copy_time(p, "iat", &c->iat, false)
-        || !s_copy_time(p, "nbf", &c->nbf, false))
+        || !s_copy_time(p, "nbf", &c->nbf, false)
+        || !s_copy_limits(p, c))
         return RP_JWT_MALFORMED;
     json_t *roles = json_object_get(p, "roles");
     if (roles) {

@@ -222,11 +222,15 @@ test_mint_roundtrip(void **state)
         int n_roles;
         bool want_generated_jti;
         bool want_obo_claim;
+        int64_t limit_value;
+        int32_t limit_discount;
     } cases[] = {
-        { "01JTI00000000000000000000A", "", 2, false, false },
-        { "", "", 2, true, false },
-        { "J2", "01JBOSS000000000000000000B", 0, false, true },
-        { "J3", "", RP_JWT_MAX_ROLES, false, false },
+        { "01JTI00000000000000000000A", "", 2, false, false, 0, 0 },
+        { "", "", 2, true, false, 0, 0 },
+        { "J2", "01JBOSS000000000000000000B", 0, false, true, 0, 0 },
+        { "J3", "", RP_JWT_MAX_ROLES, false, false, 0, 0 },
+        { "J4", "", 1, false, false, 500000000, 1500 },
+        { "J5", "", 1, false, false, 0, 10000 },
     };
     rp_jwt_verifier_t *v = rp_jwt_verifier_new();
     rp_jwt_verifier_add_key(v, s_k1.pk);
@@ -236,6 +240,8 @@ test_mint_roundtrip(void **state)
         c.n_roles = cases[i].n_roles;
         for (int r = 0; r < c.n_roles; r++)
             snprintf(c.roles[r], sizeof c.roles[r], "role%d", r);
+        c.limit_contract_value = cases[i].limit_value;
+        c.limit_discount_bp = cases[i].limit_discount;
         char *tok = rp_jwt_mint(&c, s_k1.sk);
         assert_non_null(tok);
 
@@ -257,6 +263,8 @@ test_mint_roundtrip(void **state)
         assert_string_equal(json_string_value(json_object_get(p, "aud")), "rapport");
         assert_int_equal(json_integer_value(json_object_get(p, "exp")), NOW_S + 3600);
         assert_int_equal(json_object_get(p, "on_behalf_of") != NULL, cases[i].want_obo_claim);
+        assert_int_equal(json_object_get(p, "limits") != NULL,
+                         cases[i].limit_value > 0 || cases[i].limit_discount > 0);
         json_decref(p);
         /* The signature is plain Ed25519 over "<header>.<payload>". */
         uint8_t sig[64];
@@ -279,6 +287,8 @@ test_mint_roundtrip(void **state)
         assert_int_equal(got->n_roles, c.n_roles);
         for (int r = 0; r < c.n_roles; r++)
             assert_string_equal(got->roles[r], c.roles[r]);
+        assert_int_equal(got->limit_contract_value, c.limit_contract_value);
+        assert_int_equal(got->limit_discount_bp, c.limit_discount_bp);
         assert_int_equal(got->iat, c.iat);
         assert_int_equal(got->nbf, c.nbf);
         assert_int_equal(got->exp, c.exp);
@@ -371,6 +381,11 @@ test_attacks(void **state)
         { "9 roles", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"roles\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
         { "role too long", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"roles\":[\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\"]}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
         { "role not a string", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"roles\":[1]}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
+        { "limits", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"limits\":{\"contract_value\":5000000,\"discount_bp\":1500}}", SIGN_K1, POST_NONE, false, RP_JWT_OK },
+        { "limits not an object", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"limits\":5}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
+        { "limit negative", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"limits\":{\"contract_value\":-1}}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
+        { "limit a string", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"limits\":{\"contract_value\":\"9\"}}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
+        { "discount over 100%", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"limits\":{\"discount_bp\":10001}}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
         { "roles not an array", NULL, "{\"iss\":\"rapport\",\"aud\":\"rapport\",\"sub\":\"u1\",\"exp\":{exp},\"jti\":\"J1\",\"roles\":\"admin\"}", SIGN_K1, POST_NONE, false, RP_JWT_MALFORMED },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -2,7 +2,10 @@
  *
  * Header {"alg":"EdDSA","typ":"JWT","kid":...}. Claims: iss ("rapport"), aud
  * ("rapport"), sub, iat, nbf, exp, jti, roles[], branch, unit (org path such as
- * "/hq/sales/g1"), scope ("own", "unit" or "company"), on_behalf_of (delegation).
+ * "/hq/sales/g1"), scope ("own", "unit" or "company"), on_behalf_of (delegation),
+ * limits {"contract_value": minor units, "discount_bp": basis points} (the holder's
+ * authority: the largest contract value they may sign and the largest discount
+ * they may give; absent means no authority, 0 and 0).
  * Anything other than EdDSA (none, HS256, ...) is rejected. Standard JWT libraries
  * verify these tokens with the issuer's public key.
  *
@@ -28,6 +31,8 @@ typedef struct {
     char on_behalf_of[64];          /* "" unless acting as a delegate */
     char roles[RP_JWT_MAX_ROLES][32];
     int n_roles;
+    int64_t limit_contract_value;   /* minor units; 0: may sign nothing alone */
+    int32_t limit_discount_bp;      /* basis points 0..10000; 0: no discount alone */
     int64_t iat, nbf, exp;          /* seconds */
 } rp_claims_t;
 
