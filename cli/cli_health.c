@@ -1,6 +1,9 @@
 /* cli_health.c - `rapport health [SERVICE]`: System/Health of one service, or of
  * every service in services.h at once (requests go out in parallel; those that
- * answer within the timeout are listed, the silent ones named on stderr).
+ * answer within the timeout are listed, the silent ones named on stderr). A
+ * socket monitor on each connection notices a refused connection, so a service
+ * that is not running (or not built) is named at once instead of holding the
+ * command until the timeout.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +26,8 @@ typedef struct {
     char endpoint[256];
     char why[512];                      /* why it could not be asked */
     bool answered;
+    bool refused;                       /* the monitor saw a refused connection */
+    zsock_t *monitor;                   /* PAIR reading connection events */
     rp_call_status_t st;
     Rapport__Sys__V1__HealthReply *health;
 } s_target_t;
@@ -38,6 +43,41 @@ static void s_uptime(int64_t ms, char *out, size_t cap)
         snprintf(out, cap, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
     else
         snprintf(out, cap, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
+}
+
+/* s_watch - attach a monitor reporting failed connection attempts of x's socket. */
+static void s_watch(s_target_t *x, int i)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://rapport-health-%d", i);
+    void *sock = zsock_resolve(rp_client_socket(x->client));
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_CONNECT_RETRIED) != 0)
+        return;                         /* no monitor: the timeout still applies */
+    x->monitor = zsock_new_pair(ep);
+    if (!x->monitor)
+        zmq_socket_monitor(sock, NULL, 0);
+}
+
+/* s_unwatch - stop x's monitor before its socket goes. */
+static void s_unwatch(s_target_t *x)
+{
+    if (!x->monitor)
+        return;
+    zmq_socket_monitor(zsock_resolve(rp_client_socket(x->client)), NULL, 0);
+    zsock_destroy(&x->monitor);
+}
+
+/* s_monitor_event - read one event off x's monitor: a refused connection. */
+static void s_monitor_event(s_target_t *x)
+{
+    zmsg_t *m = zmsg_recv(x->monitor);
+    if (!m)
+        return;
+    zmsg_destroy(&m);
+    x->refused = true;
+    char ep[sizeof x->endpoint];
+    rp_strlcpy(ep, x->endpoint, sizeof ep);
+    snprintf(x->why, sizeof x->why, "not running: %s refused the connection", ep);
 }
 
 static int s_health(cli_t *cli, const cli_args_t *a)
@@ -75,30 +115,41 @@ static int s_health(cli_t *cli, const cli_args_t *a)
         if (rp_client_send(t[i].client, NULL, "rapport.sys.v1.System/Health", &req.base, NULL) != 0) {
             rp_strlcpy(t[i].why, "cannot send the request", sizeof t[i].why);
             rp_client_destroy(&t[i].client);
+            continue;
         }
+        s_watch(&t[i], i);
     }
 
     /* Asking every service: those not running should not hold us for 10 s. */
     int wait_ms = (one || cli->timeout_set) ? cli->timeout_ms : 2000;
     int64_t deadline = rp_clock_mono_us() + (int64_t) wait_ms * 1000;
     for (;;) {
-        zmq_pollitem_t items[MAX_SVC];
-        int map[MAX_SVC], k = 0;
+        zmq_pollitem_t items[2 * MAX_SVC];
+        int map[2 * MAX_SVC], k = 0, waiting = 0;
         for (int i = 0; i < n; i++)
-            if (t[i].client && !t[i].answered) {
+            if (t[i].client && !t[i].answered && !t[i].refused) {
                 /* zsock_resolve: client.c hands out its CZMQ zsock_t; a raw socket passes as is. */
                 items[k] = (zmq_pollitem_t) { .socket = zsock_resolve(rp_client_socket(t[i].client)),
                                               .events = ZMQ_POLLIN };
                 map[k++] = i;
+                waiting++;
+                if (t[i].monitor) {
+                    items[k] = (zmq_pollitem_t) { .socket = zsock_resolve(t[i].monitor), .events = ZMQ_POLLIN };
+                    map[k++] = -1 - i;
+                }
             }
         int64_t left = (deadline - rp_clock_mono_us()) / 1000;
-        if (k == 0 || left <= 0)
+        if (waiting == 0 || left <= 0)
             break;
         if (zmq_poll(items, k, (long) left) < 0)
             break;
         for (int j = 0; j < k; j++) {
             if (!(items[j].revents & ZMQ_POLLIN))
                 continue;
+            if (map[j] < 0) {
+                s_monitor_event(&t[-1 - map[j]]);
+                continue;
+            }
             s_target_t *x = &t[map[j]];
             Rapport__V1__Reply *reply = NULL;
             if (rp_client_recv(x->client, 0, &reply) != 0 || !reply)
@@ -112,13 +163,13 @@ static int s_health(cli_t *cli, const cli_args_t *a)
     }
 
     int answered = 0, failed = 0;
-    json_t *arr = json_array(), *silent = json_array();
+    json_t *arr = json_array(), *silent = json_array(), *down = json_array();
     const char *hdr[] = { "SERVICE", "STATUS", "VERSION", "LAST_SEQ", "UPTIME", "ENDPOINT" };
     cli_table_t *tab = cli_table_new(6, hdr);
     for (int i = 0; i < n; i++) {
         s_target_t *x = &t[i];
         if (!x->answered) {
-            json_array_append_new(silent, json_string(x->name));
+            json_array_append_new(x->refused ? down : silent, json_string(x->name));
             continue;
         }
         answered++;
@@ -147,7 +198,7 @@ static int s_health(cli_t *cli, const cli_args_t *a)
     }
 
     if (cli->json) {
-        json_t *j = json_pack("{s:O,s:O}", "services", arr, "no_answer", silent);
+        json_t *j = json_pack("{s:O,s:O,s:O}", "services", arr, "no_answer", silent, "not_running", down);
         cli_print_json(j);
         json_decref(j);
     } else {
@@ -156,7 +207,10 @@ static int s_health(cli_t *cli, const cli_args_t *a)
         for (int i = 0; i < n; i++)
             if (!t[i].answered && t[i].why[0])
                 fprintf(stderr, "rapport: %s: %s\n", t[i].name, t[i].why);
-        if (json_array_size(silent) > (size_t) local_fail) {
+        int quiet = 0;
+        for (int i = 0; i < n; i++)
+            quiet += !t[i].answered && !t[i].why[0];
+        if (quiet) {
             fprintf(stderr, "rapport: no answer within %d ms from:", wait_ms);
             const char *sep = " ";
             for (int i = 0; i < n; i++)
@@ -176,7 +230,9 @@ static int s_health(cli_t *cli, const cli_args_t *a)
     cli_table_destroy(&tab);
     json_decref(arr);
     json_decref(silent);
+    json_decref(down);
     for (int i = 0; i < n; i++) {
+        s_unwatch(&t[i]);
         rp_client_destroy(&t[i].client);
         if (t[i].health)
             rapport__sys__v1__health_reply__free_unpacked(t[i].health, NULL);
@@ -189,7 +245,8 @@ static int s_health(cli_t *cli, const cli_args_t *a)
 const cli_cmd_t cli_health_cmds[] = {
     { "", "[SERVICE]", "System/Health of one service, or of every service that answers", NULL, 0, 1, s_health,
       "Without SERVICE every service of the suite is asked at once and the ones that answer\n"
-      "  within 2 s (or --timeout) are listed. Exit 0 when every answer is OK, 1 when a service\n"
+      "  within 2 s (or --timeout) are listed; one that refuses the connection is named as not\n"
+      "  running at once. Exit 0 when every answer is OK, 1 when a service\n"
       "  answered an error, 3 when none answered." },
     { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 };

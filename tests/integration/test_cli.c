@@ -681,6 +681,21 @@ static void test_rapportd(void **state)
     h = s_read(hout);
     assert_non_null(strstr(h, "leads"));
     free(h);
+    /* A service nobody runs (payments does not exist yet) refuses the connection
+     * and is named as not running, rather than waited for. */
+    const char *health_json[] = { "--json", "health", "--timeout", "20s", NULL };
+    assert_int_equal(s_wait(s_spawn(rp_suite_bin("rapport"), health_json, env2, hout, NULL), 30000), 0);
+    h = s_read(hout);
+    json_t *hj = json_loads(h, 0, NULL);
+    assert_non_null(hj);
+    json_t *down = json_object_get(hj, "not_running");
+    bool payments_down = false;
+    for (size_t i = 0; i < json_array_size(down); i++)
+        payments_down |= strcmp(json_string_value(json_array_get(down, i)), "payments") == 0;
+    assert_true(payments_down);
+    assert_int_equal(json_array_size(json_object_get(hj, "services")), 1);
+    json_decref(hj);
+    free(h);
 
     /* A child that dies is restarted. */
     assert_int_equal(kill((pid_t) child, SIGKILL), 0);
