@@ -18,11 +18,13 @@
  *   ix_order_due       due days i64 (open orders, overdue not yet raised) + order
  *
  * contracts_store_put removes the index entries of the stored version and adds
- * those of the new one in the request's transaction, so indexes never drift.
+ * those of the new one in the request's transaction (rapport/index.h), so indexes
+ * never drift.
  */
 #include <string.h>
 #include <stdlib.h>
 #include "contracts.h"
+#include "rapport/index.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
 
@@ -57,26 +59,6 @@ static const struct {
 
 /* ---- index entries ---- */
 
-typedef struct {
-    const char *table;
-    rp_key_t key;
-} s_entry_t;
-
-typedef struct {
-    s_entry_t v[8];
-    size_t n;
-} s_entries_t;
-
-static rp_key_t *s_add(s_entries_t *e, const char *table)
-{
-    if (e->n >= sizeof e->v / sizeof e->v[0])
-        abort();                        /* a programming error: more indexes than room */
-    s_entry_t *x = &e->v[e->n++];
-    x->table = table;
-    rp_key_init(&x->key);
-    return &x->key;
-}
-
 static int s_parse(const char *s, rp_ulid_t *u)
 {
     return rp_ulid_parse(s ? s : "", u);
@@ -89,64 +71,44 @@ static bool s_order_open(int status)
 
 /* s_entries - every index key of entity m (id already parsed). */
 static void s_entries(contracts_entity_t kind, const ProtobufCMessage *m, const rp_ulid_t *id,
-                      s_entries_t *e)
+                      rp_index_set_t *e)
 {
     rp_key_t *k;
     rp_ulid_t u;
     if (kind == CE_QUOTE) {
         const Quote *q = (const Quote *)m;
-        k = s_add(e, "ix_quote_owner");
+        k = rp_index_add(e, "ix_quote_owner");
         rp_key_str(k, q->owner); rp_key_ulid(k, id);
         if (q->status == QS_SENT && q->terms && q->terms->valid_until) {
-            k = s_add(e, "ix_quote_exp");
+            k = rp_index_add(e, "ix_quote_exp");
             rp_key_i64(k, contracts_days(q->terms->valid_until)); rp_key_ulid(k, id);
         }
     } else if (kind == CE_CONTRACT) {
         const Contract *c = (const Contract *)m;
-        k = s_add(e, "ix_contract_owner");
+        k = rp_index_add(e, "ix_contract_owner");
         rp_key_str(k, c->owner); rp_key_ulid(k, id);
-        k = s_add(e, "ix_contract_number");
+        k = rp_index_add(e, "ix_contract_number");
         rp_key_str(k, c->number); rp_key_ulid(k, id);
         if (!rp_str_empty(c->lead_id) && s_parse(c->lead_id, &u) == 0) {
-            k = s_add(e, "ix_contract_lead");
+            k = rp_index_add(e, "ix_contract_lead");
             rp_key_ulid(k, &u); rp_key_ulid(k, id);
         }
         int32_t day = contracts_next_day(c);
         if (day != INT32_MAX) {
-            k = s_add(e, "ix_contract_due");
+            k = rp_index_add(e, "ix_contract_due");
             rp_key_i64(k, day); rp_key_ulid(k, id);
         }
     } else {
         const Order *o = (const Order *)m;
         if (s_parse(o->contract_id, &u) == 0) {
-            k = s_add(e, "ix_order_contract");
+            k = rp_index_add(e, "ix_order_contract");
             rp_key_ulid(k, &u); rp_key_ulid(k, id);
         }
         if (s_order_open(o->status) && !o->overdue_raised && o->due) {
-            k = s_add(e, "ix_order_due");
+            k = rp_index_add(e, "ix_order_due");
             rp_key_i64(k, contracts_days(o->due)); rp_key_ulid(k, id);
         }
     }
-}
-
-/* s_apply - put (del = false) or delete every entry. */
-static int s_apply(rp_ctx_t *ctx, const s_entries_t *e, bool del)
-{
-    MDB_txn *txn = rp_ctx_txn(ctx);
-    for (size_t i = 0; i < e->n; i++) {
-        const s_entry_t *x = &e->v[i];
-        if (x->key.overflow) {
-            rp_warn("contracts: index key too long for %s, entry skipped", x->table);
-            continue;
-        }
-        MDB_val k = rp_key_val(&x->key);
-        MDB_val v = { 0, (void *)"" };
-        MDB_dbi dbi = rp_ctx_dbi(ctx, x->table);
-        int rc = del ? mdb_del(txn, dbi, &k, NULL) : mdb_put(txn, dbi, &k, &v, 0);
-        if (rc != 0 && !(del && rc == MDB_NOTFOUND))
-            return rp_reply_lmdb(ctx, rc, x->table);
-    }
-    return 0;
 }
 
 /* ---- entities ---- */
@@ -178,25 +140,28 @@ int contracts_store_put(rp_ctx_t *ctx, contracts_entity_t kind, const ProtobufCM
     rp_ulid_t id;
     if (s_parse(s_id_of(m), &id) < 0)
         return rp_reply_error(ctx, RP_INTERNAL, "%s without a valid id", s_kinds[kind].table);
-    s_entries_t e = { .n = 0 };
+    rp_index_set_t e = { 0 };
     ProtobufCMessage *old = NULL;
+    int ret = 0;
     int rc = rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, s_kinds[kind].desc, NULL, &old);
     if (rc == 0) {
         s_entries(kind, old, &id, &e);
         protobuf_c_message_free_unpacked(old, NULL);
-        if (s_apply(ctx, &e, true) < 0)
-            return -1;
-        e.n = 0;
+        ret = rp_index_apply(ctx, &e, true);
+        rp_index_reset(&e);
     } else if (rc == -1) {
-        return rp_reply_error(ctx, RP_INTERNAL, "a stored %s does not decode", s_kinds[kind].table);
+        ret = rp_reply_error(ctx, RP_INTERNAL, "a stored %s does not decode", s_kinds[kind].table);
     } else if (rc != MDB_NOTFOUND) {
-        return rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
+        ret = rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
     }
-    rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, m);
-    if (rc != 0)
-        return rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
-    s_entries(kind, m, &id, &e);
-    return s_apply(ctx, &e, false);
+    if (ret == 0 && (rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, m)) != 0)
+        ret = rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
+    if (ret == 0) {
+        s_entries(kind, m, &id, &e);
+        ret = rp_index_apply(ctx, &e, false);
+    }
+    rp_index_set_clear(&e);
+    return ret;
 }
 
 /* s_prefix_first - the ULID ending the first key that starts with prefix. 1/0/-1. */
