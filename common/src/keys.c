@@ -398,13 +398,17 @@ s_decode_sk(const char *hex, size_t hex_len, unsigned char *sk)
 }
 
 int
-rp_issuer_secret_load(const char *dir, unsigned char **sk)
+rp_sign_key_load(const char *dir, const char *name, unsigned char **sk)
 {
     assert(dir && sk);
     *sk = NULL;
     if (s_sodium() != 0)
         return -1;
-    char *path = rp_sprintf("%s/issuer.key", dir);
+    if (!s_name_ok(name)) {
+        rp_error("keys: invalid key name '%s'", name ? name : "(null)");
+        return -1;
+    }
+    char *path = rp_sprintf("%s/%s.key", dir, name);
     size_t cap = S_ISSUER_SK_HEX + 64;
     char *hex = sodium_malloc(cap);
     unsigned char *key = sodium_malloc(crypto_sign_SECRETKEYBYTES);
@@ -466,13 +470,29 @@ s_load_pub(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES], bool 
 }
 
 int
-rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+rp_sign_key_public_load(const char *dir, const char *name, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
 {
     assert(dir && pk);
-    char *path = rp_sprintf("%s/issuer.pub", dir);
+    if (!s_name_ok(name)) {
+        rp_error("keys: invalid key name '%s'", name ? name : "(null)");
+        return -1;
+    }
+    char *path = rp_sprintf("%s/%s.pub", dir, name);
     int rc = s_load_pub(path, pk, false);
     free(path);
     return rc;
+}
+
+int
+rp_issuer_secret_load(const char *dir, unsigned char **sk)
+{
+    return rp_sign_key_load(dir, "issuer", sk);
+}
+
+int
+rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES])
+{
+    return rp_sign_key_public_load(dir, "issuer", pk);
 }
 
 int
@@ -485,15 +505,15 @@ rp_issuer_previous_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYB
     return rc;
 }
 
-/* s_write_issuer_pub - write pk as hex to <dir>/issuer.pub. */
+/* s_write_pub - write pk as hex to <dir>/<name>.pub. */
 static int
-s_write_issuer_pub(const char *dir, const unsigned char *pk)
+s_write_pub(const char *dir, const char *name, const unsigned char *pk)
 {
     char hex[S_ISSUER_PK_HEX + 2];
     rp_hex_encode(pk, crypto_sign_PUBLICKEYBYTES, hex);
     hex[S_ISSUER_PK_HEX] = '\n';
     hex[S_ISSUER_PK_HEX + 1] = '\0';
-    char *path = rp_sprintf("%s/issuer.pub", dir);
+    char *path = rp_sprintf("%s/%s.pub", dir, name);
     int rc = rp_write_file_private(path, hex, S_ISSUER_PK_HEX + 1);
     if (rc != 0)
         rp_error("keys: cannot write %s: %s", path, strerror(errno));
@@ -501,9 +521,9 @@ s_write_issuer_pub(const char *dir, const unsigned char *pk)
     return rc;
 }
 
-/* s_create_issuer - generate a new key pair and write issuer.key then issuer.pub. */
+/* s_create_key - generate a new key pair and write <name>.key then <name>.pub. */
 static int
-s_create_issuer(const char *dir, const char *key_path)
+s_create_key(const char *dir, const char *name, const char *key_path)
 {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     unsigned char *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
@@ -521,11 +541,11 @@ s_create_issuer(const char *dir, const char *key_path)
         rp_error("keys: cannot write %s: %s", key_path, strerror(errno));
         goto done;
     }
-    if (s_write_issuer_pub(dir, pk) != 0)
+    if (s_write_pub(dir, name, pk) != 0)
         goto done;
     char kid[17];
     rp_key_id(pk, kid);
-    rp_info("keys: created token issuer key %s in %s", kid, dir);
+    rp_info("keys: created Ed25519 key %s (%s) in %s", name, kid, dir);
     rc = 0;
 done:
     sodium_free(sk);
@@ -536,44 +556,54 @@ done:
 int
 rp_keys_ensure_issuer(const char *dir)
 {
+    return rp_sign_key_ensure(dir, "issuer");
+}
+
+int
+rp_sign_key_ensure(const char *dir, const char *name)
+{
     assert(dir);
     if (s_sodium() != 0)
         return -1;
+    if (!s_name_ok(name)) {
+        rp_error("keys: invalid key name '%s'", name ? name : "(null)");
+        return -1;
+    }
     if (s_prepare_dir(dir) != 0)
         return -1;
     int lock = s_lock(dir);
     if (lock < 0)
         return -1;
     int rc = -1;
-    char *key_path = rp_sprintf("%s/issuer.key", dir);
-    char *pub_path = rp_sprintf("%s/issuer.pub", dir);
+    char *key_path = rp_sprintf("%s/%s.key", dir, name);
+    char *pub_path = rp_sprintf("%s/%s.pub", dir, name);
     unsigned char *sk = NULL;
 
     if (!s_exists(key_path)) {
         if (s_exists(pub_path)) {
             /* A verifier-only directory: never replace the key others trust. */
-            rp_error("keys: %s exists without issuer.key; refusing to replace it", pub_path);
+            rp_error("keys: %s exists without %s.key; refusing to replace it", pub_path, name);
             goto done;
         }
-        rc = s_create_issuer(dir, key_path);
+        rc = s_create_key(dir, name, key_path);
         goto done;
     }
     if (chmod(key_path, 0600) != 0) {
         rp_error("keys: cannot chmod %s: %s", key_path, strerror(errno));
         goto done;
     }
-    if (rp_issuer_secret_load(dir, &sk) != 0)
+    if (rp_sign_key_load(dir, name, &sk) != 0)
         goto done;
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], have[crypto_sign_PUBLICKEYBYTES];
     crypto_sign_ed25519_sk_to_pk(pk, sk);
     if (!s_exists(pub_path)) {
-        rc = s_write_issuer_pub(dir, pk);
+        rc = s_write_pub(dir, name, pk);
         goto done;
     }
-    if (rp_issuer_public_load(dir, have) != 0)
+    if (rp_sign_key_public_load(dir, name, have) != 0)
         goto done;
     if (memcmp(have, pk, sizeof pk) != 0) {
-        rp_error("keys: %s does not match issuer.key", pub_path);
+        rp_error("keys: %s does not match %s.key", pub_path, name);
         goto done;
     }
     rc = 0;

@@ -14,29 +14,40 @@
 /* Permission sets, one per role. */
 static const char *const s_perms_manager[] = {
     "leads.read", "leads.write", "leads.import", "leads.report",
+    "contracts.read", "contracts.write", "contracts.sign",
     "identity.self", "system.health", NULL
 };
+/* A head of group leads a group but is not in the contracts' approval chain. */
 static const char *const s_perms_head[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
+    "contracts.read", "contracts.write", "contracts.sign",
+    "identity.self", "identity.users.read", "identity.users.write",
+    "system.health", NULL
+};
+/* Heads of department and branch: also the first step of contract approvals. */
+static const char *const s_perms_head_approver[] = {
+    "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
+    "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
 };
 static const char *const s_perms_director[] = {
     "leads.read", "leads.write", "leads.assign", "leads.report",
+    "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "events.replay", "audit.read",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
 };
 static const char *const s_perms_reader[] = {
-    "leads.read", "leads.report",
+    "leads.read", "leads.report", "contracts.read",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_analyst[] = {
-    "leads.read", "leads.report", "events.replay",
+    "leads.read", "leads.report", "contracts.read", "events.replay",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_auditor[] = {
-    "leads.read", "audit.read", "events.replay",
+    "leads.read", "contracts.read", "audit.read", "events.replay",
     "identity.self", "identity.users.read",
     "system.health", NULL
 };
@@ -55,13 +66,13 @@ static const rp_role_t s_roles[] = {
     { "senior_manager", "senior account manager: their own portfolio", "own", s_perms_manager },
     { "head_of_group", "head of a sales group: the group's leads, may reassign them; manages its users",
       "unit", s_perms_head },
-    { "head_of_department", "head of a department: the department's leads, may reassign them; manages its users",
-      "unit", s_perms_head },
-    { "branch_head", "head of a branch: the branch's leads, may reassign them; manages its users",
-      "unit", s_perms_head },
-    { "director", "director: the whole company's leads, replay and audit; manages users", "company",
+    { "head_of_department", "head of a department: the department's leads, may reassign them; approves its contracts; manages its users",
+      "unit", s_perms_head_approver },
+    { "branch_head", "head of a branch: the branch's leads, may reassign them; approves its contracts; manages its users",
+      "unit", s_perms_head_approver },
+    { "director", "director: the whole company's leads and contracts (final approval), replay and audit; manages users", "company",
       s_perms_director },
-    { "finance", "finance: reads the company's leads and reports", "company", s_perms_reader },
+    { "finance", "finance: reads the company's leads, contracts and reports", "company", s_perms_reader },
     { "analyst", "analyst: reads the company's leads, reports and event history", "company",
       s_perms_analyst },
     { "auditor", "auditor: read-only, the audit trail and event history", "company",

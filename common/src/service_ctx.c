@@ -61,6 +61,7 @@ svc_ctx_reset(rp_ctx_t *ctx)
 
 MDB_txn *rp_ctx_txn(rp_ctx_t *ctx) { return ctx->txn; }
 rp_store_t *rp_ctx_store(rp_ctx_t *ctx) { return ctx->svc->store; }
+const char *rp_service_keys_dir(const rp_service_t *svc) { return svc->keys_dir; }
 MDB_dbi rp_ctx_dbi(rp_ctx_t *ctx, const char *t) { return rp_store_dbi(ctx->svc->store, t); }
 const rp_claims_t *rp_ctx_claims(rp_ctx_t *ctx) { return &ctx->claims; }
 int64_t rp_ctx_now(rp_ctx_t *ctx) { return ctx->svc->now; }

@@ -659,6 +659,13 @@ const char *rp_suite_server_key(rp_suite_t *self, const char *name)
 char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const char *branch,
                      const char *unit, const char *scope, int64_t ttl_s)
 {
+    return rp_suite_token_limits(self, sub, role, branch, unit, scope, ttl_s, 0, 0);
+}
+
+char *rp_suite_token_limits(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                            const char *unit, const char *scope, int64_t ttl_s,
+                            int64_t limit_contract_value, int32_t limit_discount_bp)
+{
     assert_non_null(self);
     assert_non_null(self->issuer_sk);
     rp_claims_t c;
@@ -675,6 +682,8 @@ char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const 
         rp_strlcpy(c.roles[0], role, sizeof c.roles[0]);
         c.n_roles = 1;
     }
+    c.limit_contract_value = limit_contract_value;
+    c.limit_discount_bp = limit_discount_bp;
     int64_t now = (int64_t) time(NULL);
     c.exp = now + ttl_s;
     c.iat = ttl_s < 0 ? c.exp - 3600 : now;
@@ -994,4 +1003,53 @@ void rp_suite_events_free(Rapport__V1__Event ***events_p, size_t n)
         rapport__v1__event__free_unpacked((*events_p)[i], NULL);
     free(*events_p);
     *events_p = NULL;
+}
+
+/* s_admin_call - a System method of a running service with the admin token. */
+static ProtobufCMessage *s_admin_call(rp_suite_t *self, const char *name, const char *method,
+                                      const ProtobufCMessage *in, const ProtobufCMessageDescriptor *desc)
+{
+    rp_client_t *c = rp_suite_client(self, name, rp_suite_admin_token(self));
+    ProtobufCMessage *out = NULL;
+    rp_call_status_t st;
+    memset(&st, 0, sizeof st);
+    int rc = rp_client_call(c, NULL, method, in, desc, &out, &st, 10000);
+    rp_client_destroy(&c);
+    if (rc != 0)
+        fail_msg("harness: %s %s: code %d %s", name, method, rc, st.message);
+    assert_non_null(out);
+    return out;
+}
+
+int64_t rp_suite_now(rp_suite_t *self, const char *name)
+{
+    Rapport__Sys__V1__HealthRequest rq = RAPPORT__SYS__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *out = s_admin_call(self, name, "rapport.sys.v1.System/Health", &rq.base,
+                                         &rapport__sys__v1__health_reply__descriptor);
+    int64_t now = ((Rapport__Sys__V1__HealthReply *) out)->now;
+    protobuf_c_message_free_unpacked(out, NULL);
+    return now;
+}
+
+int64_t rp_suite_clock_advance(rp_suite_t *self, const char *name, int64_t ms)
+{
+    Rapport__Sys__V1__ClockAdvanceRequest rq = RAPPORT__SYS__V1__CLOCK_ADVANCE_REQUEST__INIT;
+    rq.by_ms = ms;
+    ProtobufCMessage *out = s_admin_call(self, name, "rapport.sys.v1.System/ClockAdvance", &rq.base,
+                                         &rapport__sys__v1__clock_advance_reply__descriptor);
+    int64_t now = ((Rapport__Sys__V1__ClockAdvanceReply *) out)->now;
+    protobuf_c_message_free_unpacked(out, NULL);
+    return now;
+}
+
+size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_seq,
+                             const char *type, const char *subject)
+{
+    size_t n = 0, hits = 0;
+    Rapport__V1__Event **ev = rp_suite_replay(self, name, after_seq + 1, type, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ev[i]->type, type) == 0 && (!subject || strcmp(ev[i]->subject, subject) == 0))
+            hits++;
+    rp_suite_events_free(&ev, n);
+    return hits;
 }

@@ -47,6 +47,11 @@ const char *rp_suite_server_key(rp_suite_t *self, const char *name);
  * expiry ttl_s seconds from now (negative: already expired). scope NULL = the role's. */
 char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const char *branch,
                      const char *unit, const char *scope, int64_t ttl_s);
+/* rp_suite_token_limits - the same with the holder's authority limits (jwt.h): the
+ * largest contract value they may sign (minor units) and the largest discount (bp). */
+char *rp_suite_token_limits(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                            const char *unit, const char *scope, int64_t ttl_s,
+                            int64_t limit_contract_value, int32_t limit_discount_bp);
 /* rp_suite_client - a client of service `name` with the allowlisted client key and token. */
 rp_client_t *rp_suite_client(rp_suite_t *self, const char *name, const char *token);
 /* rp_suite_client_cert - the allowlisted client key pair. Borrowed. */
@@ -96,5 +101,15 @@ uint64_t rp_suite_last_seq(rp_suite_t *self, const char *name);
 Rapport__V1__Event **rp_suite_replay(rp_suite_t *self, const char *name, uint64_t from_seq,
                                      const char *type_prefix, size_t *n);
 void rp_suite_events_free(Rapport__V1__Event ***events_p, size_t n);
+/* rp_suite_now - System/Health's clock of a running service (asserts OK). */
+int64_t rp_suite_now(rp_suite_t *self, const char *name);
+/* rp_suite_clock_advance - System/ClockAdvance by ms (the service must run with
+ * RAPPORT_TEST_CLOCK=1); returns the new time. Asserts OK. */
+int64_t rp_suite_clock_advance(rp_suite_t *self, const char *name, int64_t ms);
+/* rp_suite_count_events - how many events of exactly this full type (e.g.
+ * "rapport.contracts.v1.contract.signed") about subject (NULL: any) the service
+ * appended after seq after_seq. */
+size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_seq,
+                             const char *type, const char *subject);
 
 #endif

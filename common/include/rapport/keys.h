@@ -7,6 +7,8 @@
  *   issuer.pub                          its public key (hex)
  *   issuer-previous.pub                 the key before a rotation, also trusted (optional)
  *   <name>.token                        a service's own token (rp_keys_write_service_token)
+ *   <name>.key, <name>.pub              other Ed25519 signing keys, same format as issuer.*
+ *                                       (e.g. company-sign: contracts' signing key)
  * Secret files are written 0600 and directories 0700.
  * Secret keys live in sodium_malloc'd memory and are wiped by rp_curve_destroy.
  */
@@ -43,6 +45,17 @@ int rp_issuer_public_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKE
  * during a rotation so tokens signed before it stay valid until they expire. 0,
  * 1 when there is no such file, -1 when it is unreadable or not a key. */
 int rp_issuer_previous_load(const char *dir, unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
+/* Ed25519 signing keys <dir>/<name>.key (secret, 128 hex digits, 0600) and
+ * <dir>/<name>.pub (64 hex digits); the issuer key is the one named "issuer".
+ * rp_sign_key_ensure - create the pair if missing (under the directory's lock), or
+ * check that an existing pair matches. 0 or -1 with a log line (never the key). */
+int rp_sign_key_ensure(const char *dir, const char *name);
+/* rp_sign_key_load - the 64-byte secret into sodium_malloc'd *sk (free with
+ * sodium_free). 0 or -1. */
+int rp_sign_key_load(const char *dir, const char *name, unsigned char **sk);
+/* rp_sign_key_public_load - the 32-byte public key. 0 or -1. */
+int rp_sign_key_public_load(const char *dir, const char *name, unsigned char pk[crypto_sign_PUBLICKEYBYTES]);
+
 /* rp_keys_write_service_token - mint a token for service `name` (sub "svc-<name>",
  * role integration: events.replay, so it can follow other services' events, e.g.
  * identity's revocations) valid for ttl_s seconds, signed with <dir>/issuer.key, and

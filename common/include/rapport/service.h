@@ -129,6 +129,10 @@ typedef struct {
  * the process exit status (0 clean, 1 run-time failure, 2 bad configuration). */
 int rp_service_main(int argc, char **argv, const rp_service_def_t *def);
 
+/* rp_service_keys_dir - the keys directory in use (--keys or RAPPORT_KEYS), for
+ * on_open hooks that load a key of their own. Borrowed, valid while it runs. */
+const char *rp_service_keys_dir(const rp_service_t *svc);
+
 /* ---- what a handler may use ---- */
 
 /* rp_ctx_txn - the transaction: read-only for READ, a nested write txn for WRITE. */
