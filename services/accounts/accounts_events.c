@@ -86,7 +86,7 @@ static const char *s_field_text(rp_ctx_t *ctx, const ProtobufCMessage *m, const 
             return v && v->value ? v->name : NULL;
         }
         case PROTOBUF_C_TYPE_BOOL:
-            return *(const protobuf_c_boolean *)p ? name : NULL;
+            return *(const protobuf_c_boolean *)p ? rp_ctx_strdup(ctx, name) : NULL;
         case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
             return rp_ctx_sprintf(ctx, "%d", *(const int32_t *)p);
         case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
