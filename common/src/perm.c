@@ -14,12 +14,15 @@
 /* Permission sets, one per role. */
 static const char *const s_perms_manager[] = {
     "leads.read", "leads.write", "leads.import", "leads.report",
+    "accounts.read", "accounts.write", "accounts.contacts.read", "accounts.import", "accounts.export",
     "contracts.read", "contracts.write", "contracts.sign",
     "identity.self", "system.health", NULL
 };
 /* A head of group leads a group but is not in the contracts' approval chain. */
 static const char *const s_perms_head[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
+    "accounts.read", "accounts.write", "accounts.assign", "accounts.contacts.read", "accounts.import",
+    "accounts.export", "accounts.export.approve", "accounts.erase",
     "contracts.read", "contracts.write", "contracts.sign",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
@@ -27,27 +30,37 @@ static const char *const s_perms_head[] = {
 /* Heads of department and branch: also the first step of contract approvals. */
 static const char *const s_perms_head_approver[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
+    "accounts.read", "accounts.write", "accounts.assign", "accounts.contacts.read", "accounts.import",
+    "accounts.export", "accounts.export.approve", "accounts.erase",
     "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
 };
 static const char *const s_perms_director[] = {
     "leads.read", "leads.write", "leads.assign", "leads.report",
+    "accounts.read", "accounts.write", "accounts.assign", "accounts.contacts.read",
+    "accounts.export", "accounts.export.approve", "accounts.erase",
     "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "events.replay", "audit.read",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
 };
 static const char *const s_perms_reader[] = {
-    "leads.read", "leads.report", "contracts.read",
+    "leads.read", "leads.report",
+    "accounts.read", "accounts.contacts.read",
+    "contracts.read",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_analyst[] = {
-    "leads.read", "leads.report", "contracts.read", "events.replay",
+    "leads.read", "leads.report", "events.replay",
+    "accounts.read", "accounts.export",
+    "contracts.read",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_auditor[] = {
-    "leads.read", "contracts.read", "audit.read", "events.replay",
+    "leads.read", "audit.read", "events.replay",
+    "accounts.read",
+    "contracts.read",
     "identity.self", "identity.users.read",
     "system.health", NULL
 };
@@ -64,18 +77,18 @@ static const char *const s_perms_integration[] = {
 static const rp_role_t s_roles[] = {
     { "manager", "account manager: works their own portfolio", "own", s_perms_manager },
     { "senior_manager", "senior account manager: their own portfolio", "own", s_perms_manager },
-    { "head_of_group", "head of a sales group: the group's leads, may reassign them; manages its users",
+    { "head_of_group", "head of a sales group: the group's leads and clients, may reassign them, approves exports, erases contacts; manages its users",
       "unit", s_perms_head },
-    { "head_of_department", "head of a department: the department's leads, may reassign them; approves its contracts; manages its users",
+    { "head_of_department", "head of a department: the department's leads and clients, may reassign them, approves exports, erases contacts; approves its contracts; manages its users",
       "unit", s_perms_head_approver },
-    { "branch_head", "head of a branch: the branch's leads, may reassign them; approves its contracts; manages its users",
+    { "branch_head", "head of a branch: the branch's leads and clients, may reassign them, approves exports, erases contacts; approves its contracts; manages its users",
       "unit", s_perms_head_approver },
-    { "director", "director: the whole company's leads and contracts (final approval), replay and audit; manages users", "company",
+    { "director", "director: the whole company's leads, clients and contracts (final approval), replay and audit; manages users", "company",
       s_perms_director },
-    { "finance", "finance: reads the company's leads, contracts and reports", "company", s_perms_reader },
-    { "analyst", "analyst: reads the company's leads, reports and event history", "company",
+    { "finance", "finance: reads the company's leads, clients (contact details included), contracts and reports", "company", s_perms_reader },
+    { "analyst", "analyst: reads the company's leads, clients (contact details masked), contracts, reports and event history; exports", "company",
       s_perms_analyst },
-    { "auditor", "auditor: read-only, the audit trail and event history", "company",
+    { "auditor", "auditor: read-only, clients (contact details masked), contracts, the audit trail and event history", "company",
       s_perms_auditor },
     { "admin", "administrator: operations (health, metrics, test clock), audit, users and password resets; no business data",
       "company", s_perms_admin },

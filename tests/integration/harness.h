@@ -112,4 +112,5 @@ int64_t rp_suite_clock_advance(rp_suite_t *self, const char *name, int64_t ms);
 size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_seq,
                              const char *type, const char *subject);
 
+
 #endif
