@@ -213,8 +213,10 @@ enum {
 #define CLI_F_BOTH      0x100u  /* the group goes together */
 #define CLI_F_EITHER    0x200u  /* one flag of the group at least is required */
 #define CLI_F_NONEMPTY  0x400u  /* CLI_F_TEXT: an empty value is refused */
-#define CLI_F_MAX(n)    ((uint32_t) (n) << 11)  /* CLI_F_UINT: the largest value (< 2^21) */
-#define CLI_F_MAX_OF(how) ((how) >> 11)
+#define CLI_F_MASK_WHOLE 0x800u /* with CLI_F_MASK: the mask names the path's first field (a
+                                 * message set whole: "address" for "address.city") */
+#define CLI_F_MAX(n)    ((uint32_t) (n) << 12)  /* CLI_F_UINT: the largest value (< 2^20) */
+#define CLI_F_MAX_OF(how) ((how) >> 12)
 
 /* A flag: --name ARG sets field of the request; "Method/field" picks that method too
  * (a filter: filters of different methods exclude each other). A flag that sets a
@@ -275,7 +277,8 @@ typedef struct {
     const char *args;       /* positional synopsis: "LEAD OFFER" */
     const char *pos[2];     /* the request fields of the positional arguments */
     const char *method;     /* of the engine's service */
-    const char *preset;     /* "field=value" (value as JSON, else a string), or NULL */
+    const char *preset;     /* "field=value[&field=value...]" (values as JSON, else
+                             * strings), or NULL; a preset update_mask is added to */
     const cli_eflag_t *flags;
     const cli_eview_t *view;    /* NULL: the reply as key: value lines */
     const char *summary;
@@ -315,6 +318,8 @@ int cli_engine_connect(cli_t *cli, const cli_ecall_t *call, rp_client_t **c);
 /* cli_engine_show - the default run: one call, the reply printed by the view or as
  * key: value lines (--json: JSON). */
 int cli_engine_show(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+/* cli_engine_list - the default run of a view with items: page through the list. */
+int cli_engine_list(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
 /* cli_engine_table_new / _add - a table of cols; a row for each item of the repeated
  * field items of m. view may be NULL when no column is CLI_COL_CELL. */
 cli_table_t *cli_engine_table_new(const cli_ecol_t *cols);
@@ -342,6 +347,15 @@ extern const cli_cmd_t cli_audit_cmds[];
 extern cli_cmd_t cli_leads_cmds[];
 void cli_leads_init(void);
 extern const cli_cmd_t cli_import_cmds[];
+/* The accounts commands (cli_accounts.c), built from their tables by cli_accounts_init. */
+extern cli_cmd_t cli_clients_cmds[];
+extern cli_cmd_t cli_contacts_cmds[];
+extern cli_cmd_t cli_interactions_cmds[];
+extern cli_cmd_t cli_tasks_cmds[];
+extern cli_cmd_t cli_timeline_cmds[];
+extern cli_cmd_t cli_portfolio_cmds[];
+extern cli_cmd_t cli_export_cmds[];
+void cli_accounts_init(void);
 
 /* The identity commands (cli_login.c, cli_users.c). */
 extern const cli_cmd_t cli_login_cmds[];

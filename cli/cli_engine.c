@@ -256,6 +256,23 @@ static void s_set(json_t *obj, const char *path, json_t *v)
     json_object_set_new(obj, path, v);
 }
 
+/* s_mask_add - path into the update mask; whole: its first component, once. */
+static void s_mask_add(json_t *mask, const char *path, bool whole)
+{
+    if (!whole) {
+        json_array_append_new(mask, json_string(path));
+        return;
+    }
+    char top[64];
+    snprintf(top, sizeof top, "%.*s", (int) strcspn(path, "."), path);
+    size_t i;
+    json_t *v;
+    json_array_foreach(mask, i, v)
+        if (strcmp(json_string_value(v), top) == 0)
+            return;
+    json_array_append_new(mask, json_string(top));
+}
+
 /* s_joins - whether filter flag p belongs to the filter of the flag before it. */
 static bool s_joins(const cli_engine_t *e, const cli_eflag_t *first, const cli_eflag_t *p)
 {
@@ -384,7 +401,7 @@ static int s_flags(const cli_args_t *a, const cli_ecall_t *call, json_t *req, js
             s_set(req, path, v);
         }
         if (mask && ((f->how & CLI_F_MASK) || kind == CLI_F_CLEAR))
-            json_array_append_new(mask, json_string(path));
+            s_mask_add(mask, path, (f->how & CLI_F_MASK_WHOLE) != 0);
     }
     return 0;
 }
@@ -415,14 +432,23 @@ static int s_from_json(cli_t *cli, const cli_args_t *a, const char *path, cli_ec
     return s_flags(a, call, obj, NULL, CLI_F_WITH_JSON);
 }
 
-/* s_preset - put the row's preset field ("stage=won") into req. */
-static void s_preset(const cli_erow_t *c, json_t *req)
+/* s_preset - put the row's preset fields ("stage=won", "a=1&b=[\"x\"]") into req.
+ * -1 when a part is not field=value. */
+static int s_preset(const cli_erow_t *c, json_t *req)
 {
-    const char *eq = strchr(c->preset, '=');
-    char key[64];
-    snprintf(key, sizeof key, "%.*s", (int) (eq - c->preset), c->preset);
-    json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
-    json_object_set_new(req, key, v ? v : json_string(eq + 1));
+    for (const char *p = c->preset; *p;) {
+        size_t n = strcspn(p, "&");
+        const char *eq = memchr(p, '=', n);
+        if (!eq)
+            return -1;
+        char key[64], val[256];
+        snprintf(key, sizeof key, "%.*s", (int) (eq - p), p);
+        snprintf(val, sizeof val, "%.*s", (int) (n - (size_t) (eq + 1 - p)), eq + 1);
+        json_t *v = json_loads(val, JSON_DECODE_ANY, NULL);
+        json_object_set_new(req, key, v ? v : json_string(val));
+        p += n + (p[n] == '&');
+    }
+    return 0;
 }
 
 /* s_arg - the JSON of positional argument i: a string, or an enum value by name. */
@@ -474,8 +500,11 @@ static int s_request(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
             if (s_alone_required(f) && !cli_flag_count(a, f->name))
                 rc = cli_usage_error(a, "--%s: required (or --from-json)", f->name);
         if (rc == 0 && cli_engine_field(call->method->input, "update_mask")) {
-            if (json_array_size(mask) == 0)
+            json_t *preset = json_object_get(call->req, "update_mask");
+            if (json_array_size(mask) == 0 && !preset)
                 rc = cli_usage_error(a, "nothing to update: give at least one field flag");
+            else if (preset)
+                json_array_extend(preset, mask);
             else
                 json_object_set(call->req, "update_mask", mask);
         }
@@ -611,10 +640,10 @@ void cli_engine_table_add(cli_table_t *t, const cli_eview_t *view, const cli_eco
     }
 }
 
-/* s_list - page through the list method of call, printing the rows of each reply as one
+/* cli_engine_list - page through the list method of call, printing the rows of each reply as one
  * table (--json: each reply; with --all one array of every row). A request without
  * page_size/page_token is one call. */
-static int s_list(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
+int cli_engine_list(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
 {
     const cli_eview_t *v = call->row->view;
     bool paged = cli_engine_field(call->method->input, "page_token") != NULL;
@@ -704,7 +733,7 @@ static int s_run(cli_t *cli, const cli_args_t *a)
     const cli_eview_t *v = call.row->view;
     int rc = s_request(cli, a, &call);
     if (rc == 0)
-        rc = v && v->run ? v->run(cli, a, &call) : v && v->items ? s_list(cli, a, &call)
+        rc = v && v->run ? v->run(cli, a, &call) : v && v->items ? cli_engine_list(cli, a, &call)
                                                                : cli_engine_show(cli, a, &call);
     json_decref(call.req);
     return rc;
@@ -771,9 +800,8 @@ static void s_check(const cli_engine_t *e, const cli_erow_t *c)
     if (c->preset) {
         json_t *req = json_object();
         char err[256];
-        if (!strchr(c->preset, '='))
-            s_bug(e, c, c->preset, "the preset is not field=value");
-        s_preset(c, req);
+        if (s_preset(c, req) != 0)
+            s_bug(e, c, c->preset, "the preset is not field=value[&field=value...]");
         ProtobufCMessage *msg = rp_pb_from_json(m->input, req, err, sizeof err);
         json_decref(req);
         if (!msg)
