@@ -14,29 +14,37 @@
 /* Permission sets, one per role. */
 static const char *const s_perms_manager[] = {
     "leads.read", "leads.write", "leads.import", "leads.report",
+    "accounts.read", "accounts.write", "accounts.contacts.read", "accounts.import", "accounts.export",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_head[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
+    "accounts.read", "accounts.write", "accounts.assign", "accounts.contacts.read", "accounts.import",
+    "accounts.export", "accounts.export.approve", "accounts.erase",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
 };
 static const char *const s_perms_director[] = {
     "leads.read", "leads.write", "leads.assign", "leads.report",
+    "accounts.read", "accounts.write", "accounts.assign", "accounts.contacts.read",
+    "accounts.export", "accounts.export.approve", "accounts.erase",
     "events.replay", "audit.read",
     "identity.self", "identity.users.read", "identity.users.write",
     "system.health", NULL
 };
 static const char *const s_perms_reader[] = {
     "leads.read", "leads.report",
+    "accounts.read", "accounts.contacts.read",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_analyst[] = {
     "leads.read", "leads.report", "events.replay",
+    "accounts.read", "accounts.export",
     "identity.self", "system.health", NULL
 };
 static const char *const s_perms_auditor[] = {
     "leads.read", "audit.read", "events.replay",
+    "accounts.read",
     "identity.self", "identity.users.read",
     "system.health", NULL
 };
@@ -53,18 +61,18 @@ static const char *const s_perms_integration[] = {
 static const rp_role_t s_roles[] = {
     { "manager", "account manager: works their own portfolio", "own", s_perms_manager },
     { "senior_manager", "senior account manager: their own portfolio", "own", s_perms_manager },
-    { "head_of_group", "head of a sales group: the group's leads, may reassign them; manages its users",
+    { "head_of_group", "head of a sales group: the group's leads and clients, may reassign them, approves exports, erases contacts; manages its users",
       "unit", s_perms_head },
-    { "head_of_department", "head of a department: the department's leads, may reassign them; manages its users",
+    { "head_of_department", "head of a department: the department's leads and clients, may reassign them, approves exports, erases contacts; manages its users",
       "unit", s_perms_head },
-    { "branch_head", "head of a branch: the branch's leads, may reassign them; manages its users",
+    { "branch_head", "head of a branch: the branch's leads and clients, may reassign them, approves exports, erases contacts; manages its users",
       "unit", s_perms_head },
-    { "director", "director: the whole company's leads, replay and audit; manages users", "company",
+    { "director", "director: the whole company's leads and clients, replay and audit; manages users", "company",
       s_perms_director },
-    { "finance", "finance: reads the company's leads and reports", "company", s_perms_reader },
-    { "analyst", "analyst: reads the company's leads, reports and event history", "company",
+    { "finance", "finance: reads the company's leads, clients (contact details included) and reports", "company", s_perms_reader },
+    { "analyst", "analyst: reads the company's leads, clients (contact details masked), reports and event history; exports", "company",
       s_perms_analyst },
-    { "auditor", "auditor: read-only, the audit trail and event history", "company",
+    { "auditor", "auditor: read-only, clients (contact details masked), the audit trail and event history", "company",
       s_perms_auditor },
     { "admin", "administrator: operations (health, metrics, test clock), audit, users and password resets; no business data",
       "company", s_perms_admin },

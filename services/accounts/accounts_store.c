@@ -1,0 +1,620 @@
+/* accounts_store.c - the only file that touches rapport-accounts' tables.
+ *
+ * Entities (key: the record's ULID, 16 bytes; value: the message):
+ *   clients, contacts, interactions, tasks, exports
+ * Indexes (empty values; every key ends with the record's ULID):
+ *   ix_c_owner     owner NUL                                     + client
+ *   ix_c_tier      tier u8                                       + client
+ *   ix_c_segment   segment NUL (one per segment)                 + client
+ *   ix_c_name      folded legal name NUL, folded trade name NUL  + client
+ *   ix_c_parent    parent ULID (when set)                        + client
+ *   ix_c_taxid     folded tax id NUL (when set)                  + client
+ *   ix_c_import    import key NUL (when set)                     + client
+ *   ix_c_silent    tier u8 + last_contact_at u64                 + client, only while
+ *                  the tier has a policy, the client is not lost and
+ *                  client.contact_overdue has not been raised for this silence
+ *   ix_ct_client   client ULID                                   + contact
+ *   ix_ct_import   import key NUL (when set)                     + contact
+ *   ix_i_client    client ULID                                   + interaction
+ *   ix_t_assignee  assignee NUL + due days i64 + due time NUL    + task (open)
+ *   ix_t_client    client ULID                                   + task (open)
+ *   ix_t_due       due days i64                                  + task (open, overdue
+ *                  not yet raised)
+ *   ix_e_time      ~created_at u64 (newest first)                + export
+ * Other tables:
+ *   timeline       client ULID + ~at u64 + entry id NUL  -> TimelineEntry
+ *   pending        upstream NUL subject NUL + at u64 + entry id NUL -> TimelineEntry
+ *                  (events about an upstream entity not linked to a client yet)
+ *   links          upstream NUL subject NUL -> client ULID
+ *   export_cursors export ULID -> ExportCursor (store.proto)
+ *
+ * acc_put removes the index entries of the stored version and adds those of the
+ * new one, in the request's transaction, so indexes never drift.
+ */
+#include <string.h>
+#include <stdlib.h>
+#include "accounts.h"
+#include "rapport/fold.h"
+#include "rapport/log.h"
+#include "rapport/util.h"
+
+static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
+{
+    (void)store; (void)txn;     /* the tables are created at open */
+    return 0;
+}
+
+const rp_table_t acc_tables[] = {
+    { "clients", 0 }, { "contacts", 0 }, { "interactions", 0 }, { "tasks", 0 }, { "exports", 0 },
+    { "ix_c_owner", 0 }, { "ix_c_tier", 0 }, { "ix_c_segment", 0 }, { "ix_c_name", 0 },
+    { "ix_c_parent", 0 }, { "ix_c_taxid", 0 }, { "ix_c_import", 0 }, { "ix_c_silent", 0 },
+    { "ix_ct_client", 0 }, { "ix_ct_import", 0 }, { "ix_i_client", 0 },
+    { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 },
+    { "timeline", 0 }, { "pending", 0 }, { "links", 0 }, { "export_cursors", 0 },
+    { NULL, 0 }
+};
+
+const rp_migration_t acc_migrations[] = {
+    { 1, "initial tables", s_migrate_v1 },
+    { 0, NULL, NULL }
+};
+
+/* ---- index entries ---- */
+
+typedef struct {
+    const char *table;
+    rp_key_t key;
+} s_entry_t;
+
+typedef struct {
+    s_entry_t *v;
+    size_t n, cap;
+} s_entries_t;
+
+static rp_key_t *s_add(s_entries_t *e, const char *table)
+{
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->v = rp_realloc(e->v, e->cap * sizeof *e->v);
+    }
+    s_entry_t *x = &e->v[e->n++];
+    x->table = table;
+    rp_key_init(&x->key);
+    return &x->key;
+}
+
+static bool s_ulid(const char *s, rp_ulid_t *u)
+{
+    return s && *s && rp_ulid_parse(s, u) == 0;
+}
+
+static void s_client_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+{
+    const Client *c = (const Client *)m;
+    rp_key_t *k;
+    char buf[512];
+    rp_ulid_t u;
+
+    k = s_add(e, "ix_c_owner");
+    rp_key_str(k, c->owner); rp_key_ulid(k, id);
+    k = s_add(e, "ix_c_tier");
+    rp_key_u8(k, (uint8_t)c->tier); rp_key_ulid(k, id);
+    for (size_t i = 0; i < c->n_segments; i++) {
+        k = s_add(e, "ix_c_segment");
+        rp_key_str(k, c->segments[i]); rp_key_ulid(k, id);
+    }
+    const char *names[2] = { c->legal_name, c->trade_name };
+    char first[512] = "";
+    for (int i = 0; i < 2; i++) {
+        if (!names[i] || rp_fold_name(names[i], buf, sizeof buf) <= 0 || strcmp(buf, first) == 0)
+            continue;
+        if (i == 0)
+            rp_strlcpy(first, buf, sizeof first);
+        k = s_add(e, "ix_c_name");
+        rp_key_str(k, buf); rp_key_ulid(k, id);
+    }
+    if (s_ulid(c->parent_id, &u)) {
+        k = s_add(e, "ix_c_parent");
+        rp_key_ulid(k, &u); rp_key_ulid(k, id);
+    }
+    if (c->tax_id && rp_fold_taxid(c->tax_id, buf, 128) > 0) {
+        k = s_add(e, "ix_c_taxid");
+        rp_key_str(k, buf); rp_key_ulid(k, id);
+    }
+    if (!rp_str_empty(c->import_key)) {
+        k = s_add(e, "ix_c_import");
+        rp_key_str(k, c->import_key); rp_key_ulid(k, id);
+    }
+    if (c->tier < TIER_COUNT && acc_settings.silence_days[c->tier] > 0 && c->lifecycle != LC_LOST
+        && c->overdue_raised_for != c->last_contact_at) {
+        k = s_add(e, "ix_c_silent");
+        rp_key_u8(k, (uint8_t)c->tier);
+        rp_key_u64(k, (uint64_t)(c->last_contact_at > 0 ? c->last_contact_at : 0));
+        rp_key_ulid(k, id);
+    }
+}
+
+static void s_contact_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+{
+    const Contact *c = (const Contact *)m;
+    rp_ulid_t u;
+    rp_key_t *k;
+    if (s_ulid(c->client_id, &u)) {
+        k = s_add(e, "ix_ct_client");
+        rp_key_ulid(k, &u); rp_key_ulid(k, id);
+    }
+    if (!rp_str_empty(c->import_key)) {
+        k = s_add(e, "ix_ct_import");
+        rp_key_str(k, c->import_key); rp_key_ulid(k, id);
+    }
+}
+
+static void s_interaction_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+{
+    const Interaction *x = (const Interaction *)m;
+    rp_ulid_t u;
+    if (s_ulid(x->client_id, &u)) {
+        rp_key_t *k = s_add(e, "ix_i_client");
+        rp_key_ulid(k, &u); rp_key_ulid(k, id);
+    }
+}
+
+static void s_task_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+{
+    const Task *t = (const Task *)m;
+    rp_ulid_t u;
+    rp_key_t *k;
+    if (t->status != TS_OPEN || !t->due)
+        return;
+    int64_t due = acc_days(t->due);
+    k = s_add(e, "ix_t_assignee");
+    rp_key_str(k, t->assignee); rp_key_i64(k, due); rp_key_str(k, t->due_time ? t->due_time : "");
+    rp_key_ulid(k, id);
+    if (s_ulid(t->client_id, &u)) {
+        k = s_add(e, "ix_t_client");
+        rp_key_ulid(k, &u); rp_key_ulid(k, id);
+    }
+    if (!t->overdue_raised) {
+        k = s_add(e, "ix_t_due");
+        rp_key_i64(k, due); rp_key_ulid(k, id);
+    }
+}
+
+static void s_export_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+{
+    const Export *x = (const Export *)m;
+    rp_key_t *k = s_add(e, "ix_e_time");
+    rp_key_u64(k, ~(uint64_t)x->created_at); rp_key_ulid(k, id);
+}
+
+struct acc_entity {
+    const char *table;
+    const char *what;
+    const ProtobufCMessageDescriptor *desc;
+    void (*index)(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e);
+};
+
+const acc_entity_t ACC_CLIENT = { "clients", "client", &rapport__accounts__v1__client__descriptor, s_client_index };
+const acc_entity_t ACC_CONTACT = { "contacts", "contact", &rapport__accounts__v1__contact__descriptor, s_contact_index };
+const acc_entity_t ACC_INTERACTION = { "interactions", "interaction", &rapport__accounts__v1__interaction__descriptor,
+                                       s_interaction_index };
+const acc_entity_t ACC_TASK = { "tasks", "task", &rapport__accounts__v1__task__descriptor, s_task_index };
+const acc_entity_t ACC_EXPORT = { "exports", "export", &rapport__accounts__v1__export__descriptor, s_export_index };
+
+/* s_apply - put (del = false) or delete every entry. */
+static int s_apply(rp_ctx_t *ctx, const s_entries_t *e, bool del)
+{
+    MDB_txn *txn = rp_ctx_txn(ctx);
+    for (size_t i = 0; i < e->n; i++) {
+        const s_entry_t *x = &e->v[i];
+        if (x->key.overflow) {
+            rp_warn("accounts: index key too long for %s, entry skipped", x->table);
+            continue;
+        }
+        MDB_val k = rp_key_val(&x->key), v = { 0, (void *)"" };
+        int rc = del ? mdb_del(txn, rp_ctx_dbi(ctx, x->table), &k, NULL)
+                     : mdb_put(txn, rp_ctx_dbi(ctx, x->table), &k, &v, 0);
+        if (rc != 0 && !(del && rc == MDB_NOTFOUND))
+            return rp_reply_lmdb(ctx, rc, x->table);
+    }
+    return 0;
+}
+
+/* s_id_of - the "id" string field of m (every entity has one). */
+static const char *s_id_of(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "id");
+    return f ? *(const char *const *)((const uint8_t *)m + f->offset) : NULL;
+}
+
+int acc_get(rp_ctx_t *ctx, const acc_entity_t *e, const rp_ulid_t *id, void *out)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, e->table), id->b, RP_ULID_LEN,
+                              e->desc, rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND)
+        return MDB_NOTFOUND;
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored %s does not decode", e->what);
+    if (rc != 0)
+        return rp_reply_lmdb(ctx, rc, e->table);
+    *(ProtobufCMessage **)out = m;
+    return 0;
+}
+
+int acc_get_str(rp_ctx_t *ctx, const acc_entity_t *e, const char *id, void *out)
+{
+    rp_ulid_t u;
+    if (!s_ulid(id, &u))
+        return MDB_NOTFOUND;
+    return acc_get(ctx, e, &u, out);
+}
+
+int acc_put(rp_ctx_t *ctx, const acc_entity_t *e, const ProtobufCMessage *m)
+{
+    MDB_txn *txn = rp_ctx_txn(ctx);
+    MDB_dbi dbi = rp_ctx_dbi(ctx, e->table);
+    rp_ulid_t id;
+    if (!s_ulid(s_id_of(m), &id))
+        return rp_reply_error(ctx, RP_INTERNAL, "%s without a valid id", e->what);
+
+    s_entries_t ent = { 0 };
+    int ret = 0;
+    ProtobufCMessage *old = NULL;
+    int rc = rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, e->desc, NULL, &old);
+    if (rc == 0) {
+        e->index(old, &id, &ent);
+        protobuf_c_message_free_unpacked(old, NULL);
+        ret = s_apply(ctx, &ent, true);
+        ent.n = 0;
+    } else if (rc == -1) {
+        ret = rp_reply_error(ctx, RP_INTERNAL, "stored %s does not decode", e->what);
+    } else if (rc != MDB_NOTFOUND) {
+        ret = rp_reply_lmdb(ctx, rc, e->table);
+    }
+    if (ret == 0 && (rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, m)) != 0)
+        ret = rp_reply_lmdb(ctx, rc, e->table);
+    if (ret == 0) {
+        e->index(m, &id, &ent);
+        ret = s_apply(ctx, &ent, false);
+    }
+    free(ent.v);
+    return ret;
+}
+
+void *acc_copy(rp_ctx_t *ctx, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = rp_ctx_alloc(ctx, len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    return protobuf_c_message_unpack(m->descriptor, rp_ctx_allocator(ctx), len, buf);
+}
+
+/* ---- look-ups by a unique key ---- */
+
+/* s_prefix_find - the first key starting with prefix whose trailing ULID is not
+ * exclude. 1 found, 0 none, -1 replied. */
+static int s_prefix_find(rp_ctx_t *ctx, const char *table, const rp_key_t *prefix,
+                         const char *exclude_id, char found[RP_ULID_STRLEN + 1])
+{
+    if (prefix->overflow)
+        return 0;
+    rp_ulid_t ex;
+    bool have_ex = s_ulid(exclude_id, &ex);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &cur);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, table);
+    MDB_val k = rp_key_val(prefix), v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != prefix->len + RP_ULID_LEN || memcmp(k.mv_data, prefix->b, prefix->len) != 0)
+            break;
+        const rp_ulid_t *u = (const rp_ulid_t *)((const uint8_t *)k.mv_data + prefix->len);
+        if (have_ex && memcmp(u->b, ex.b, RP_ULID_LEN) == 0)
+            continue;
+        rp_ulid_format(u, found);
+        ret = 1;
+        break;
+    }
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = rp_reply_lmdb(ctx, rc, table);
+    mdb_cursor_close(cur);
+    return ret;
+}
+
+int acc_find_taxid(rp_ctx_t *ctx, const char *tax_id, const char *exclude_id, char id[RP_ULID_STRLEN + 1])
+{
+    char t[128];
+    if (!tax_id || rp_fold_taxid(tax_id, t, sizeof t) <= 0)
+        return 0;
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, t);
+    return s_prefix_find(ctx, "ix_c_taxid", &k, exclude_id, id);
+}
+
+static int s_find_import(rp_ctx_t *ctx, const char *table, const char *key, char id[RP_ULID_STRLEN + 1])
+{
+    if (rp_str_empty(key))
+        return 0;
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, key);
+    return s_prefix_find(ctx, table, &k, NULL, id);
+}
+
+int acc_find_client_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1])
+{
+    return s_find_import(ctx, "ix_c_import", key, id);
+}
+
+int acc_find_contact_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1])
+{
+    return s_find_import(ctx, "ix_ct_import", key, id);
+}
+
+/* ---- range scans ---- */
+
+typedef struct {
+    rp_ctx_t *ctx;
+    MDB_txn *txn;
+    const acc_entity_t *e;
+    MDB_dbi entities;
+    bool direct;            /* rows are the entities themselves */
+    acc_row_fn fn;
+    void *arg;
+} s_query_t;
+
+static int s_query_row(void *arg, const MDB_val *key, const MDB_val *val)
+{
+    s_query_t *q = arg;
+    MDB_val v = *val;
+    if (!q->direct) {
+        if (key->mv_size < RP_ULID_LEN)
+            return 0;
+        MDB_val k = { RP_ULID_LEN, (uint8_t *)key->mv_data + key->mv_size - RP_ULID_LEN };
+        int rc = mdb_get(q->txn, q->entities, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            rp_warn("accounts: index entry without a %s, skipped", q->e->what);
+            return 0;
+        }
+        if (rc) {
+            rp_reply_lmdb(q->ctx, rc, q->e->table);
+            return -1;
+        }
+    }
+    /* malloc'd, not the arena: a scan may examine many rows it does not keep. */
+    ProtobufCMessage *m = protobuf_c_message_unpack(q->e->desc, NULL, v.mv_size, v.mv_data);
+    if (!m) {
+        rp_warn("accounts: stored %s does not decode, skipped", q->e->what);
+        return 0;
+    }
+    int r = q->fn(q->arg, m);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return r;
+}
+
+/* s_scan - rp_page_scan over table with the arena token and the usual replies. */
+static int s_scan(rp_ctx_t *ctx, const char *table, const rp_key_t *lo, const rp_key_t *hi,
+                  const char *page_token, uint32_t limit, uint32_t budget, rp_scan_fn fn, void *arg,
+                  char **next_token)
+{
+    char *tok = NULL;
+    if (next_token)
+        *next_token = NULL;
+    if (lo->overflow || (hi && hi->overflow))
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "query value too long");
+    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), lo, hi, page_token, limit, budget,
+                          fn, arg, &tok);
+    if (rc == 0 && next_token && tok)
+        *next_token = rp_ctx_strdup(ctx, tok);
+    free(tok);
+    if (rc == -1 && !rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
+    return rc;
+}
+
+int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint32_t limit,
+              uint32_t budget, acc_row_fn fn, void *arg, char **next_token)
+{
+    rp_key_t lo, hi;
+    bool use_hi = false;
+    const char *table = NULL;
+    const acc_entity_t *e = &ACC_CLIENT;
+    rp_key_init(&lo);
+    rp_key_init(&hi);
+    switch (q->kind) {
+    case AQ_CLIENT_OWNER:   table = "ix_c_owner";   rp_key_str(&lo, q->s); break;
+    case AQ_CLIENT_TIER:    table = "ix_c_tier";    rp_key_u8(&lo, (uint8_t)q->n1); break;
+    case AQ_CLIENT_SEGMENT: table = "ix_c_segment"; rp_key_str(&lo, q->s); break;
+    case AQ_CLIENT_NAME:    table = "ix_c_name";    rp_key_strpfx(&lo, q->s); break;
+    case AQ_CLIENT_PARENT:  table = "ix_c_parent";  rp_key_ulid(&lo, q->u); break;
+    case AQ_CLIENT_ALL:     table = "clients"; break;
+    case AQ_CLIENT_SILENT:
+        table = "ix_c_silent";
+        rp_key_u8(&lo, (uint8_t)q->n1); rp_key_u64(&lo, 0);
+        rp_key_u8(&hi, (uint8_t)q->n1); rp_key_u64(&hi, (uint64_t)(q->n2 > 0 ? q->n2 : 0));
+        use_hi = true;
+        break;
+    case AQ_CONTACT_CLIENT: table = "ix_ct_client"; e = &ACC_CONTACT; rp_key_ulid(&lo, q->u); break;
+    case AQ_INTERACTION_CLIENT: table = "ix_i_client"; e = &ACC_INTERACTION; rp_key_ulid(&lo, q->u); break;
+    case AQ_TASK_ASSIGNEE:
+        table = "ix_t_assignee";
+        e = &ACC_TASK;
+        rp_key_str(&lo, q->s); rp_key_i64(&lo, q->n1);
+        rp_key_str(&hi, q->s); rp_key_i64(&hi, q->n2);
+        use_hi = true;
+        break;
+    case AQ_TASK_CLIENT:    table = "ix_t_client";  e = &ACC_TASK; rp_key_ulid(&lo, q->u); break;
+    case AQ_TASK_DUE:
+        table = "ix_t_due";
+        e = &ACC_TASK;
+        rp_key_i64(&lo, INT32_MIN);
+        rp_key_i64(&hi, q->n2);
+        use_hi = true;
+        break;
+    case AQ_EXPORT_TIME:    table = "ix_e_time"; e = &ACC_EXPORT; break;
+    }
+    s_query_t st = {
+        .ctx = ctx, .txn = rp_ctx_txn(ctx), .e = e, .entities = rp_ctx_dbi(ctx, e->table),
+        .direct = strcmp(table, e->table) == 0, .fn = fn, .arg = arg,
+    };
+    return s_scan(ctx, table, &lo, use_hi ? &hi : NULL, page_token, limit, budget, s_query_row, &st,
+                  next_token);
+}
+
+/* ---- the timeline ---- */
+
+static int s_put_raw(rp_ctx_t *ctx, const char *table, const rp_key_t *k, const ProtobufCMessage *m)
+{
+    if (k->overflow)
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "%s key too long", table);
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), k->b, k->len, m);
+    return rc ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+int acc_timeline_put(rp_ctx_t *ctx, const rp_ulid_t *client, const TimelineEntry *t)
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_ulid(&k, client);
+    rp_key_u64(&k, ~(uint64_t)t->at);
+    rp_key_str(&k, t->id);
+    return s_put_raw(ctx, "timeline", &k, &t->base);
+}
+
+typedef struct {
+    rp_ctx_t *ctx;
+    TimelineEntry **v;
+    size_t n;
+} s_tl_t;
+
+static int s_timeline_row(void *arg, const MDB_val *key, const MDB_val *val)
+{
+    s_tl_t *x = arg;
+    (void)key;
+    ProtobufCMessage *m = protobuf_c_message_unpack(&rapport__accounts__v1__timeline_entry__descriptor,
+                                                    rp_ctx_allocator(x->ctx), val->mv_size, val->mv_data);
+    if (!m) {
+        rp_warn("accounts: stored timeline entry does not decode, skipped");
+        return 0;
+    }
+    x->v[x->n++] = (TimelineEntry *)m;
+    return 1;
+}
+
+int acc_timeline_page(rp_ctx_t *ctx, const rp_ulid_t *client, const char *page_token,
+                      uint32_t limit, TimelineEntry **v, size_t *n, char **next_token)
+{
+    rp_key_t lo;
+    rp_key_init(&lo);
+    rp_key_ulid(&lo, client);
+    s_tl_t x = { ctx, v, 0 };
+    int rc = s_scan(ctx, "timeline", &lo, NULL, page_token, limit, 0, s_timeline_row, &x, next_token);
+    *n = x.n;
+    return rc;
+}
+
+static void s_subject_key(rp_key_t *k, const char *upstream, const char *subject)
+{
+    rp_key_init(k);
+    rp_key_str(k, upstream);
+    rp_key_str(k, subject);
+}
+
+int acc_pending_put(rp_ctx_t *ctx, const char *upstream, const char *subject, const TimelineEntry *t)
+{
+    rp_key_t k;
+    s_subject_key(&k, upstream, subject);
+    rp_key_u64(&k, (uint64_t)t->at);
+    rp_key_str(&k, t->id);
+    return s_put_raw(ctx, "pending", &k, &t->base);
+}
+
+int acc_pending_move(rp_ctx_t *ctx, const char *upstream, const char *subject, const rp_ulid_t *client)
+{
+    rp_key_t p;
+    s_subject_key(&p, upstream, subject);
+    if (p.overflow)
+        return 0;
+    MDB_txn *txn = rp_ctx_txn(ctx);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, rp_ctx_dbi(ctx, "pending"), &cur);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "pending");
+    MDB_val k = rp_key_val(&p), v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+        if (k.mv_size < p.len || memcmp(k.mv_data, p.b, p.len) != 0)
+            break;
+        ProtobufCMessage *m = protobuf_c_message_unpack(&rapport__accounts__v1__timeline_entry__descriptor,
+                                                        rp_ctx_allocator(ctx), v.mv_size, v.mv_data);
+        if (m && (ret = acc_timeline_put(ctx, client, (TimelineEntry *)m)) < 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        k = rp_key_val(&p);     /* the next one is again the first under the prefix */
+    }
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = rp_reply_lmdb(ctx, rc, "pending");
+    mdb_cursor_close(cur);
+    return ret;
+}
+
+int acc_link_get(rp_ctx_t *ctx, const char *upstream, const char *subject, rp_ulid_t *client)
+{
+    rp_key_t k;
+    s_subject_key(&k, upstream, subject);
+    if (k.overflow)
+        return 0;
+    MDB_val kv = rp_key_val(&k), v;
+    int rc = mdb_get(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "links"), &kv, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "links");
+    if (v.mv_size != RP_ULID_LEN)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored link is not a ULID");
+    memcpy(client->b, v.mv_data, RP_ULID_LEN);
+    return 1;
+}
+
+int acc_link_put(rp_ctx_t *ctx, const char *upstream, const char *subject, const rp_ulid_t *client)
+{
+    rp_key_t k;
+    s_subject_key(&k, upstream, subject);
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "link subject too long");
+    MDB_val kv = rp_key_val(&k), v = { RP_ULID_LEN, (void *)client->b };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "links"), &kv, &v, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, "links") : 0;
+}
+
+/* ---- export cursors ---- */
+
+int acc_cursor_get(rp_ctx_t *ctx, const rp_ulid_t *export_id, Rapport__Accounts__V1__ExportCursor **out)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "export_cursors"), export_id->b, RP_ULID_LEN,
+                              &rapport__accounts__v1__export_cursor__descriptor, rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND) {
+        Rapport__Accounts__V1__ExportCursor *c = rp_ctx_alloc(ctx, sizeof *c);
+        rapport__accounts__v1__export_cursor__init(c);
+        *out = c;
+        return 0;
+    }
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored export cursor does not decode");
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "export_cursors");
+    *out = (Rapport__Accounts__V1__ExportCursor *)m;
+    return 0;
+}
+
+int acc_cursor_put(rp_ctx_t *ctx, const rp_ulid_t *export_id, const Rapport__Accounts__V1__ExportCursor *c)
+{
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "export_cursors"), export_id->b, RP_ULID_LEN,
+                              &c->base);
+    return rc ? rp_reply_lmdb(ctx, rc, "export_cursors") : 0;
+}
