@@ -995,3 +995,33 @@ void rp_suite_events_free(Rapport__V1__Event ***events_p, size_t n)
     free(*events_p);
     *events_p = NULL;
 }
+
+int64_t rp_suite_clock_advance(rp_suite_t *self, const char *name, int64_t by_ms)
+{
+    rp_client_t *c = rp_suite_client(self, name, rp_suite_admin_token(self));
+    Rapport__Sys__V1__ClockAdvanceRequest req = RAPPORT__SYS__V1__CLOCK_ADVANCE_REQUEST__INIT;
+    req.by_ms = by_ms;
+    ProtobufCMessage *out = NULL;
+    rp_call_status_t st;
+    memset(&st, 0, sizeof st);
+    int rc = rp_client_call(c, NULL, "rapport.sys.v1.System/ClockAdvance", &req.base,
+                            &rapport__sys__v1__clock_advance_reply__descriptor, &out, &st, 10000);
+    rp_client_destroy(&c);
+    if (rc != 0)
+        fail_msg("harness: %s System/ClockAdvance: code %d %s", name, rc, st.message);
+    int64_t now = ((Rapport__Sys__V1__ClockAdvanceReply *) out)->now;
+    protobuf_c_message_free_unpacked(out, NULL);
+    return now;
+}
+
+size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_seq,
+                             const char *type, const char *subject)
+{
+    size_t n = 0, hits = 0;
+    Rapport__V1__Event **ev = rp_suite_replay(self, name, after_seq + 1, type, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ev[i]->type, type) == 0 && (!subject || strcmp(ev[i]->subject, subject) == 0))
+            hits++;
+    rp_suite_events_free(&ev, n);
+    return hits;
+}

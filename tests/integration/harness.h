@@ -97,4 +97,12 @@ Rapport__V1__Event **rp_suite_replay(rp_suite_t *self, const char *name, uint64_
                                      const char *type_prefix, size_t *n);
 void rp_suite_events_free(Rapport__V1__Event ***events_p, size_t n);
 
+/* rp_suite_clock_advance - move a service's test clock (System/ClockAdvance, needs
+ * RAPPORT_TEST_CLOCK=1) by by_ms; returns its new now (asserts OK). */
+int64_t rp_suite_clock_advance(rp_suite_t *self, const char *name, int64_t by_ms);
+/* rp_suite_count_events - how many events of exactly this full type ("rapport.accounts.v1.
+ * client.created") about subject (NULL: any) the service appended after after_seq. */
+size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_seq,
+                             const char *type, const char *subject);
+
 #endif
