@@ -374,13 +374,23 @@ static const cli_erow_t s_task_rows[] = {
 
 /* ---- timeline and portfolio ---- */
 
+/* s_timeline_cell - an entry's summary; an interaction's with what was said. */
+static char *s_timeline_cell(const ProtobufCMessage *row, const char *key)
+{
+    const Rapport__Accounts__V1__TimelineEntry *e = (const Rapport__Accounts__V1__TimelineEntry *) row;
+    if (e->interaction && e->interaction->summary && e->interaction->summary[0])
+        return rp_sprintf("%s: %s", e->summary, e->interaction->summary);
+    return rp_strdup(e->summary ? e->summary : "");
+}
+
 static const cli_ecol_t s_timeline_cols[] = {
     { "WHEN", "at", CLI_COL_TEXT }, { "SOURCE", "source", CLI_COL_TEXT }, { "WHAT", "type", CLI_COL_TEXT },
-    { "SUMMARY", "summary", CLI_COL_TEXT }, { "BY", "actor", CLI_COL_TEXT }, { "SUBJECT", "subject", CLI_COL_TEXT },
+    { "SUMMARY", "summary", CLI_COL_CELL }, { "BY", "actor", CLI_COL_TEXT }, { "SUBJECT", "subject", CLI_COL_TEXT },
     { NULL, NULL, 0 }
 };
 
-static const cli_eview_t s_timeline_view = { .items = "entries", .none = "timeline entries", .cols = s_timeline_cols };
+static const cli_eview_t s_timeline_view = { .items = "entries", .none = "timeline entries", .cols = s_timeline_cols,
+                                             .cell = s_timeline_cell };
 
 static const cli_erow_t s_timeline_rows[] = {
     { "", "CLIENT", { "client_id" }, "Timeline", NULL, s_page_flags, &s_timeline_view,

@@ -903,6 +903,7 @@ typedef struct {
     char *vals[K_COUNT];
     json_t *client, *contact;       /* the requests as JSON (contact: NULL when none) */
     char client_key[33], contact_key[33];
+    char client_body[33];           /* the key of every client column: its request id's */
     size_t group;                   /* the index of the row that gives the client */
     bool bad;
 } s_crow_t;
@@ -1007,6 +1008,13 @@ static int s_prepare_client(s_crow_t *r, s_errors_t *errs)
             s_hash_col(&st, s_client_columns[k].name, v[k]);
     s_hash_end(&st, r->client_key);
     json_object_set_new(r->client, "import_key", json_string(r->client_key));
+    /* The request id follows the whole request: a row that renames a client known by
+     * its tax id is another request (answered ALREADY_EXISTS), not a changed retry. */
+    crypto_generichash_init(&st, NULL, 0, 16);
+    s_hash_col(&st, "client", r->client_key);
+    for (int k = 0; k < K_CONTACT; k++)
+        s_hash_col(&st, s_client_columns[k].name, v[k]);
+    s_hash_end(&st, r->client_body);
     if (r->contact) {
         crypto_generichash_init(&st, NULL, 0, 16);
         s_hash_col(&st, "client", r->client_key);
@@ -1019,7 +1027,8 @@ static int s_prepare_client(s_crow_t *r, s_errors_t *errs)
 }
 
 /* s_send_json - a send of method with the request req (the message into *msg,
- * which the caller frees); -1 when the service's type refuses a value (row error). */
+ * which the caller frees) and the request id of key; -1 when the service's type
+ * refuses a value (a row error). */
 static int s_send_json(s_send_t *s, size_t row, const char *method, const ProtobufCMessageDescriptor *in,
                        const ProtobufCMessageDescriptor *out, json_t *req, const char *key,
                        ProtobufCMessage **msg, s_errors_t *errs)
@@ -1076,7 +1085,7 @@ static int s_import_clients(cli_t *cli, const cli_args_t *a)
         if (!first) {
             if (s_send_json(&csends[nclients], r->row, "rapport.accounts.v1.Accounts/CreateClient",
                             &rapport__accounts__v1__create_client_request__descriptor,
-                            &rapport__accounts__v1__client__descriptor, r->client, r->client_key,
+                            &rapport__accounts__v1__client__descriptor, r->client, r->client_body,
                             &msgs[nmsgs], &errs) != 0) {
                 r->bad = true;
                 bad++;
