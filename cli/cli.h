@@ -332,6 +332,9 @@ json_t *cli_engine_enum(const cli_args_t *a, const char *flag, const ProtobufCEn
 json_t *cli_engine_money(const cli_args_t *a, const char *flag, const char *text);
 /* cli_engine_trim - s without leading and trailing white space (in place). */
 char *cli_engine_trim(char *s);
+/* cli_engine_set - put v (stolen) at path ("company.name") of obj, making the objects
+ * on the way. */
+void cli_engine_set(json_t *obj, const char *path, json_t *v);
 /* cli_engine_field - the field at path ("company.name") of messages of d, or NULL. */
 const ProtobufCFieldDescriptor *cli_engine_field(const ProtobufCMessageDescriptor *d, const char *path);
 

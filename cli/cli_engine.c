@@ -240,8 +240,7 @@ static json_t *s_value(const cli_engine_t *e, const cli_args_t *a, const cli_efl
 
 /* ---- the request ---- */
 
-/* s_set - put v (stolen) at path ("company.name") of obj, making the objects on the way. */
-static void s_set(json_t *obj, const char *path, json_t *v)
+void cli_engine_set(json_t *obj, const char *path, json_t *v)
 {
     const char *dot;
     while ((dot = strchr(path, '.'))) {
@@ -398,7 +397,7 @@ static int s_flags(const cli_args_t *a, const cli_ecall_t *call, json_t *req, js
             }
             if (!v)
                 return CLI_EXIT_USAGE;
-            s_set(req, path, v);
+            cli_engine_set(req, path, v);
         }
         if (mask && ((f->how & CLI_F_MASK) || kind == CLI_F_CLEAR))
             s_mask_add(mask, path, (f->how & CLI_F_MASK_WHOLE) != 0);

@@ -573,6 +573,17 @@ static int s_pipeline(cli_t *cli, rp_client_t *c, s_send_t **v, size_t n, int wi
     return 0;
 }
 
+/* s_tally - add the outcomes of v to the counts: created, already there (a kept
+ * reply or ALREADY_EXISTS), failed (any other answer). */
+static void s_tally(const s_send_t *v, size_t n, size_t *created, size_t *already, size_t *failed)
+{
+    for (size_t i = 0; i < n; i++) {
+        *created += v[i].code == RP_OK && v[i].created;
+        *already += (v[i].code == RP_OK && !v[i].created) || v[i].code == RP_ALREADY_EXISTS;
+        *failed += v[i].code > 0 && v[i].code != RP_ALREADY_EXISTS;
+    }
+}
+
 /* ---- the commands ---- */
 
 static const cli_flag_t s_import_flags[] = {
@@ -814,11 +825,7 @@ static int s_import_leads(cli_t *cli, const cli_args_t *a)
             rc = s_pipeline(cli, c, queue, good, window, rp_clock_now_ms(), &errs, &bar);
         s_progress(tty, bar.done, good, true);
         rp_client_destroy(&c);
-        for (size_t i = 0; i < good; i++) {
-            created += sends[i].code == RP_OK && sends[i].created;
-            already += (sends[i].code == RP_OK && !sends[i].created) || sends[i].code == RP_ALREADY_EXISTS;
-            failed += sends[i].code > 0 && sends[i].code != RP_ALREADY_EXISTS;
-        }
+        s_tally(sends, good, &created, &already, &failed);
     }
 
     int report_rc = 0;
@@ -904,25 +911,8 @@ typedef struct {
     json_t *client, *contact;       /* the requests as JSON (contact: NULL when none) */
     char client_key[33], contact_key[33];
     char client_body[33];           /* the key of every client column: its request id's */
-    size_t group;                   /* the index of the row that gives the client */
     bool bad;
 } s_crow_t;
-
-/* s_set_path - v (stolen) at path ("address.city") of obj, making objects on the way. */
-static void s_set_path(json_t *obj, const char *path, json_t *v)
-{
-    const char *dot;
-    while ((dot = strchr(path, '.'))) {
-        char key[64];
-        snprintf(key, sizeof key, "%.*s", (int) (dot - path), path);
-        json_t *sub = json_object_get(obj, key);
-        if (!sub)
-            json_object_set_new(obj, key, sub = json_object());
-        obj = sub;
-        path = dot + 1;
-    }
-    json_object_set_new(obj, path, v);
-}
 
 /* s_cell_value - the JSON of column col's text for field fd: a string, a list of
  * ';'-separated strings, an enum by name, a yes/no. NULL after adding an error. */
@@ -991,10 +981,10 @@ static int s_prepare_client(s_crow_t *r, s_errors_t *errs)
             bad++;
             continue;
         }
-        s_set_path(contact ? r->contact : r->client, path, val);
+        cli_engine_set(contact ? r->contact : r->client, path, val);
     }
     if (r->contact && json_object_get(json_object_get(r->contact, "consent"), "state"))
-        s_set_path(r->contact, "consent.source", json_string("import"));
+        cli_engine_set(r->contact, "consent.source", json_string("import"));
 
     /* The client's key: its folded tax id, else every client column. */
     crypto_generichash_state st;
@@ -1160,16 +1150,8 @@ static int s_import_clients(cli_t *cli, const cli_args_t *a)
             rc = s_pipeline(cli, c, kq, nk, window, start_ms, &errs, &bar);
         s_progress(tty, bar.done, bar.total, true);
         rp_client_destroy(&c);
-        for (size_t i = 0; i < nclients; i++) {
-            clients_created += csends[i].code == RP_OK && csends[i].created;
-            clients_there += (csends[i].code == RP_OK && !csends[i].created) || csends[i].code == RP_ALREADY_EXISTS;
-            failed += csends[i].code > 0 && csends[i].code != RP_ALREADY_EXISTS;
-        }
-        for (size_t i = 0; i < nk; i++) {
-            contacts_created += ksends[i].code == RP_OK && ksends[i].created;
-            contacts_there += (ksends[i].code == RP_OK && !ksends[i].created) || ksends[i].code == RP_ALREADY_EXISTS;
-            failed += ksends[i].code > 0 && ksends[i].code != RP_ALREADY_EXISTS;
-        }
+        s_tally(csends, nclients, &clients_created, &clients_there, &failed);
+        s_tally(ksends, nk, &contacts_created, &contacts_there, &failed);
     }
 
     int report_rc = 0;
