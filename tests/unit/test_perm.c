@@ -18,6 +18,8 @@ static const char *s_all_roles[] = {
 
 static const char *s_all_perms[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
+    "accounts.read", "accounts.write", "accounts.assign", "accounts.contacts.read", "accounts.import",
+    "accounts.export", "accounts.export.approve", "accounts.erase",
     "events.replay", "audit.read", "system.health", "system.metrics", "system.clock",
     "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset", NULL
 };
@@ -70,15 +72,15 @@ static const struct {
     const char *want_perms;     /* space-separated, exactly what the role has */
     const char *want_scope;
 } s_matrix[] = {
-    { "manager", "leads.read leads.write leads.import leads.report identity.self system.health", "own" },
-    { "senior_manager", "leads.read leads.write leads.import leads.report identity.self system.health", "own" },
-    { "head_of_group", "leads.read leads.write leads.assign leads.import leads.report identity.self identity.users.read identity.users.write system.health", "unit" },
-    { "head_of_department", "leads.read leads.write leads.assign leads.import leads.report identity.self identity.users.read identity.users.write system.health", "unit" },
-    { "branch_head", "leads.read leads.write leads.assign leads.import leads.report identity.self identity.users.read identity.users.write system.health", "unit" },
-    { "director", "leads.read leads.write leads.assign leads.report events.replay audit.read identity.self identity.users.read identity.users.write system.health", "company" },
-    { "finance", "leads.read leads.report identity.self system.health", "company" },
-    { "analyst", "leads.read leads.report events.replay identity.self system.health", "company" },
-    { "auditor", "leads.read audit.read events.replay identity.self identity.users.read system.health", "company" },
+    { "manager", "leads.read leads.write leads.import leads.report accounts.read accounts.write accounts.contacts.read accounts.import accounts.export identity.self system.health", "own" },
+    { "senior_manager", "leads.read leads.write leads.import leads.report accounts.read accounts.write accounts.contacts.read accounts.import accounts.export identity.self system.health", "own" },
+    { "head_of_group", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase identity.self identity.users.read identity.users.write system.health", "unit" },
+    { "head_of_department", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase identity.self identity.users.read identity.users.write system.health", "unit" },
+    { "branch_head", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase identity.self identity.users.read identity.users.write system.health", "unit" },
+    { "director", "leads.read leads.write leads.assign leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.export accounts.export.approve accounts.erase events.replay audit.read identity.self identity.users.read identity.users.write system.health", "company" },
+    { "finance", "leads.read leads.report accounts.read accounts.contacts.read identity.self system.health", "company" },
+    { "analyst", "leads.read leads.report events.replay accounts.read accounts.export identity.self system.health", "company" },
+    { "auditor", "leads.read audit.read events.replay accounts.read identity.self identity.users.read system.health", "company" },
     { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset", "company" },
     { "integration", "events.replay system.health system.metrics identity.self", "company" },
 };
@@ -94,7 +96,7 @@ test_matrix(void **state)
         for (int p = 0; s_all_perms[p]; p++) {
             char word[64];
             snprintf(word, sizeof word, " %s ", s_all_perms[p]);
-            char list[256];
+            char list[1024];
             snprintf(list, sizeof list, " %s ", s_matrix[i].want_perms);
             bool want = strstr(list, word) != NULL;
             if (rp_perm_allows(&c, s_all_perms[p]) != want)
