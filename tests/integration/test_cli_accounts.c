@@ -346,7 +346,7 @@ static void test_contacts_interactions_tasks(void **state)
     assert_non_null(strstr(r.err, "FAILED_PRECONDITION"));
     rp_cli_run_free(&r);
     /* Withdrawn consent is do-not-contact too. */
-    OK_JSON(s_alice, "contacts", "consent", ann, "withdrawn", "--source", "email");
+    json_decref(OK_JSON(s_alice, "contacts", "consent", ann, "withdrawn", "--source", "email"));
     r = RUN(s_alice, "tasks", "add", "--kind", "call", "--title", "call Ann", "--due", today, "--client", c,
             "--contact", ann);
     assert_int_equal(r.status, 1);
