@@ -165,6 +165,179 @@ void cli_format_time(int64_t ms, char *out, size_t cap);
 /* cli_find_descriptor - a message descriptor by full name ("rapport.leads.v1.Lead"). */
 const ProtobufCMessageDescriptor *cli_find_descriptor(const char *full_name);
 
+/* ---- the table-driven command engine (cli_engine.c) ----
+ *
+ * A command group that maps commands onto the methods of one protobuf service is
+ * just its tables: a row per command (cli_erow_t) naming the method, the request
+ * fields its positional arguments fill, a preset field, its flags and how the reply
+ * prints; a row per flag (cli_eflag_t) naming the request field its value goes to
+ * (a path such as "company.name") and how its text becomes a value. The request is
+ * built as JSON and made a message by rp_pb_from_json; the service checks the rules
+ * and names the field of any violation, which cli_call prints. cli_engine_init
+ * checks every row against the service's descriptors (a row that does not fit is a
+ * programming error: abort) and fills the cli_cmd_t table main.c parses against.
+ */
+
+/* How the text of a flag becomes part of the request: the low five bits of
+ * cli_eflag_t.how. Kinds from CLI_F_CUSTOM on are the engine's kinds[] rows. */
+enum {
+    CLI_F_TEXT,         /* a string field, as given */
+    CLI_F_ENUM,         /* an enum field, by name: "won" or "LEAD_STAGE_WON", any case */
+    CLI_F_UINT,         /* a uint32 field: a whole number from 0 to CLI_F_MAX */
+    CLI_F_BOOL,         /* a bool field: true when the flag is given */
+    CLI_F_DATE,         /* a rapport.v1.Date field: YYYY-MM-DD */
+    CLI_F_TIME,         /* a unix-ms int64 field: YYYY-MM-DD[THH:MM[:SS]], UTC */
+    CLI_F_UNTIL,        /* the same, but a bare date means the end of that day */
+    CLI_F_MONEY,        /* a rapport.v1.Money field: AMOUNT [CURRENCY], else --currency */
+    CLI_F_PERCENT,      /* a basis-point uint32 field: 2.5 or 2.5% */
+    CLI_F_CLEAR,        /* no value: the field goes into update_mask unset, which clears it */
+    CLI_F_SECRET,       /* not a flag: a secret for the string field, read after the request
+                         * is built (cli_read_new_secret; the row's name is what the prompt
+                         * calls it) and put into the message only, never into JSON */
+    CLI_F_CURRENCY,     /* not a field: the currency of CLI_F_MONEY values (the command's
+                         * CLI_F_MONEY flag must come with it) */
+    CLI_F_REQUEST_ID,   /* not a field: the call's idempotency key */
+    CLI_F_FROM_JSON,    /* not a field: the whole request from a JSON file */
+    CLI_F_PAGING,       /* not a field: --page-size, --page-token, --all (list views) */
+    CLI_F_LOCAL,        /* not a field: read by the row's own run function */
+    CLI_F_CUSTOM = 16   /* and up: kinds[how - CLI_F_CUSTOM] of the engine */
+};
+#define CLI_F_KIND(how)   ((int) ((how) & 0x1f))
+
+/* Options, or'ed into cli_eflag_t.how. A run of adjacent CLI_F_BOTH or CLI_F_EITHER
+ * flags is a group. */
+#define CLI_F_REQUIRED  0x20u   /* must be given (CLI_F_BOTH: every flag of the group); in
+                                 * a command with --from-json, unless that is given */
+#define CLI_F_MASK      0x40u   /* an entity field: into update_mask; not with --from-json */
+#define CLI_F_WITH_JSON 0x80u   /* applied on top of --from-json (others are ignored there) */
+#define CLI_F_BOTH      0x100u  /* the group goes together */
+#define CLI_F_EITHER    0x200u  /* one flag of the group at least is required */
+#define CLI_F_NONEMPTY  0x400u  /* CLI_F_TEXT: an empty value is refused */
+#define CLI_F_MASK_WHOLE 0x800u /* with CLI_F_MASK: the mask names the path's first field (a
+                                 * message set whole: "address" for "address.city") */
+#define CLI_F_MAX(n)    ((uint32_t) (n) << 12)  /* CLI_F_UINT: the largest value (< 2^20) */
+#define CLI_F_MAX_OF(how) ((how) >> 12)
+
+/* A flag: --name ARG sets field of the request; "Method/field" picks that method too
+ * (a filter: filters of different methods exclude each other). A flag that sets a
+ * repeated field may be given more than once. */
+typedef struct {
+    const char *name;
+    const char *arg;        /* metavariable; NULL for a flag without a value */
+    const char *field;      /* a path such as "company.name"; NULL when not a field */
+    uint32_t how;           /* kind | options */
+    const char *help;
+} cli_eflag_t;
+
+#define CLI_EFLAG_END { NULL, NULL, NULL, 0, NULL }
+
+/* A kind of flag of one engine (CLI_F_CUSTOM + i): the field it fits and its parser,
+ * which returns the JSON value of one text, or NULL after a usage error. */
+typedef struct {
+    ProtobufCType type;
+    const char *message;    /* with PROTOBUF_C_TYPE_MESSAGE: the full name, or NULL */
+    json_t *(*parse)(const cli_args_t *a, const cli_eflag_t *f, const ProtobufCFieldDescriptor *fd,
+                     const char *text);
+} cli_ekind_t;
+
+enum {
+    CLI_COL_TEXT,           /* as cli_field_text has it */
+    CLI_COL_DAY,            /* the date of a time */
+    CLI_COL_BP,             /* basis points as a percentage */
+    CLI_COL_CELL            /* the view's cell function makes it (path is its key) */
+};
+
+/* A column of a table: the header and a field path of the row's message. */
+typedef struct {
+    const char *header;
+    const char *path;
+    int form;
+} cli_ecol_t;
+
+typedef struct cli_ecall cli_ecall_t;
+
+/* How a command calls and prints beyond the default (one call, the reply as key:
+ * value lines; with --json always as JSON). Rows use designated initialisers. */
+typedef struct {
+    const char *items;      /* a list: the reply's repeated field, one table row each
+                             * (paged when the request has page_size/page_token) */
+    const char *none;       /* and what "no ... found" says */
+    const cli_ecol_t *cols;
+    /* cell - a CLI_COL_CELL cell of row (malloc'd). */
+    char *(*cell)(const ProtobufCMessage *row, const char *key);
+    /* print - one reply printed so (not with --json). */
+    void (*print)(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply);
+    /* run - instead of calling and printing: the request is built; returns the exit code. */
+    int (*run)(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+} cli_eview_t;
+
+/* A command. A synopsis word in [] is optional (its request field stays unset). */
+typedef struct {
+    const char *name;
+    const char *args;       /* positional synopsis: "LEAD OFFER" */
+    const char *pos[2];     /* the request fields of the positional arguments */
+    const char *method;     /* of the engine's service */
+    const char *preset;     /* "field=value[&field=value...]" (values as JSON, else
+                             * strings), or NULL; a preset update_mask is added to */
+    const cli_eflag_t *flags;
+    const cli_eview_t *view;    /* NULL: the reply as key: value lines */
+    const char *summary;
+    const char *help;       /* extra paragraph for --help, or NULL */
+} cli_erow_t;
+
+/* One command group on one service. */
+typedef struct {
+    const char *group;      /* for messages: "leads" */
+    const char *service;    /* cli_connect's name: "leads" */
+    const ProtobufCServiceDescriptor *svc;
+    const cli_erow_t *rows;
+    size_t nrows;
+    const cli_ekind_t *kinds;   /* CLI_F_CUSTOM kinds, or NULL */
+    size_t nkinds;
+    cli_cmd_t *cmds;            /* nrows + 1: filled by cli_engine_init */
+    cli_flag_t (*flags)[CLI_MAX_FLAGS + 1];     /* nrows: the same */
+} cli_engine_t;
+
+/* A call as the engine built it from the command line. */
+struct cli_ecall {
+    const cli_engine_t *engine;
+    const cli_erow_t *row;
+    const ProtobufCMethodDescriptor *method;
+    char name[128];             /* "rapport.leads.v1.Leads/Create" */
+    json_t *req;                /* the request, as JSON */
+    const char *id;             /* --request-id, or NULL */
+};
+
+/* cli_engine_init - check every row of e against its descriptors (abort when one does
+ * not fit) and fill e->cmds; e must stay valid for the process (it is registered). */
+void cli_engine_init(const cli_engine_t *e);
+/* cli_engine_message - the request message of call (protobuf_c_message_free_unpacked). */
+ProtobufCMessage *cli_engine_message(const cli_ecall_t *call);
+/* cli_engine_connect - the token and a client of call's service; 0 or the exit code. */
+int cli_engine_connect(cli_t *cli, const cli_ecall_t *call, rp_client_t **c);
+/* cli_engine_show - the default run: one call, the reply printed by the view or as
+ * key: value lines (--json: JSON). */
+int cli_engine_show(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+/* cli_engine_list - the default run of a view with items: page through the list. */
+int cli_engine_list(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+/* cli_engine_table_new / _add - a table of cols; a row for each item of the repeated
+ * field items of m. view may be NULL when no column is CLI_COL_CELL. */
+cli_table_t *cli_engine_table_new(const cli_ecol_t *cols);
+void cli_engine_table_add(cli_table_t *t, const cli_eview_t *view, const cli_ecol_t *cols,
+                          const ProtobufCMessage *m, const char *items);
+/* cli_engine_bad - a usage error (cli_usage_error) that returns NULL, for parsers. */
+json_t *cli_engine_bad(const cli_args_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_engine_enum / _money - the JSON of an enum value or a Money given to --flag. */
+json_t *cli_engine_enum(const cli_args_t *a, const char *flag, const ProtobufCEnumDescriptor *d, const char *text);
+json_t *cli_engine_money(const cli_args_t *a, const char *flag, const char *text);
+/* cli_engine_trim - s without leading and trailing white space (in place). */
+char *cli_engine_trim(char *s);
+/* cli_engine_set - put v (stolen) at path ("company.name") of obj, making the objects
+ * on the way. */
+void cli_engine_set(json_t *obj, const char *path, json_t *v);
+/* cli_engine_field - the field at path ("company.name") of messages of d, or NULL. */
+const ProtobufCFieldDescriptor *cli_engine_field(const ProtobufCMessageDescriptor *d, const char *path);
+
 /* ---- command groups ---- */
 extern const cli_cmd_t cli_keys_cmds[];
 extern const cli_cmd_t cli_token_cmds[];
@@ -177,6 +350,15 @@ extern const cli_cmd_t cli_audit_cmds[];
 extern cli_cmd_t cli_leads_cmds[];
 void cli_leads_init(void);
 extern const cli_cmd_t cli_import_cmds[];
+/* The accounts commands (cli_accounts.c), built from their tables by cli_accounts_init. */
+extern cli_cmd_t cli_clients_cmds[];
+extern cli_cmd_t cli_contacts_cmds[];
+extern cli_cmd_t cli_interactions_cmds[];
+extern cli_cmd_t cli_tasks_cmds[];
+extern cli_cmd_t cli_timeline_cmds[];
+extern cli_cmd_t cli_portfolio_cmds[];
+extern cli_cmd_t cli_export_cmds[];
+void cli_accounts_init(void);
 
 /* The identity commands (cli_login.c, cli_users.c). */
 extern const cli_cmd_t cli_login_cmds[];

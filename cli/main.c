@@ -33,7 +33,14 @@ static const cli_group_t s_groups[] = {
     { "events", "print events as CloudEvents JSON lines",           cli_events_cmds },
     { "audit",  "verify a service's audit hash chain",              cli_audit_cmds },
     { "leads",  "leads and opportunities (rapport.leads.v1.Leads)", cli_leads_cmds },
+    { "clients", "the client base (rapport.accounts.v1.Accounts)",  cli_clients_cmds },
+    { "contacts", "clients' contact persons, consent, erasure",     cli_contacts_cmds },
+    { "interactions", "calls, meetings, e-mails... with clients",   cli_interactions_cmds },
+    { "tasks",  "tasks: yours today, overdue, the day plan",        cli_tasks_cmds },
+    { "timeline", "a client's 360 timeline",                        cli_timeline_cmds },
+    { "portfolio", "a manager's clients, last contact, open tasks", cli_portfolio_cmds },
     { "import", "bulk imports from CSV files",                      cli_import_cmds },
+    { "export", "audited exports of the client base",               cli_export_cmds },
     { NULL, NULL, NULL }
 };
 
@@ -646,5 +653,6 @@ int main(int argc, char **argv)
     cli_leads_init();
     cli_users_init();
     cli_delegate_init();
+    cli_accounts_init();
     return s_run(argc, argv);
 }
