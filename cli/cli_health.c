@@ -202,8 +202,10 @@ static int s_health(cli_t *cli, const cli_args_t *a)
         cli_print_json(j);
         json_decref(j);
     } else {
-        if (answered)
+        if (answered) {
             cli_table_print(tab, stdout);
+            fflush(stdout);             /* the table first, then what went wrong */
+        }
         for (int i = 0; i < n; i++)
             if (!t[i].answered && t[i].why[0])
                 fprintf(stderr, "rapport: %s: %s\n", t[i].name, t[i].why);
