@@ -99,6 +99,11 @@ int cli_parse_i64(const char *s, int64_t *out);
 /* cli_parse_date - "YYYY-MM-DD" (a real calendar date). 0 or -1. */
 int cli_parse_date(const char *s, int *y, int *m, int *d);
 
+/* cli_limits_parse - the authority-limit flags value_flag (minor units, 0..10^15)
+ * and bp_flag (basis points, 0..10000) into *value and *bp (0 when absent). 0, or
+ * -1 after a usage error. */
+int cli_limits_parse(const cli_args_t *a, const char *value_flag, const char *bp_flag, int64_t *value,
+                     int32_t *bp);
 /* cli_parse_time - "YYYY-MM-DD[THH:MM[:SS]][Z]" (UTC; ' ' for 'T') into unix ms. 0 or -1. */
 int cli_parse_time(const char *s, int64_t *ms);
 /* cli_enum_parse - an enum value from its name, full or short, any case

@@ -27,6 +27,9 @@ enum {
     U_TEXT,         /* a string field, as given */
     U_ROLE,         /* a repeated string field of role names from perm.h (checked here) */
     U_BOOL,         /* a bool field: true when the flag is given */
+    U_LIMIT,        /* the limit pair: field is the contract-value field, the next
+                       row (U_LIMIT_BP) the discount field (cli_limits_parse) */
+    U_LIMIT_BP,     /* set with the U_LIMIT row before it */
     U_REQUEST_ID,   /* not a field: the call's idempotency key */
     U_PAGING        /* not a field: --page-size, --page-token, --all */
 };
@@ -63,6 +66,8 @@ static const u_flag_t s_create_flags[] = {
     { "unit",    "PATH",   "unit",         U_TEXT, "org unit such as /hq/sales/g1" },
     { "manager", "USER",   "manager",      U_TEXT, "the manager's username" },
     { "must-change-password", NULL, "must_change_password", U_BOOL, "the user must choose a new password at first login" },
+    { "limit-value", "N", "limit_contract_value", U_LIMIT, "authority: the largest contract value they may sign, in minor units (0..10^15; default 0: none)" },
+    { "limit-discount", "BP", "limit_discount_bp", U_LIMIT_BP, "authority: the largest discount they may give, in basis points (0..10000; default 0: none)" },
     U_REQUEST_ID_FLAG, U_END
 };
 
@@ -84,6 +89,13 @@ static const u_flag_t s_roles_flags[] = {
     U_REQUEST_ID_FLAG, U_END
 };
 
+static const u_flag_t s_limits_flags[] = {
+    { "limit-value", "N", "contract_value", U_LIMIT | U_REQUIRED, "the largest contract value they may sign, in minor units (0..10^15); required" },
+    { "limit-discount", "BP", "discount_bp", U_LIMIT_BP | U_REQUIRED, "the largest discount they may give, in basis points (0..10000); required" },
+    { "reason", "TEXT", "reason", U_TEXT, "why (up to 500 bytes; goes to the audit trail)" },
+    U_REQUEST_ID_FLAG, U_END
+};
+
 static const u_flag_t s_write_flags[] = { U_REQUEST_ID_FLAG, U_END };
 
 static const u_cmd_t s_cmds[] = {
@@ -102,6 +114,11 @@ static const u_cmd_t s_cmds[] = {
       "enable a disabled user again (EnableUser)", NULL },
     { "roles", "USERNAME", "SetRoles", NULL, NULL, s_roles_flags, false,
       "replace a user's roles with the --role flags given (SetRoles)", NULL },
+    { "limits", "USERNAME", "SetLimits", NULL, NULL, s_limits_flags, false,
+      "set a user's authority limits: largest contract value and discount (SetLimits)",
+      "An admin sets any limits; a head (within their unit) or a director at most their own.\n"
+      "  New limits end the user's sessions (their tokens carry the old ones): they log in again.\n"
+      "  Example: rapport users limits ann --limit-value 5000000 --limit-discount 500   (50 000.00, 5 %)" },
     { "reset-password", "USERNAME", "ResetPassword", "temporary_password", "temporary password", s_write_flags, false,
       "set a temporary password the user must change at next login (ResetPassword)",
       "The temporary password is prompted for twice on a terminal, else read as one line from stdin.\n"
@@ -155,6 +172,22 @@ static int s_request(const cli_args_t *a, const u_cmd_t *c, json_t **req, const 
         case U_BOOL:
             json_object_set_new(r, f->field, json_true());
             break;
+        case U_LIMIT: {
+            int64_t v;
+            int32_t bp;
+            if (cli_limits_parse(a, f->name, f[1].name, &v, &bp) != 0)
+                return CLI_EXIT_USAGE;
+            json_object_set_new(r, f->field, json_integer((json_int_t) v));
+            break;
+        }
+        case U_LIMIT_BP: {
+            int64_t v;
+            int32_t bp;
+            if (cli_limits_parse(a, f[-1].name, f->name, &v, &bp) != 0)
+                return CLI_EXIT_USAGE;
+            json_object_set_new(r, f->field, json_integer(bp));
+            break;
+        }
         case U_ROLE: {
             json_t *arr = json_array();
             json_object_set_new(r, f->field, arr);
@@ -377,7 +410,11 @@ static void s_check(const u_cmd_t *c)
             continue;
         }
         fd = f->field ? s_field(m->input, f->field) : NULL;
-        ProtobufCType want = kind == U_BOOL ? PROTOBUF_C_TYPE_BOOL : PROTOBUF_C_TYPE_STRING;
+        if ((kind == U_LIMIT && U_KIND(f[1].how) != U_LIMIT_BP) || (kind == U_LIMIT_BP && (f == c->flags ||
+                                                                                         U_KIND(f[-1].how) != U_LIMIT)))
+            s_bug(c, f->name, "a limit flag comes as a U_LIMIT, U_LIMIT_BP pair");
+        ProtobufCType want = kind == U_BOOL ? PROTOBUF_C_TYPE_BOOL : kind == U_LIMIT ? PROTOBUF_C_TYPE_INT64
+                             : kind == U_LIMIT_BP ? PROTOBUF_C_TYPE_INT32 : PROTOBUF_C_TYPE_STRING;
         if (!fd || fd->type != want || (kind == U_ROLE) != (fd->label == PROTOBUF_C_LABEL_REPEATED))
             s_bug(c, f->name, "the field does not fit the kind of flag");
     }

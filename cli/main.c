@@ -153,6 +153,28 @@ int cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+int cli_limits_parse(const cli_args_t *a, const char *value_flag, const char *bp_flag, int64_t *value,
+                     int32_t *bp)
+{
+    uint64_t v = 0, b = 0;
+    const char *vs = cli_flag(a, value_flag), *bs = cli_flag(a, bp_flag);
+    *value = 0;
+    *bp = 0;
+    if (vs && (cli_parse_u64(vs, &v) != 0 || v > 1000000000000000ULL)) {
+        cli_usage_error(a, "--%s: must be a whole number of minor units from 0 to 10^15, got '%s'",
+                        value_flag, vs);
+        return -1;
+    }
+    if (bs && (cli_parse_u64(bs, &b) != 0 || b > 10000)) {
+        cli_usage_error(a, "--%s: must be a whole number of basis points from 0 to 10000, got '%s'",
+                        bp_flag, bs);
+        return -1;
+    }
+    *value = (int64_t) v;
+    *bp = (int32_t) b;
+    return 0;
+}
+
 int cli_parse_duration(const char *s, int64_t *ms)
 {
     if (!s || !isdigit((unsigned char) *s))

@@ -51,6 +51,8 @@ typedef Rapport__Identity__V1__StoredDelegation StoredDelegation;
 #define ID_FAMILY_BYTES     RP_ULID_LEN
 #define ID_DELEG_MAX_MS     (366LL * 86400 * 1000)  /* longest delegation period */
 #define ID_DELEG_TOKENS_MAX 256         /* live ActAs tokens kept per delegation */
+#define ID_LIMIT_VALUE_MAX  1000000000000000LL  /* 10^15 minor units (the JWT's bound) */
+#define ID_LIMIT_BP_MAX     10000       /* 100 % */
 
 #define ID_MSG_BAD_LOGIN    "invalid username or password"
 #define ID_MSG_LOCKED       "account locked, try again later"
@@ -92,6 +94,14 @@ const char *id_password_problem(const char *username, const char *password);
 int id_roles_or_reply(rp_ctx_t *ctx, const char *field, char *const *roles, size_t n);
 /* id_may_grant - true when the caller may give (or take away) role. */
 bool id_may_grant(const rp_claims_t *caller, const char *role);
+/* id_limits_or_reply - value and bp in range (violations on the fields named), and
+ * not above what the caller may grant: an admin any, anyone else at most the
+ * limits their own token carries (PERMISSION_DENIED). */
+int id_limits_or_reply(rp_ctx_t *ctx, const char *value_field, int64_t value, const char *bp_field,
+                       int32_t bp);
+/* id_claims_of - token claims for user u (roles, branch, unit, scope, limits) and
+ * sub into *c, times and jti left zero. */
+void id_claims_of(const User *u, const char *sub, rp_claims_t *c);
 /* id_scope_of - the widest default scope of roles: "company" > "unit" > "own". */
 const char *id_scope_of(char *const *roles, size_t n);
 /* id_unit_valid - "/a/b": starts with '/', 1..127 bytes, no spaces or control chars. */
@@ -194,6 +204,7 @@ int id_list_users(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **
 int id_disable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_enable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_set_limits(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_change_password(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_login(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);

@@ -2,7 +2,7 @@
  * ChangePassword, ResetPassword, and ActAs (a substitute's delegated token).
  *
  * Tokens (PROTOCOL.md §9): sub is the username (unique for ever: users are never
- * deleted or renamed), roles/branch/unit from the user record, scope the widest
+ * deleted or renamed), roles/branch/unit/limits from the user record, scope the widest
  * default scope of the roles, jti a ULID, iat = nbf = now, exp = now +
  * RAPPORT_IDENTITY_ACCESS_TTL, all from the real wall clock. A refresh token is 32
  * random bytes in base64url; only its BLAKE2b-256 hash is stored, with its family
@@ -136,14 +136,8 @@ static int s_issue(rp_ctx_t *ctx, const User *u, const uint8_t family[ID_FAMILY_
 {
     int64_t now_ms = id_wall_ms(), now_s = now_ms / 1000;
     rp_claims_t c;
-    memset(&c, 0, sizeof c);
-    rp_strlcpy(c.sub, u->username, sizeof c.sub);
+    id_claims_of(u, u->username, &c);
     rp_ulid_new_str(now_ms, c.jti);
-    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
-        rp_strlcpy(c.roles[c.n_roles++], u->roles[i], sizeof c.roles[0]);
-    rp_strlcpy(c.branch, u->branch, sizeof c.branch);
-    rp_strlcpy(c.unit, u->unit, sizeof c.unit);
-    rp_strlcpy(c.scope, id_scope_of(u->roles, u->n_roles), sizeof c.scope);
     c.iat = c.nbf = now_s;
     c.exp = now_s + id_cfg.access_ttl_s;
     char *jwt = rp_jwt_mint(&c, id_cfg.issuer_sk);
@@ -296,6 +290,8 @@ int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
     c->on_behalf_of = rp_ctx_strdup(ctx, cl->on_behalf_of);
     c->iat = cl->iat;
     c->exp = cl->exp;
+    c->limit_contract_value = cl->limit_contract_value;
+    c->limit_discount_bp = cl->limit_discount_bp;
     int nr = cl->n_roles < 0 ? 0 : cl->n_roles > RP_JWT_MAX_ROLES ? RP_JWT_MAX_ROLES : cl->n_roles;
     c->roles = rp_ctx_alloc(ctx, (size_t)(nr + 1) * sizeof *c->roles);
     for (int i = 0; i < nr; i++)
@@ -487,15 +483,9 @@ int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
 
     const User *u = ab->user;
     rp_claims_t c;
-    memset(&c, 0, sizeof c);
-    rp_strlcpy(c.sub, sub->user->username, sizeof c.sub);
+    id_claims_of(u, sub->user->username, &c);      /* the absent user's roles and limits */
     rp_strlcpy(c.on_behalf_of, u->username, sizeof c.on_behalf_of);
     rp_ulid_new_str(now_ms, c.jti);
-    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
-        rp_strlcpy(c.roles[c.n_roles++], u->roles[i], sizeof c.roles[0]);
-    rp_strlcpy(c.branch, u->branch, sizeof c.branch);
-    rp_strlcpy(c.unit, u->unit, sizeof c.unit);
-    rp_strlcpy(c.scope, id_scope_of(u->roles, u->n_roles), sizeof c.scope);
     c.iat = c.nbf = now_s;
     c.exp = now_s + left_s;
     char *jwt = rp_jwt_mint(&c, id_cfg.issuer_sk);

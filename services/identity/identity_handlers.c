@@ -9,7 +9,11 @@
  * NOT_FOUND. Managing a user (disable, enable, roles) also needs the right to
  * grant every role they hold (id_may_grant), and is never done to oneself.
  *
- * DisableUser and a SetRoles that changes the set of roles end every live session
+ * Authority limits (CreateUser, SetLimits): an admin grants any; anyone else at
+ * most the limits their own token carries (id_limits_or_reply).
+ *
+ * DisableUser, a SetRoles that changes the set of roles and a SetLimits that
+ * changes the limits end every live session
  * of the user in the same transaction (id_store_revoke_user): refresh tokens
  * refused, access tokens revoked with token.revoked each, which every service
  * follows. EnableUser brings no session back.
@@ -26,6 +30,7 @@ typedef Rapport__Identity__V1__ListUsersRequest ListUsersRequest;
 typedef Rapport__Identity__V1__ListUsersReply ListUsersReply;
 typedef Rapport__Identity__V1__SetUserStateRequest SetUserStateRequest;
 typedef Rapport__Identity__V1__SetRolesRequest SetRolesRequest;
+typedef Rapport__Identity__V1__SetLimitsRequest SetLimitsRequest;
 typedef Rapport__Identity__V1__DelegateRequest DelegateRequest;
 typedef Rapport__Identity__V1__RevokeDelegationRequest RevokeDelegationRequest;
 typedef Rapport__Identity__V1__ListDelegationsRequest ListDelegationsRequest;
@@ -132,7 +137,9 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
         rp_reply_violation(ctx, "password", "%s", why);
     if (rp_ctx_failed(ctx))
         return -1;
-    if (s_grants_or_reply(ctx, in->roles, in->n_roles) < 0)
+    if (s_grants_or_reply(ctx, in->roles, in->n_roles) < 0
+        || id_limits_or_reply(ctx, "limit_contract_value", in->limit_contract_value, "limit_discount_bp",
+                              in->limit_discount_bp) < 0)
         return -1;
     if (strcmp(cl->scope, "company") != 0
         && (strcmp(cl->scope, "unit") != 0 || !rp_unit_contains(cl->unit, in->unit)
@@ -165,6 +172,8 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
     u->unit = in->unit;
     u->manager = in->manager;
     u->must_change_password = in->must_change_password;
+    u->limit_contract_value = in->limit_contract_value;
+    u->limit_discount_bp = in->limit_discount_bp;
     u->created_at = u->updated_at = now;
     u->created_by = rp_ctx_strdup(ctx, rp_actor(cl));
     u->password_changed_at = id_wall_ms();
@@ -292,6 +301,26 @@ int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     su->user->n_roles = in->n_roles;
     su->user->updated_at = rp_ctx_now(ctx);
     return s_write_user(ctx, su, "user.roles_changed", changed ? "roles_changed" : NULL, out);
+}
+
+/* ---- SetLimits ---- */
+
+int id_set_limits(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const SetLimitsRequest *in = (const SetLimitsRequest *)in_;
+    StoredUser *su = NULL;
+    if (id_caller_or_reply(ctx) < 0 || rp_len_or_reply(ctx, "reason", in->reason, 0, ID_REASON_MAX) < 0
+        || s_target_or_reply(ctx, "username", in->username, true, &su) < 0
+        || id_limits_or_reply(ctx, "contract_value", in->contract_value, "discount_bp", in->discount_bp) < 0)
+        return -1;
+    /* Tokens carry the limits: new ones end every session (as new roles do), so a
+     * lowered limit holds everywhere once token.revoked has spread. */
+    bool changed = su->user->limit_contract_value != in->contract_value
+                   || su->user->limit_discount_bp != in->discount_bp;
+    su->user->limit_contract_value = in->contract_value;
+    su->user->limit_discount_bp = in->discount_bp;
+    su->user->updated_at = rp_ctx_now(ctx);
+    return s_write_user(ctx, su, "user.limits_changed", changed ? "limits_changed" : NULL, out);
 }
 
 /* ---- Delegations ----

@@ -40,6 +40,7 @@ static const rp_method_t s_methods[] = {
     { "DisableUser",    id_disable_user,    RP_WRITE, "identity.users.write" },
     { "EnableUser",     id_enable_user,     RP_WRITE, "identity.users.write" },
     { "SetRoles",       id_set_roles,       RP_WRITE, "identity.users.write" },
+    { "SetLimits",      id_set_limits,      RP_WRITE, "identity.users.write" },
     { "ChangePassword", id_change_password, RP_WRITE_SECRET, RP_PUBLIC },
     { "ResetPassword",  id_reset_password,  RP_WRITE_SECRET, "identity.passwords.reset" },
     { "Login",          id_login,           RP_WRITE_SECRET, RP_PUBLIC },
