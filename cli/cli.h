@@ -189,6 +189,7 @@ extern const cli_cmd_t cli_logout_cmds[];
 extern const cli_cmd_t cli_whoami_cmds[];
 extern const cli_cmd_t cli_passwd_cmds[];
 extern cli_cmd_t cli_users_cmds[];
+extern cli_cmd_t cli_org_cmds[];
 void cli_users_init(void);
 /* The delegation commands (cli_delegate.c), built from their table by cli_delegate_init. */
 extern cli_cmd_t cli_delegate_cmds[];

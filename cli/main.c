@@ -25,6 +25,7 @@ static const cli_group_t s_groups[] = {
     { "whoami", "who the current token says you are",               cli_whoami_cmds },
     { "passwd", "change a password",                                cli_passwd_cmds },
     { "users",  "users and their roles (rapport.identity.v1.Identity)", cli_users_cmds },
+    { "org",    "the org tree and personnel orders: appoint, move, dismiss (rapport.identity.v1.Identity)", cli_org_cmds },
     { "delegate", "let a substitute act for an absent user",        cli_delegate_cmds },
     { "keys",   "create the suite's keys; print the JWKS",          cli_keys_cmds },
     { "token",  "mint bearer tokens",                               cli_token_cmds },

@@ -14,36 +14,39 @@
 /* Permission sets, one per role. */
 static const char *const s_perms_manager[] = {
     "leads.read", "leads.write", "leads.import", "leads.report",
-    "identity.self", "system.health", NULL
+    "identity.self", "identity.org.read", "system.health", NULL
 };
 static const char *const s_perms_head[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
     "identity.self", "identity.users.read", "identity.users.write",
+    "identity.org.read", "identity.org.write",
     "system.health", NULL
 };
 static const char *const s_perms_director[] = {
     "leads.read", "leads.write", "leads.assign", "leads.report",
     "events.replay", "audit.read",
     "identity.self", "identity.users.read", "identity.users.write",
+    "identity.org.read", "identity.org.write",
     "system.health", NULL
 };
 static const char *const s_perms_reader[] = {
     "leads.read", "leads.report",
-    "identity.self", "system.health", NULL
+    "identity.self", "identity.org.read", "system.health", NULL
 };
 static const char *const s_perms_analyst[] = {
     "leads.read", "leads.report", "events.replay",
-    "identity.self", "system.health", NULL
+    "identity.self", "identity.org.read", "system.health", NULL
 };
 static const char *const s_perms_auditor[] = {
     "leads.read", "audit.read", "events.replay",
-    "identity.self", "identity.users.read",
+    "identity.self", "identity.users.read", "identity.org.read",
     "system.health", NULL
 };
 static const char *const s_perms_admin[] = {
     "system.health", "system.metrics", "system.clock",
     "audit.read", "events.replay",
     "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset",
+    "identity.org.read", "identity.org.write",
     NULL
 };
 static const char *const s_perms_integration[] = {
@@ -53,20 +56,20 @@ static const char *const s_perms_integration[] = {
 static const rp_role_t s_roles[] = {
     { "manager", "account manager: works their own portfolio", "own", s_perms_manager },
     { "senior_manager", "senior account manager: their own portfolio", "own", s_perms_manager },
-    { "head_of_group", "head of a sales group: the group's leads, may reassign them; manages its users",
+    { "head_of_group", "head of a sales group: the group's leads, may reassign them; manages its users and units",
       "unit", s_perms_head },
-    { "head_of_department", "head of a department: the department's leads, may reassign them; manages its users",
+    { "head_of_department", "head of a department: the department's leads, may reassign them; manages its users and units",
       "unit", s_perms_head },
-    { "branch_head", "head of a branch: the branch's leads, may reassign them; manages its users",
+    { "branch_head", "head of a branch: the branch's leads, may reassign them; manages its users and units",
       "unit", s_perms_head },
-    { "director", "director: the whole company's leads, replay and audit; manages users", "company",
+    { "director", "director: the whole company's leads, replay and audit; manages users and the org tree", "company",
       s_perms_director },
     { "finance", "finance: reads the company's leads and reports", "company", s_perms_reader },
     { "analyst", "analyst: reads the company's leads, reports and event history", "company",
       s_perms_analyst },
     { "auditor", "auditor: read-only, the audit trail and event history", "company",
       s_perms_auditor },
-    { "admin", "administrator: operations (health, metrics, test clock), audit, users and password resets; no business data",
+    { "admin", "administrator: operations (health, metrics, test clock), audit, users, the org tree and password resets; no business data",
       "company", s_perms_admin },
     { "integration", "another system: event replay and health checks", "company",
       s_perms_integration },

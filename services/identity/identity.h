@@ -3,9 +3,10 @@
  * The service is split Postfix-style: main.c (the definition, settings and the
  * issuer key), identity_handlers.c (user management), identity_auth.c (logins,
  * tokens, passwords), identity_policy.c (pure rules: usernames, password policy,
- * who may grant which role), identity_guard.c (the in-memory brute-force guard and
- * the work a failed request leaves for the timer) and identity_store.c, the only
- * file that touches the tables.
+ * who may grant which role), identity_org.c (the org tree and personnel orders),
+ * identity_guard.c (the in-memory brute-force guard and the work a failed request
+ * leaves for the timer) and identity_store.c, the only file that touches the
+ * tables.
  *
  * Why a guard in memory: a request that fails rolls back alone (DESIGN.md §4), so
  * a failed login cannot itself persist its failure count, and a replayed refresh
@@ -35,6 +36,8 @@ typedef Rapport__Identity__V1__RefreshRecord RefreshRecord;
 typedef Rapport__Identity__V1__TokenPair TokenPair;
 typedef Rapport__Identity__V1__Delegation Delegation;
 typedef Rapport__Identity__V1__StoredDelegation StoredDelegation;
+typedef Rapport__Identity__V1__Unit Unit;
+typedef Rapport__Identity__V1__OrgOrder OrgOrder;
 
 #define ID_USERNAME_MAX     63
 #define ID_DISPLAY_MAX      200
@@ -104,7 +107,8 @@ int id_limits_or_reply(rp_ctx_t *ctx, const char *value_field, int64_t value, co
 void id_claims_of(const User *u, const char *sub, rp_claims_t *c);
 /* id_scope_of - the widest default scope of roles: "company" > "unit" > "own". */
 const char *id_scope_of(char *const *roles, size_t n);
-/* id_unit_valid - "/a/b": starts with '/', 1..127 bytes, no spaces or control chars. */
+/* id_unit_valid - "/a/b": starts with '/', 1..127 bytes, no spaces or control
+ * chars, no empty segment, no trailing '/' (but the root "/"). */
 bool id_unit_valid(const char *unit);
 
 /* ---- identity_store.c: tables ---- */
@@ -169,6 +173,24 @@ int id_store_delegations_of(rp_ctx_t *ctx, const char *substitute, const char *a
 int id_store_delegations_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit,
                               id_delegation_fn fn, void *arg, char **next_token);
 
+/* The org tree (units). get: 0, MDB_NOTFOUND or -1 (replied). */
+int id_store_unit_get(rp_ctx_t *ctx, const char *path, Unit **out);
+/* id_store_unit_put - write a new or changed unit. 0 or -1. */
+int id_store_unit_put(rp_ctx_t *ctx, const Unit *u);
+/* id_store_units_ensure - create path (valid, see id_unit_valid) and every missing
+ * unit above it, with the default kinds, emitting unit.created for each. 0 or -1. */
+int id_store_units_ensure(rp_ctx_t *ctx, const char *path);
+/* id_store_units_page - one page of the units within root, in path order (fn gets
+ * arena units: 1 kept, 0 skipped, -1 abort). 0, -1 (replied) or -2 (bad token). */
+typedef int (*id_unit_fn)(void *arg, Unit *u);
+int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token, uint32_t limit,
+                        id_unit_fn fn, void *arg, char **next_token);
+/* id_unit_parent - the parent path of path into out ("" for "/"). 0, or -1 when
+ * path has no '/'. */
+int id_unit_parent(const char *path, char out[ID_UNIT_MAX + 1]);
+/* id_unit_kind_below - the default kind of a child of a unit of parent_kind. */
+int id_unit_kind_below(int parent_kind);
+
 /* ---- identity_guard.c: the brute-force guard and deferred work ---- */
 
 /* id_guard_locked_until - when the in-memory lock on username ends (0: none, or
@@ -197,6 +219,30 @@ int id_hash_password_or_reply(rp_ctx_t *ctx, const char *password, char out[cryp
 /* id_emit - emit type with m as data; 0 or -1 (replied). */
 int id_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m);
 
+/* ---- identity_handlers.c: shared with identity_org.c ---- */
+
+/* id_text_or_reply - a required single-line text of at most max bytes. */
+int id_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max);
+/* id_target_or_reply - the user named in field, within the caller's reach (else
+ * NOT_FOUND); with manage, also one the caller may manage (every role they hold
+ * grantable, not the caller). 0 or -1 (replied). */
+int id_target_or_reply(rp_ctx_t *ctx, const char *field, const char *username, bool manage, StoredUser **out);
+
+/* ---- identity_org.c: the org tree ---- */
+
+/* id_order_or_reply - a personnel order in field (required: ref, date, reason),
+ * copied into the arena with given_by = the caller. 0 or -1 (violations). */
+int id_order_or_reply(rp_ctx_t *ctx, const char *field, const OrgOrder *in, OrgOrder **out);
+/* id_emit_order - emit type (user.appointed, user.moved, user.dismissed) with a
+ * PersonnelOrder of u from unit from to unit to (NULL: ""). 0 or -1. */
+int id_emit_order(rp_ctx_t *ctx, const char *type, const User *u, const char *from, const char *to,
+                  OrgOrder *order);
+/* id_manager_or_reply - manager (may be empty) names an enabled user other than
+ * username. 0 or -1 (a violation on field). */
+int id_manager_or_reply(rp_ctx_t *ctx, const char *field, const char *manager, const char *username);
+/* id_line_manager - set u->line_manager (for replies only, never stored). 0 or -1. */
+int id_line_manager(rp_ctx_t *ctx, User *u);
+
 /* ---- method handlers ---- */
 int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_get_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
@@ -216,5 +262,11 @@ int id_delegate(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **ou
 int id_revoke_delegation(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_list_delegations(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_add_unit(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_get_unit(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_list_units(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_set_unit_head(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_move_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_dismiss_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 
 #endif

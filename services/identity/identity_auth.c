@@ -304,6 +304,8 @@ int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
         int rc = id_store_user_by_name(ctx, name, &su);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return -1;
+        if (rc == 0 && id_line_manager(ctx, su->user) < 0)
+            return -1;
         if (rc == 0)
             rep->user = su->user;
     }

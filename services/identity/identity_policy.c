@@ -56,7 +56,8 @@ bool id_unit_valid(const char *unit)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)unit[i] <= ' ' || unit[i] == 0x7f)
             return false;
-    return strstr(unit, "//") == NULL;
+    /* "/hq/" would be "/hq" to rp_unit_contains but another key in the tree. */
+    return strstr(unit, "//") == NULL && (n == 1 || unit[n - 1] != '/');
 }
 
 /* Common passwords of 12 characters or more (the shorter ones fail on length),

@@ -52,6 +52,12 @@ static const rp_method_t s_methods[] = {
     { "RevokeDelegation", id_revoke_delegation, RP_WRITE, "identity.users.write" },
     { "ListDelegations", id_list_delegations, RP_READ, "identity.self" },
     { "ActAs",          id_act_as,          RP_WRITE_SECRET, "identity.self" },
+    { "AddUnit",        id_add_unit,        RP_WRITE, "identity.org.write" },
+    { "GetUnit",        id_get_unit,        RP_READ,  "identity.org.read" },
+    { "ListUnits",      id_list_units,      RP_READ,  "identity.org.read" },
+    { "SetUnitHead",    id_set_unit_head,   RP_WRITE, "identity.org.write" },
+    { "MoveUser",       id_move_user,       RP_WRITE, "identity.org.write" },
+    { "DismissUser",    id_dismiss_user,    RP_WRITE, "identity.org.write" },
     { NULL, NULL, RP_READ, NULL }
 };
 
@@ -95,7 +101,7 @@ static int s_on_open(rp_service_t *svc, rp_store_t *store)
 
 static const rp_service_def_t s_def = {
     .name = "identity",
-    .summary = "users, password logins, roles, access and refresh tokens, JWKS",
+    .summary = "users, the org tree, password logins, roles, access and refresh tokens, JWKS",
     .descriptor = &rapport__identity__v1__identity__descriptor,
     .methods = s_methods,
     .tables = id_tables,
