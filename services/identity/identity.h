@@ -59,6 +59,7 @@ typedef Rapport__Identity__V1__OrgOrder OrgOrder;
 
 #define ID_MSG_BAD_LOGIN    "invalid username or password"
 #define ID_MSG_LOCKED       "account locked, try again later"
+#define ID_MSG_SLOW         "too many failed attempts, try again in %lld s"
 #define ID_MSG_MUST_CHANGE  "password change required"
 #define ID_MSG_BAD_REFRESH  "invalid refresh token"
 
@@ -70,6 +71,7 @@ typedef struct {
     int64_t lock_failures;          /* RAPPORT_IDENTITY_LOCK_FAILURES, 5 */
     int64_t lock_window_s;          /* RAPPORT_IDENTITY_LOCK_WINDOW_S, 900 */
     int64_t lock_s;                 /* RAPPORT_IDENTITY_LOCK_S, 900 */
+    int64_t slow_after;             /* RAPPORT_IDENTITY_SLOW_AFTER, 3 (0: no slow-down) */
     unsigned char *issuer_sk;       /* 64 bytes, sodium_malloc'd */
     unsigned char issuer_pk[crypto_sign_PUBLICKEYBYTES];
     char kid[17];
@@ -196,6 +198,9 @@ int id_unit_kind_below(int parent_kind);
 /* id_guard_locked_until - when the in-memory lock on username ends (0: none, or
  * the lock was set by request req_id itself, which may run twice). */
 int64_t id_guard_locked_until(const char *username, const char *req_id, int64_t now_ms);
+/* id_guard_retry_after - ms until username may try again after its failures (0:
+ * now). A rerun of a request whose failure was counted (req_id) may run now. */
+int64_t id_guard_retry_after(const char *username, const char *req_id, int64_t now_ms);
 /* id_guard_fail - count a failed attempt for username by request req_id (a rerun of
  * the same request counts once). Returns true when this failure locked the
  * account; exists says whether a user record should get the lock (user.locked). */

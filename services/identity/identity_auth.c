@@ -102,14 +102,19 @@ static int s_authenticate(rp_ctx_t *ctx, const char *username, const char *passw
         else if (rc)
             return -1;
     }
-    /* The same Argon2id work whether or not the user exists. */
-    const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
-    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
     int64_t now = rp_ctx_now(ctx);
     /* Attempts are told apart by the skeleton's serial, not by the client's request
      * id: reusing one id must not turn a guessing loop into "one" attempt. */
     char attempt[24];
     snprintf(attempt, sizeof attempt, "#%llu", (unsigned long long) rp_ctx_serial(ctx));
+    /* Slowed down after a few failures: refused before any password is checked (the
+     * guard keeps unknown names too, so this tells nothing about who exists). */
+    int64_t wait_ms = id_guard_retry_after(name, attempt, now);
+    if (wait_ms > 0)
+        return rp_reply_error(ctx, RP_RESOURCE_EXHAUSTED, ID_MSG_SLOW, (long long)((wait_ms + 999) / 1000));
+    /* The same Argon2id work whether or not the user exists. */
+    const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
+    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
     if (id_guard_locked_until(name, attempt, now) > 0 || (su && su->user->locked_until > now))
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_LOCKED);
     if (!ok) {

@@ -8,6 +8,8 @@
  *   RAPPORT_IDENTITY_LOCK_FAILURES  failed logins that lock an account, 1..100 (5)
  *   RAPPORT_IDENTITY_LOCK_WINDOW_S  ... counted within this many s, 1..86400   (900)
  *   RAPPORT_IDENTITY_LOCK_S         how long the lock lasts, s, 1..86400        (900)
+ *   RAPPORT_IDENTITY_SLOW_AFTER     failures after which each next attempt waits
+ *                                   2 s, 4 s, 8 s... after the last, 0..100 (3; 0: off)
  *
  * Passwords are hashed with Argon2id at libsodium's INTERACTIVE limits (64 MiB,
  * 2 passes; ~50-100 ms here). The loop is single-threaded, so every login stalls
@@ -132,7 +134,8 @@ int main(int argc, char **argv)
         || rp_config_int("RAPPORT_IDENTITY_REFRESH_TTL", 7 * 86400, 300, 90 * 86400, &id_cfg.refresh_ttl_s) < 0
         || rp_config_int("RAPPORT_IDENTITY_LOCK_FAILURES", 5, 1, 100, &id_cfg.lock_failures) < 0
         || rp_config_int("RAPPORT_IDENTITY_LOCK_WINDOW_S", 900, 1, 86400, &id_cfg.lock_window_s) < 0
-        || rp_config_int("RAPPORT_IDENTITY_LOCK_S", 900, 1, 86400, &id_cfg.lock_s) < 0)
+        || rp_config_int("RAPPORT_IDENTITY_LOCK_S", 900, 1, 86400, &id_cfg.lock_s) < 0
+        || rp_config_int("RAPPORT_IDENTITY_SLOW_AFTER", 3, 0, 100, &id_cfg.slow_after) < 0)
         return 2;
     s_keys_dir = s_keys_arg(argc, argv);
     int rc = rp_service_main(argc, argv, &s_def);
