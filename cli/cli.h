@@ -171,7 +171,10 @@ void cli_format_time(int64_t ms, char *out, size_t cap);
 const ProtobufCMessageDescriptor *cli_find_descriptor(const char *full_name);
 
 /* ---- command groups ---- */
-extern const cli_cmd_t cli_keys_cmds[];
+/* The local keys commands (init, jwks); cli_users_init adds identity's
+ * register, revoke and list to them in cli_keys_cmds. */
+extern const cli_cmd_t cli_keys_local_cmds[];
+extern cli_cmd_t cli_keys_cmds[];
 extern const cli_cmd_t cli_token_cmds[];
 extern const cli_cmd_t cli_roles_cmds[];
 extern const cli_cmd_t cli_health_cmds[];

@@ -1,5 +1,5 @@
-/* cli_users.c - `rapport users ...` and `rapport org ...`: the user and org-tree
- * methods of rapport.identity.v1.Identity (proto/rapport/identity/v1/identity.proto)
+/* cli_users.c - `rapport users ...`, `rapport org ...` and `rapport keys
+ * register|revoke|list`: the user, org-tree and client-key methods of rapport.identity.v1.Identity (proto/rapport/identity/v1/identity.proto)
  * as commands, driven by one table per group, in the manner of cli_leads.c.
  *
  * A row of s_cmds names the command, the Identity method (whose descriptor gives the
@@ -25,6 +25,7 @@
 #include "rapport/util.h"
 #include "rapport/identity/v1/identity.pb-c.h"
 #include "rapport/v1/types.pb-c.h"
+#include <czmq.h>
 
 enum {
     U_TEXT,         /* a string field, as given */
@@ -35,6 +36,8 @@ enum {
     U_LIMIT_BP,     /* set with the U_LIMIT row before it */
     U_DATE,         /* a rapport.v1.Date field, given as YYYY-MM-DD */
     U_ENUM,         /* an enum field, by value name (short or full, any case) */
+    U_CERT,         /* a CURVE cert file whose public key goes to the (string) field;
+                       the other way to give the U_TEXT flag of the same field */
     U_REQUEST_ID,   /* not a field: the call's idempotency key */
     U_PAGING        /* not a field: --page-size, --page-token, --all */
 };
@@ -49,7 +52,7 @@ typedef struct {
     const char *help;
 } u_flag_t;
 
-enum { U_ONE, U_USERS, U_UNITS };     /* the reply: one message, or a paged list */
+enum { U_ONE, U_USERS, U_UNITS, U_KEYS };  /* the reply: one message, or a paged list */
 
 typedef struct {
     const char *name;
@@ -211,6 +214,47 @@ static const u_cmd_t s_org_cmds[] = {
 
 #define U_NORG (sizeof s_org_cmds / sizeof s_org_cmds[0])
 
+static const u_flag_t s_keyreg_flags[] = {
+    { "public-key", "Z85", "public_key", U_TEXT, "the client's CURVE public key (40 characters of Z85)" },
+    { "cert", "FILE", "public_key", U_CERT, "or the client's public cert file (as 'rapport keys init' writes)" },
+    { "owner", "NAME", "owner", U_TEXT, "the user or system it belongs to (up to 63 bytes)" },
+    { "note", "TEXT", "note", U_TEXT, "a note (up to 500 bytes)" },
+    U_REQUEST_ID_FLAG, U_END
+};
+
+static const u_flag_t s_keyrev_flags[] = {
+    { "reason", "TEXT", "reason", U_TEXT, "why (up to 500 bytes; goes to the audit trail and the event)" },
+    U_REQUEST_ID_FLAG, U_END
+};
+
+static const u_flag_t s_keylist_flags[] = {
+    { "include-revoked", NULL, "include_revoked", U_BOOL, "also list revoked keys" },
+    { "page-size",  "N",     NULL, U_PAGING, "rows per page, 1..1000 (default 100)" },
+    { "page-token", "TOKEN", NULL, U_PAGING, "continue where a previous page ended" },
+    { "all",        NULL,    NULL, U_PAGING, "follow the pages to the end" },
+    U_END
+};
+
+static const u_cmd_t s_key_cmds[] = {
+    { "register", "NAME", "name", "RegisterKey", NULL, NULL, s_keyreg_flags, U_ONE,
+      "let a client's CURVE key into every service (RegisterKey; needs identity.keys.write)",
+      "Give the key with --public-key or --cert. Every service's ZAP handler follows identity's\n"
+      "  key.registered event: the client may connect within about a second, no file to copy.\n"
+      "  Example: rapport keys register erp-connector --cert erp.cert --owner erp" },
+    { "revoke", "KEY", "public_key", "RevokeKey", NULL, NULL, s_keyrev_flags, U_ONE,
+      "stop letting a registered key in (RevokeKey; needs identity.keys.write)",
+      "New connections with the key are refused everywhere within about a second; connections\n"
+      "  already up stay up until they reconnect (restart a service to cut them at once)." },
+    { "list", "", NULL, "ListKeys", NULL, NULL, s_keylist_flags, U_KEYS,
+      "list the registered client keys (ListKeys; needs identity.keys.read)", NULL },
+};
+
+#define U_NKEYS (sizeof s_key_cmds / sizeof s_key_cmds[0])
+#define U_NKEYS_LOCAL 8     /* room for cli_keys_local_cmds */
+
+extern cli_cmd_t cli_users_cmds[], cli_org_cmds[], cli_keys_cmds[];
+static size_t s_keys_first;     /* where s_key_cmds start in cli_keys_cmds */
+
 static const ProtobufCMethodDescriptor *s_method(const char *name)
 {
     return protobuf_c_service_descriptor_get_method_by_name(&rapport__identity__v1__identity__descriptor, name);
@@ -274,6 +318,14 @@ static int s_request(const cli_args_t *a, const u_cmd_t *c, json_t **req, const 
             json_object_set_new(obj, field, json_pack("{s:i,s:i,s:i}", "year", y, "month", mo, "day", d));
             break;
         }
+        case U_CERT: {
+            zcert_t *cert = zcert_load(cli_flag(a, f->name));
+            if (!cert)
+                return cli_usage_error(a, "--%s: cannot read a CURVE cert from '%s'", f->name, cli_flag(a, f->name));
+            json_object_set_new(obj, field, json_string(zcert_public_txt(cert)));
+            zcert_destroy(&cert);
+            break;
+        }
         case U_ENUM: {
             const ProtobufCFieldDescriptor *fd = s_field(s_method(c->method)->input, field);
             int v;
@@ -327,6 +379,20 @@ static int s_request(const cli_args_t *a, const u_cmd_t *c, json_t **req, const 
         default:
             break;
         }
+    }
+    return 0;
+}
+
+/* s_cert_given_or_usage - a field a U_CERT flag sets is given one way or the other. */
+static int s_cert_given_or_usage(const cli_args_t *a, const u_cmd_t *c, json_t *req)
+{
+    for (const u_flag_t *f = c->flags; f && f->name; f++) {
+        if (U_KIND(f->how) != U_CERT || json_object_get(req, f->field))
+            continue;
+        for (const u_flag_t *g = c->flags; g->name; g++)
+            if (g != f && g->field && strcmp(g->field, f->field) == 0)
+                return cli_usage_error(a, "--%s or --%s: required", g->name, f->name);
+        return cli_usage_error(a, "--%s: required", f->name);
     }
     return 0;
 }
@@ -397,6 +463,16 @@ static void s_unit_row(cli_table_t *t, const ProtobufCMessage *m)
     cli_table_add(t, row);
 }
 
+static void s_key_row(cli_table_t *t, const ProtobufCMessage *m)
+{
+    const Rapport__Identity__V1__ClientKey *k = (const Rapport__Identity__V1__ClientKey *) m;
+    char when[40];
+    cli_format_time(k->registered_at, when, sizeof when);
+    when[10 < strlen(when) ? 10 : strlen(when)] = 0;
+    const char *row[] = { k->name, k->public_key, k->owner, k->revoked ? "revoked" : "active", when };
+    cli_table_add(t, row);
+}
+
 /* What a paged list command prints: the reply's repeated field and its table. */
 typedef struct {
     const char *field;          /* "users", "units" */
@@ -410,9 +486,11 @@ typedef struct {
 static const char *const s_user_hdr[] = { "USERNAME", "NAME", "ROLES", "BRANCH", "UNIT", "MANAGER", "STATE",
                                           "CREATED" };
 static const char *const s_unit_hdr[] = { "UNIT", "PATH", "KIND", "HEAD" };
+static const char *const s_key_hdr[] = { "NAME", "PUBLIC KEY", "OWNER", "STATE", "REGISTERED" };
 static const u_list_t s_lists[] = {
     [U_USERS] = { "users", 500, false, 8, s_user_hdr, s_user_row },
     [U_UNITS] = { "units", 1000, true, 4, s_unit_hdr, s_unit_row },
+    [U_KEYS] = { "keys", 1000, false, 5, s_key_hdr, s_key_row },
 };
 
 /* s_list - page through a list method (--json: each reply; following every page,
@@ -492,8 +570,10 @@ static const u_cmd_t *s_row(const cli_args_t *a)
 {
     if (a->cmd >= cli_users_cmds && a->cmd < cli_users_cmds + U_NCMDS)
         return &s_cmds[a->cmd - cli_users_cmds];
-    assert(a->cmd >= cli_org_cmds && a->cmd < cli_org_cmds + U_NORG);
-    return &s_org_cmds[a->cmd - cli_org_cmds];
+    if (a->cmd >= cli_org_cmds && a->cmd < cli_org_cmds + U_NORG)
+        return &s_org_cmds[a->cmd - cli_org_cmds];
+    assert(a->cmd >= cli_keys_cmds + s_keys_first && a->cmd < cli_keys_cmds + s_keys_first + U_NKEYS);
+    return &s_key_cmds[a->cmd - cli_keys_cmds - s_keys_first];
 }
 
 /* s_run - every users and org command: build the request from its row, call, print. */
@@ -504,6 +584,8 @@ static int s_run(cli_t *cli, const cli_args_t *a)
     json_t *req = NULL;
     const char *id = NULL;
     int rc = s_request(a, c, &req, &id);
+    if (rc == 0)
+        rc = s_cert_given_or_usage(a, c, req);
     char secret[1024] = "";
     if (rc == 0 && c->secret) {
         char prompt[160];
@@ -544,6 +626,8 @@ static int s_run(cli_t *cli, const cli_args_t *a)
 
 cli_cmd_t cli_users_cmds[U_NCMDS + 1];
 cli_cmd_t cli_org_cmds[U_NORG + 1];
+cli_cmd_t cli_keys_cmds[U_NKEYS_LOCAL + U_NKEYS + 1];
+static cli_flag_t s_key_flags[U_NKEYS][CLI_MAX_FLAGS + 1];
 static cli_flag_t s_user_flags[U_NCMDS][CLI_MAX_FLAGS + 1];
 static cli_flag_t s_org_flags[U_NORG][CLI_MAX_FLAGS + 1];
 
@@ -596,6 +680,8 @@ static void s_check(const u_cmd_t *c)
             s_bug(c, f->name, "a limit flag comes as a U_LIMIT, U_LIMIT_BP pair");
         if (kind == U_ENUM && f->field && strchr(f->field, '.'))
             s_bug(c, f->name, "an enum flag sets a field of the request itself");
+        if (kind == U_CERT && strchr(f->field, '.'))
+            s_bug(c, f->name, "a cert flag sets a field of the request itself");
         ProtobufCType want = kind == U_BOOL ? PROTOBUF_C_TYPE_BOOL : kind == U_LIMIT ? PROTOBUF_C_TYPE_INT64
                              : kind == U_LIMIT_BP ? PROTOBUF_C_TYPE_INT32 : kind == U_ENUM ? PROTOBUF_C_TYPE_ENUM
                              : kind == U_DATE ? PROTOBUF_C_TYPE_MESSAGE : PROTOBUF_C_TYPE_STRING;
@@ -627,4 +713,11 @@ void cli_users_init(void)
 {
     s_init(s_cmds, U_NCMDS, cli_users_cmds, s_user_flags);
     s_init(s_org_cmds, U_NORG, cli_org_cmds, s_org_flags);
+    size_t n = 0;
+    for (const cli_cmd_t *l = cli_keys_local_cmds; l->name; l++) {
+        assert(n < U_NKEYS_LOCAL);
+        cli_keys_cmds[n++] = *l;
+    }
+    s_keys_first = n;
+    s_init(s_key_cmds, U_NKEYS, cli_keys_cmds + n, s_key_flags);
 }

@@ -27,7 +27,7 @@ static const cli_group_t s_groups[] = {
     { "users",  "users and their roles (rapport.identity.v1.Identity)", cli_users_cmds },
     { "org",    "the org tree and personnel orders: appoint, move, dismiss (rapport.identity.v1.Identity)", cli_org_cmds },
     { "delegate", "let a substitute act for an absent user",        cli_delegate_cmds },
-    { "keys",   "create the suite's keys; print the JWKS",          cli_keys_cmds },
+    { "keys",   "create the suite's keys; print the JWKS; client keys registered in identity", cli_keys_cmds },
     { "token",  "mint bearer tokens",                               cli_token_cmds },
     { "roles",  "print the role/permission table",                  cli_roles_cmds },
     { "health", "ask services for System/Health",                   cli_health_cmds },

@@ -4,6 +4,7 @@
  * issuer key), identity_handlers.c (user management), identity_auth.c (logins,
  * tokens, passwords), identity_policy.c (pure rules: usernames, password policy,
  * who may grant which role), identity_org.c (the org tree and personnel orders),
+ * identity_keys.c (registered CURVE client keys),
  * identity_guard.c (the in-memory brute-force guard and the work a failed request
  * leaves for the timer) and identity_store.c, the only file that touches the
  * tables.
@@ -38,6 +39,7 @@ typedef Rapport__Identity__V1__Delegation Delegation;
 typedef Rapport__Identity__V1__StoredDelegation StoredDelegation;
 typedef Rapport__Identity__V1__Unit Unit;
 typedef Rapport__Identity__V1__OrgOrder OrgOrder;
+typedef Rapport__Identity__V1__ClientKey ClientKey;
 
 #define ID_USERNAME_MAX     63
 #define ID_DISPLAY_MAX      200
@@ -193,6 +195,15 @@ int id_unit_parent(const char *path, char out[ID_UNIT_MAX + 1]);
 /* id_unit_kind_below - the default kind of a child of a unit of parent_kind. */
 int id_unit_kind_below(int parent_kind);
 
+/* Registered CURVE client keys, by Z85 public key. get: 0, MDB_NOTFOUND or -1. */
+int id_store_key_get(rp_ctx_t *ctx, const char *public_key, ClientKey **out);
+int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck);
+/* id_store_keys_page - one page of keys by public key (fn: 1 kept, 0 skipped, -1
+ * abort). 0, -1 (replied) or -2 (bad page token). */
+typedef int (*id_key_fn)(void *arg, ClientKey *ck);
+int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_key_fn fn, void *arg,
+                       char **next_token);
+
 /* ---- identity_guard.c: the brute-force guard and deferred work ---- */
 
 /* id_guard_locked_until - when the in-memory lock on username ends (0: none, or
@@ -273,5 +284,8 @@ int id_list_units(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **
 int id_set_unit_head(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_move_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_dismiss_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_register_key(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_revoke_key(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_list_keys(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 
 #endif

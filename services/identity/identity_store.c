@@ -18,6 +18,9 @@
  *                 and the jti/exp of the access tokens ActAs issued under it)
  *   dlg_sub       substitute NUL absent NUL ULID  -> ""  (how ActAs finds the
  *                 caller's delegations; schema version 3)
+ *   keys          Z85 public key NUL              -> ClientKey (registered CURVE client
+ *                 keys, revoked ones too; the live ones are also in the platform
+ *                 table client_keys, which the ZAP handler reads: service_keys.c)
  *   units         unit path NUL                   -> Unit  (the org tree: a prefix scan
  *                 of a path is its subtree, parents first; schema version 4, whose
  *                 migration creates the units of the users already stored)
@@ -116,7 +119,7 @@ const rp_table_t id_tables[] = {
     { "users", 0 }, { "refresh", 0 }, { "ix_username", 0 }, { "ix_unit", 0 },
     { "ix_family", 0 }, { "fam_jti", 0 }, { "jti_family", 0 }, { "revoked_jti", 0 },
     { "revoked_fam", 0 }, { "user_fam", 0 }, { "delegations", 0 }, { "dlg_sub", 0 },
-    { "units", 0 },
+    { "units", 0 }, { "keys", 0 },
     { NULL, 0 }
 };
 
@@ -914,5 +917,72 @@ int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token,
     free(tok);
     if (rc == -1 && !rp_ctx_failed(ctx))
         rp_reply_error(ctx, RP_INTERNAL, "scan of units failed");
+    return rc;
+}
+
+/* ---- registered CURVE client keys ---- */
+
+#define CK_DESC (&rapport__identity__v1__client_key__descriptor)
+
+int id_store_key_get(rp_ctx_t *ctx, const char *public_key, ClientKey **out)
+{
+    rp_key_t k;
+    s_tree_key(&k, public_key);
+    if (k.overflow)
+        return MDB_NOTFOUND;
+    ProtobufCMessage *m = NULL;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "keys"), k.b, k.len, CK_DESC,
+                              rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND)
+        return rc;
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored client key does not decode");
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "keys get");
+    *out = (ClientKey *)m;
+    return 0;
+}
+
+int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck)
+{
+    rp_key_t k;
+    s_tree_key(&k, ck->public_key);
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "keys"), k.b, k.len, &ck->base);
+    return rc ? rp_reply_lmdb(ctx, rc, "keys put") : 0;
+}
+
+typedef struct {
+    rp_ctx_t *ctx;
+    id_key_fn fn;
+    void *arg;
+} s_kpage_t;
+
+static int s_kpage_row(void *arg, const MDB_val *key, const MDB_val *val)
+{
+    (void)key;
+    s_kpage_t *p = arg;
+    ClientKey *ck = rapport__identity__v1__client_key__unpack(rp_ctx_allocator(p->ctx), val->mv_size, val->mv_data);
+    if (!ck) {
+        rp_reply_error(p->ctx, RP_INTERNAL, "stored client key does not decode");
+        return -1;
+    }
+    return p->fn(p->arg, ck);
+}
+
+int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_key_fn fn, void *arg,
+                       char **next_token)
+{
+    rp_key_t lo;
+    rp_key_init(&lo);
+    s_kpage_t p = { ctx, fn, arg };
+    char *tok = NULL;
+    *next_token = NULL;
+    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "keys"), &lo, NULL, page_token, limit, 0, s_kpage_row,
+                          &p, &tok);
+    if (rc == 0 && tok)
+        *next_token = rp_ctx_strdup(ctx, tok);
+    free(tok);
+    if (rc == -1 && !rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "scan of client keys failed");
     return rc;
 }

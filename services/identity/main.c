@@ -60,6 +60,9 @@ static const rp_method_t s_methods[] = {
     { "SetUnitHead",    id_set_unit_head,   RP_WRITE, "identity.org.write" },
     { "MoveUser",       id_move_user,       RP_WRITE, "identity.org.write" },
     { "DismissUser",    id_dismiss_user,    RP_WRITE, "identity.org.write" },
+    { "RegisterKey",    id_register_key,    RP_WRITE, "identity.keys.write" },
+    { "RevokeKey",      id_revoke_key,      RP_WRITE, "identity.keys.write" },
+    { "ListKeys",       id_list_keys,       RP_READ,  "identity.keys.read" },
     { NULL, NULL, RP_READ, NULL }
 };
 
@@ -103,7 +106,7 @@ static int s_on_open(rp_service_t *svc, rp_store_t *store)
 
 static const rp_service_def_t s_def = {
     .name = "identity",
-    .summary = "users, the org tree, password logins, roles, access and refresh tokens, JWKS",
+    .summary = "users, the org tree, password logins, roles, access and refresh tokens, JWKS, client keys",
     .descriptor = &rapport__identity__v1__identity__descriptor,
     .methods = s_methods,
     .tables = id_tables,

@@ -20,7 +20,7 @@ static const char *s_all_perms[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
     "events.replay", "audit.read", "system.health", "system.metrics", "system.clock",
     "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset",
-    "identity.org.read", "identity.org.write", NULL
+    "identity.org.read", "identity.org.write", "identity.keys.read", "identity.keys.write", NULL
 };
 
 /* s_claims - claims for a list of up to 3 roles. */
@@ -79,8 +79,8 @@ static const struct {
     { "director", "leads.read leads.write leads.assign leads.report events.replay audit.read identity.self identity.users.read identity.users.write system.health identity.org.read identity.org.write", "company" },
     { "finance", "leads.read leads.report identity.self system.health identity.org.read", "company" },
     { "analyst", "leads.read leads.report events.replay identity.self system.health identity.org.read", "company" },
-    { "auditor", "leads.read audit.read events.replay identity.self identity.users.read system.health identity.org.read", "company" },
-    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset identity.org.read identity.org.write", "company" },
+    { "auditor", "leads.read audit.read events.replay identity.self identity.users.read system.health identity.org.read identity.keys.read", "company" },
+    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset identity.org.read identity.org.write identity.keys.read identity.keys.write", "company" },
     { "integration", "events.replay system.health system.metrics identity.self", "company" },
 };
 
