@@ -70,16 +70,19 @@ typedef struct {
 #define U_END { NULL, NULL, NULL, 0, NULL }
 #define U_REQUEST_ID_FLAG { "request-id", "ULID", NULL, U_REQUEST_ID, "idempotency key: a retry with the same id changes nothing twice" }
 
+/* The flags of a new user (users create, org appoint), but --unit. */
+#define U_NEW_USER_FLAGS \
+    { "name",    "TEXT",   "display_name", U_TEXT | U_REQUIRED, "display name (1..200 bytes); required" }, \
+    { "role",    "ROLE",   "roles",        U_ROLE | U_REQUIRED, "a role from 'rapport roles' (1..8); required" }, \
+    { "branch",  "BRANCH", "branch",       U_TEXT | U_REQUIRED, "the user's branch; required" }, \
+    { "manager", "USER",   "manager",      U_TEXT, "their manager (default: the head of their unit or the unit above)" }, \
+    { "must-change-password", NULL, "must_change_password", U_BOOL, "the user must choose a new password at first login" }, \
+    { "limit-value", "N", "limit_contract_value", U_LIMIT, "authority: the largest contract value they may sign, in minor units (0..10^15; default 0: none)" }, \
+    { "limit-discount", "BP", "limit_discount_bp", U_LIMIT_BP, "authority: the largest discount they may give, in basis points (0..10000; default 0: none)" }
+
 static const u_flag_t s_create_flags[] = {
-    { "name",    "TEXT",   "display_name", U_TEXT | U_REQUIRED, "display name (1..200 bytes); required" },
-    { "role",    "ROLE",   "roles",        U_ROLE | U_REQUIRED, "a role from 'rapport roles' (1..8); required" },
-    { "branch",  "BRANCH", "branch",       U_TEXT | U_REQUIRED, "the user's branch; required" },
-    { "unit",    "PATH",   "unit",         U_TEXT, "org unit such as /hq/sales/g1" },
-    { "manager", "USER",   "manager",      U_TEXT, "the manager's username" },
-    { "must-change-password", NULL, "must_change_password", U_BOOL, "the user must choose a new password at first login" },
-    { "limit-value", "N", "limit_contract_value", U_LIMIT, "authority: the largest contract value they may sign, in minor units (0..10^15; default 0: none)" },
-    { "limit-discount", "BP", "limit_discount_bp", U_LIMIT_BP, "authority: the largest discount they may give, in basis points (0..10000; default 0: none)" },
-    U_REQUEST_ID_FLAG, U_END
+    { "unit",    "PATH",   "unit",         U_TEXT, "org unit such as /hq/sales/g1 (created when missing)" },
+    U_NEW_USER_FLAGS, U_REQUEST_ID_FLAG, U_END
 };
 
 static const u_flag_t s_list_flags[] = {
@@ -162,15 +165,8 @@ static const u_flag_t s_head_flags[] = {
 };
 
 static const u_flag_t s_appoint_flags[] = {
-    { "name",    "TEXT",   "display_name", U_TEXT | U_REQUIRED, "display name (1..200 bytes); required" },
-    { "role",    "ROLE",   "roles",        U_ROLE | U_REQUIRED, "a role from 'rapport roles' (1..8); required" },
-    { "branch",  "BRANCH", "branch",       U_TEXT | U_REQUIRED, "the user's branch; required" },
     { "unit",    "PATH",   "unit",         U_TEXT | U_REQUIRED, "the unit they are appointed to (created when missing); required" },
-    { "manager", "USER",   "manager",      U_TEXT, "their manager (default: the head of their unit or the unit above)" },
-    { "must-change-password", NULL, "must_change_password", U_BOOL, "the user must choose a new password at first login" },
-    { "limit-value", "N", "limit_contract_value", U_LIMIT, "authority: the largest contract value, in minor units (0..10^15; default 0)" },
-    { "limit-discount", "BP", "limit_discount_bp", U_LIMIT_BP, "authority: the largest discount, in basis points (0..10000; default 0)" },
-    U_ORDER_FLAGS, U_REQUEST_ID_FLAG, U_END
+    U_NEW_USER_FLAGS, U_ORDER_FLAGS, U_REQUEST_ID_FLAG, U_END
 };
 
 static const u_flag_t s_move_flags[] = {

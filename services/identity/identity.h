@@ -184,11 +184,13 @@ int id_store_unit_put(rp_ctx_t *ctx, const Unit *u);
 /* id_store_units_ensure - create path (valid, see id_unit_valid) and every missing
  * unit above it, with the default kinds, emitting unit.created for each. 0 or -1. */
 int id_store_units_ensure(rp_ctx_t *ctx, const char *path);
-/* id_store_units_page - one page of the units within root, in path order (fn gets
- * arena units: 1 kept, 0 skipped, -1 abort). 0, -1 (replied) or -2 (bad token). */
-typedef int (*id_unit_fn)(void *arg, Unit *u);
+/* id_msg_fn - a row of a page: an arena message (a Unit, a ClientKey); returns 1
+ * kept, 0 skipped, -1 abort (replied). */
+typedef int (*id_msg_fn)(void *arg, ProtobufCMessage *m);
+/* id_store_units_page - one page of the units within root, in path order. 0, -1
+ * (replied) or -2 (bad page token). */
 int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token, uint32_t limit,
-                        id_unit_fn fn, void *arg, char **next_token);
+                        id_msg_fn fn, void *arg, char **next_token);
 /* id_unit_parent - the parent path of path into out ("" for "/"). 0, or -1 when
  * path has no '/'. */
 int id_unit_parent(const char *path, char out[ID_UNIT_MAX + 1]);
@@ -198,10 +200,8 @@ int id_unit_kind_below(int parent_kind);
 /* Registered CURVE client keys, by Z85 public key. get: 0, MDB_NOTFOUND or -1. */
 int id_store_key_get(rp_ctx_t *ctx, const char *public_key, ClientKey **out);
 int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck);
-/* id_store_keys_page - one page of keys by public key (fn: 1 kept, 0 skipped, -1
- * abort). 0, -1 (replied) or -2 (bad page token). */
-typedef int (*id_key_fn)(void *arg, ClientKey *ck);
-int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_key_fn fn, void *arg,
+/* id_store_keys_page - one page of keys by public key. 0, -1 (replied) or -2. */
+int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_msg_fn fn, void *arg,
                        char **next_token);
 
 /* ---- identity_guard.c: the brute-force guard and deferred work ---- */
@@ -237,6 +237,11 @@ int id_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobuf
 
 /* ---- identity_handlers.c: shared with identity_org.c ---- */
 
+/* id_push - append item to the arena vector *vec_p (an array of pointers holding
+ * *n, with room for *cap), growing it. */
+void id_push(rp_ctx_t *ctx, void *vec_p, size_t *n, size_t *cap, void *item);
+/* id_page_size - a request's page_size: 0 means def, at most max. */
+uint32_t id_page_size(uint32_t asked, uint32_t def, uint32_t max);
 /* id_text_or_reply - a required single-line text of at most max bytes. */
 int id_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max);
 /* id_target_or_reply - the user named in field, within the caller's reach (else

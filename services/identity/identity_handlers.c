@@ -197,6 +197,25 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
     return order ? id_emit_order(ctx, "user.appointed", u, NULL, u->unit, order) : 0;
 }
 
+void id_push(rp_ctx_t *ctx, void *vec_p, size_t *n, size_t *cap, void *item)
+{
+    void ***vec = vec_p;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        void **v = rp_ctx_alloc(ctx, c * sizeof *v);
+        if (*n)
+            memcpy(v, *vec, *n * sizeof *v);
+        *vec = v;
+        *cap = c;
+    }
+    (*vec)[(*n)++] = item;
+}
+
+uint32_t id_page_size(uint32_t asked, uint32_t def, uint32_t max)
+{
+    return asked == 0 ? def : asked > max ? max : asked;
+}
+
 /* ---- GetUser ---- */
 
 int id_get_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
@@ -226,15 +245,7 @@ static int s_list_row(void *arg, User *u)
         return 0;
     if (id_line_manager(l->ctx, u) < 0)
         return -1;
-    if (l->rep->n_users == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        User **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
-        if (l->rep->n_users)
-            memcpy(v, l->rep->users, l->rep->n_users * sizeof *v);
-        l->rep->users = v;
-        l->cap = cap;
-    }
-    l->rep->users[l->rep->n_users++] = u;
+    id_push(l->ctx, &l->rep->users, &l->rep->n_users, &l->cap, u);
     return 1;
 }
 
@@ -244,8 +255,7 @@ int id_list_users(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage *
     const rp_claims_t *cl = rp_ctx_claims(ctx);
     if (id_caller_or_reply(ctx) < 0)
         return -1;
-    uint32_t size = in->page_size == 0 ? ID_PAGE_DEFAULT : in->page_size > ID_PAGE_MAX ? ID_PAGE_MAX
-                                                                                     : in->page_size;
+    uint32_t size = id_page_size(in->page_size, ID_PAGE_DEFAULT, ID_PAGE_MAX);
     ListUsersReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
     rapport__identity__v1__list_users_reply__init(rep);
     rep->next_page_token = (char *)"";
@@ -488,15 +498,7 @@ static int s_dlist_row(void *arg, StoredDelegation *sd)
                 return 0;
         }
     }
-    if (l->rep->n_delegations == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        Delegation **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
-        if (l->rep->n_delegations)
-            memcpy(v, l->rep->delegations, l->rep->n_delegations * sizeof *v);
-        l->rep->delegations = v;
-        l->cap = cap;
-    }
-    l->rep->delegations[l->rep->n_delegations++] = sd->delegation;
+    id_push(l->ctx, &l->rep->delegations, &l->rep->n_delegations, &l->cap, sd->delegation);
     return 1;
 }
 
@@ -512,8 +514,7 @@ int id_list_delegations(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
         rp_reply_violation(ctx, "substitute", "is not a valid username");
     if (rp_ctx_failed(ctx))
         return -1;
-    uint32_t size = in->page_size == 0 ? ID_PAGE_DEFAULT : in->page_size > ID_PAGE_MAX ? ID_PAGE_MAX
-                                                                                     : in->page_size;
+    uint32_t size = id_page_size(in->page_size, ID_PAGE_DEFAULT, ID_PAGE_MAX);
     ListDelegationsReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
     rapport__identity__v1__list_delegations_reply__init(rep);
     rep->next_page_token = (char *)"";

@@ -100,20 +100,13 @@ typedef struct {
     size_t cap;
 } s_klist_t;
 
-static int s_klist_row(void *arg, ClientKey *ck)
+static int s_klist_row(void *arg, ProtobufCMessage *m)
 {
     s_klist_t *l = arg;
+    ClientKey *ck = (ClientKey *)m;
     if (ck->revoked && !l->include_revoked)
         return 0;
-    if (l->rep->n_keys == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        ClientKey **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
-        if (l->rep->n_keys)
-            memcpy(v, l->rep->keys, l->rep->n_keys * sizeof *v);
-        l->rep->keys = v;
-        l->cap = cap;
-    }
-    l->rep->keys[l->rep->n_keys++] = ck;
+    id_push(l->ctx, &l->rep->keys, &l->rep->n_keys, &l->cap, ck);
     return 1;
 }
 
@@ -122,7 +115,7 @@ int id_list_keys(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     const ListKeysRequest *in = (const ListKeysRequest *)in_;
     if (id_caller_or_reply(ctx) < 0)
         return -1;
-    uint32_t size = in->page_size == 0 ? S_KEYS_DEFAULT : in->page_size > S_KEYS_MAX ? S_KEYS_MAX : in->page_size;
+    uint32_t size = id_page_size(in->page_size, S_KEYS_DEFAULT, S_KEYS_MAX);
     ListKeysReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
     rapport__identity__v1__list_keys_reply__init(rep);
     rep->next_page_token = (char *)"";

@@ -256,18 +256,10 @@ typedef struct {
     size_t cap;
 } s_ulist_t;
 
-static int s_ulist_row(void *arg, Unit *u)
+static int s_ulist_row(void *arg, ProtobufCMessage *u)
 {
     s_ulist_t *l = arg;
-    if (l->rep->n_units == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        Unit **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
-        if (l->rep->n_units)
-            memcpy(v, l->rep->units, l->rep->n_units * sizeof *v);
-        l->rep->units = v;
-        l->cap = cap;
-    }
-    l->rep->units[l->rep->n_units++] = u;
+    id_push(l->ctx, &l->rep->units, &l->rep->n_units, &l->cap, u);
     return 1;
 }
 
@@ -279,8 +271,7 @@ int id_list_units(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage *
     const char *root = rp_str_empty(in->root) ? "/" : in->root;
     if (!id_unit_valid(root))
         return rp_reply_violation(ctx, "root", "must be an org path such as /hq/sales (<= 127 bytes)");
-    uint32_t size = in->page_size == 0 ? S_UNITS_DEFAULT : in->page_size > S_UNITS_MAX ? S_UNITS_MAX
-                                                                                      : in->page_size;
+    uint32_t size = id_page_size(in->page_size, S_UNITS_DEFAULT, S_UNITS_MAX);
     ListUnitsReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
     rapport__identity__v1__list_units_reply__init(rep);
     rep->next_page_token = (char *)"";

@@ -41,6 +41,7 @@
 #define RR_DESC (&rapport__identity__v1__refresh_record__descriptor)
 #define SD_DESC (&rapport__identity__v1__stored_delegation__descriptor)
 #define UN_DESC (&rapport__identity__v1__unit__descriptor)
+#define CK_DESC (&rapport__identity__v1__client_key__descriptor)
 
 static int s_units_ensure_txn(MDB_txn *txn, MDB_dbi dbi, const char *path, const char *by, int64_t now,
                               int (*created)(void *arg, Unit *u), void *arg);
@@ -851,138 +852,106 @@ int id_store_units_ensure(rp_ctx_t *ctx, const char *path)
     return -1;
 }
 
-int id_store_unit_get(rp_ctx_t *ctx, const char *path, Unit **out)
+/* s_msg_get - the message of desc under the string key name in table, into the
+ * arena. 0, MDB_NOTFOUND or -1 (replied). */
+static int s_msg_get(rp_ctx_t *ctx, const char *table, const char *name, const ProtobufCMessageDescriptor *desc,
+                     ProtobufCMessage **out)
 {
     rp_key_t k;
-    s_tree_key(&k, path);
+    s_tree_key(&k, name);
     if (k.overflow)
         return MDB_NOTFOUND;
-    ProtobufCMessage *m = NULL;
-    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "units"), k.b, k.len, UN_DESC,
-                              rp_ctx_allocator(ctx), &m);
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), k.b, k.len, desc, rp_ctx_allocator(ctx), out);
     if (rc == MDB_NOTFOUND)
         return rc;
     if (rc == -1)
-        return rp_reply_error(ctx, RP_INTERNAL, "stored unit does not decode");
-    if (rc)
-        return rp_reply_lmdb(ctx, rc, "units get");
-    *out = (Unit *)m;
-    return 0;
+        return rp_reply_error(ctx, RP_INTERNAL, "a stored row of %s does not decode", table);
+    return rc ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+/* s_msg_put - m under the string key name in table. 0 or -1 (replied). */
+static int s_msg_put(rp_ctx_t *ctx, const char *table, const char *name, const ProtobufCMessage *m)
+{
+    rp_key_t k;
+    s_tree_key(&k, name);
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "key too long for %s", table);
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), k.b, k.len, m);
+    return rc ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+int id_store_unit_get(rp_ctx_t *ctx, const char *path, Unit **out)
+{
+    return s_msg_get(ctx, "units", path, UN_DESC, (ProtobufCMessage **)out);
 }
 
 int id_store_unit_put(rp_ctx_t *ctx, const Unit *u)
 {
-    rp_key_t k;
-    s_tree_key(&k, u->path);
-    if (k.overflow)
-        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "unit path too long");
-    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "units"), k.b, k.len, &u->base);
-    return rc ? rp_reply_lmdb(ctx, rc, "units put") : 0;
+    return s_msg_put(ctx, "units", u->path, &u->base);
 }
-
-typedef struct {
-    rp_ctx_t *ctx;
-    const char *root;
-    id_unit_fn fn;
-    void *arg;
-} s_upage_t;
-
-static int s_upage_row(void *arg, const MDB_val *key, const MDB_val *val)
-{
-    s_upage_t *p = arg;
-    const char *path = key->mv_data;
-    if (!memchr(path, '\0', key->mv_size) || !rp_unit_contains(p->root, path))
-        return 0;               /* "/hqx" under root "/hq" */
-    Unit *u = rapport__identity__v1__unit__unpack(rp_ctx_allocator(p->ctx), val->mv_size, val->mv_data);
-    if (!u) {
-        rp_reply_error(p->ctx, RP_INTERNAL, "stored unit does not decode");
-        return -1;
-    }
-    return p->fn(p->arg, u);
-}
-
-int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token, uint32_t limit,
-                        id_unit_fn fn, void *arg, char **next_token)
-{
-    rp_key_t lo;
-    rp_key_init(&lo);
-    rp_key_strpfx(&lo, strcmp(root, "/") == 0 ? "/" : root);
-    s_upage_t p = { ctx, root, fn, arg };
-    char *tok = NULL;
-    *next_token = NULL;
-    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "units"), &lo, NULL, page_token, limit, 0,
-                          s_upage_row, &p, &tok);
-    if (rc == 0 && tok)
-        *next_token = rp_ctx_strdup(ctx, tok);
-    free(tok);
-    if (rc == -1 && !rp_ctx_failed(ctx))
-        rp_reply_error(ctx, RP_INTERNAL, "scan of units failed");
-    return rc;
-}
-
-/* ---- registered CURVE client keys ---- */
-
-#define CK_DESC (&rapport__identity__v1__client_key__descriptor)
 
 int id_store_key_get(rp_ctx_t *ctx, const char *public_key, ClientKey **out)
 {
-    rp_key_t k;
-    s_tree_key(&k, public_key);
-    if (k.overflow)
-        return MDB_NOTFOUND;
-    ProtobufCMessage *m = NULL;
-    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "keys"), k.b, k.len, CK_DESC,
-                              rp_ctx_allocator(ctx), &m);
-    if (rc == MDB_NOTFOUND)
-        return rc;
-    if (rc == -1)
-        return rp_reply_error(ctx, RP_INTERNAL, "stored client key does not decode");
-    if (rc)
-        return rp_reply_lmdb(ctx, rc, "keys get");
-    *out = (ClientKey *)m;
-    return 0;
+    return s_msg_get(ctx, "keys", public_key, CK_DESC, (ProtobufCMessage **)out);
 }
 
 int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck)
 {
-    rp_key_t k;
-    s_tree_key(&k, ck->public_key);
-    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "keys"), k.b, k.len, &ck->base);
-    return rc ? rp_reply_lmdb(ctx, rc, "keys put") : 0;
+    return s_msg_put(ctx, "keys", ck->public_key, &ck->base);
 }
 
+/* A page of the messages of a table keyed by strings, those whose key lies
+ * within root (a unit path; NULL: every row). */
 typedef struct {
     rp_ctx_t *ctx;
-    id_key_fn fn;
+    const char *table, *root;
+    const ProtobufCMessageDescriptor *desc;
+    id_msg_fn fn;
     void *arg;
-} s_kpage_t;
+} s_mpage_t;
 
-static int s_kpage_row(void *arg, const MDB_val *key, const MDB_val *val)
+static int s_mpage_row(void *arg, const MDB_val *key, const MDB_val *val)
 {
-    (void)key;
-    s_kpage_t *p = arg;
-    ClientKey *ck = rapport__identity__v1__client_key__unpack(rp_ctx_allocator(p->ctx), val->mv_size, val->mv_data);
-    if (!ck) {
-        rp_reply_error(p->ctx, RP_INTERNAL, "stored client key does not decode");
+    s_mpage_t *p = arg;
+    const char *name = key->mv_data;
+    if (!memchr(name, '\0', key->mv_size) || (p->root && !rp_unit_contains(p->root, name)))
+        return 0;               /* "/hqx" under root "/hq" */
+    ProtobufCMessage *m = protobuf_c_message_unpack(p->desc, rp_ctx_allocator(p->ctx), val->mv_size, val->mv_data);
+    if (!m) {
+        rp_reply_error(p->ctx, RP_INTERNAL, "a stored row of %s does not decode", p->table);
         return -1;
     }
-    return p->fn(p->arg, ck);
+    return p->fn(p->arg, m);
 }
 
-int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_key_fn fn, void *arg,
-                       char **next_token)
+static int s_msg_page(rp_ctx_t *ctx, const char *table, const char *root, const ProtobufCMessageDescriptor *desc,
+                      const char *page_token, uint32_t limit, id_msg_fn fn, void *arg, char **next_token)
 {
     rp_key_t lo;
     rp_key_init(&lo);
-    s_kpage_t p = { ctx, fn, arg };
+    if (root)
+        rp_key_strpfx(&lo, root);
+    s_mpage_t p = { ctx, table, root, desc, fn, arg };
     char *tok = NULL;
     *next_token = NULL;
-    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "keys"), &lo, NULL, page_token, limit, 0, s_kpage_row,
-                          &p, &tok);
+    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &lo, NULL, page_token, limit, 0, s_mpage_row, &p,
+                          &tok);
     if (rc == 0 && tok)
         *next_token = rp_ctx_strdup(ctx, tok);
     free(tok);
     if (rc == -1 && !rp_ctx_failed(ctx))
-        rp_reply_error(ctx, RP_INTERNAL, "scan of client keys failed");
+        rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
     return rc;
+}
+
+int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token, uint32_t limit, id_msg_fn fn,
+                        void *arg, char **next_token)
+{
+    return s_msg_page(ctx, "units", root, UN_DESC, page_token, limit, fn, arg, next_token);
+}
+
+int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_msg_fn fn, void *arg,
+                       char **next_token)
+{
+    return s_msg_page(ctx, "keys", NULL, CK_DESC, page_token, limit, fn, arg, next_token);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <lmdb.h>
 #include "harness_identity.h"
 #include "rapport/clock.h"
 #include "rapport/status.h"
@@ -117,4 +118,37 @@ int64_t rp_it_leads_refuses_us(rp_suite_t *s, const char *token, const char *own
         nanosleep(&ts, NULL);
     }
     return -1;
+}
+
+bool rp_it_violation(const rp_call_status_t *st, const char *field)
+{
+    for (size_t i = 0; i < st->n_violations && i < 8; i++)
+        if (strcmp(st->violations[i].field, field) == 0)
+            return true;
+    return false;
+}
+
+void rp_it_store_downgrade(rp_suite_t *s, const char *svc, const char *table, uint32_t version)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/%s", rp_suite_dir(s), svc);
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi, meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    assert_true(st.ms_entries >= 1);        /* something for the migration to remake */
+    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t v[4] = { (uint8_t) (version >> 24), (uint8_t) (version >> 16), (uint8_t) (version >> 8),
+                     (uint8_t) version };
+    MDB_val k = { strlen("schema_version"), (void *) "schema_version" }, val = { sizeof v, v };
+    assert_int_equal(mdb_put(txn, meta, &k, &val, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
 }

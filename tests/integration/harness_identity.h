@@ -5,6 +5,7 @@
  */
 #ifndef RAPPORT_HARNESS_IDENTITY_H
 #define RAPPORT_HARNESS_IDENTITY_H
+#include <stdbool.h>
 #include <stdint.h>
 #include "harness.h"
 #include "rapport/identity/v1/identity.pb-c.h"
@@ -38,5 +39,12 @@ int rp_it_leads_code(rp_suite_t *s, const char *token, const char *owner);
 /* rp_it_leads_refuses_us - how long leads took to answer UNAUTHENTICATED for token
  * (polled every 20 ms for up to 5 s); -1 when it never did. */
 int64_t rp_it_leads_refuses_us(rp_suite_t *s, const char *token, const char *owner);
+
+/* rp_it_violation - st names a field violation on field. */
+bool rp_it_violation(const rp_call_status_t *st, const char *field);
+
+/* rp_it_store_downgrade - make the stopped service svc's store look written by an
+ * older version: table emptied, schema_version set to version. Asserts. */
+void rp_it_store_downgrade(rp_suite_t *s, const char *svc, const char *table, uint32_t version);
 
 #endif

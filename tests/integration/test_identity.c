@@ -29,7 +29,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
-#include "harness.h"
+#include "harness_identity.h"
 #include "rapport/keys.h"
 #include "rapport/status.h"
 #include "rapport/util.h"
@@ -1119,26 +1119,7 @@ static void test_migration_finds_old_sessions(void **state)
     s_expect(s_login("mg.anna", PW, &tp), RP_OK, "login");
     assert_int_equal(rp_suite_kill(S, "identity", SIGTERM), 0);
 
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/identity", rp_suite_dir(S));
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi ix, meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "user_fam", 0, &ix), 0);
-    MDB_stat st;
-    assert_int_equal(mdb_stat(txn, ix, &st), 0);
-    assert_true(st.ms_entries >= 1);
-    assert_int_equal(mdb_drop(txn, ix, 0), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    uint8_t v1[4] = { 0, 0, 0, 1 };
-    MDB_val k = { strlen("schema_version"), (void *)"schema_version" }, v = { sizeof v1, v1 };
-    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    rp_it_store_downgrade(S, "identity", "user_fam", 1);
 
     const char *envv[] = { "RAPPORT_TEST_CLOCK=1", NULL };
     rp_suite_start(S, "identity", envv);

@@ -64,14 +64,6 @@ static int s_set_limits(const char *token, const char *user, int64_t value, int3
     return rp_it_call(S, "identity", token, IM("SetLimits"), &in.base, NULL, NULL, st);
 }
 
-static bool s_violation(const rp_call_status_t *st, const char *field)
-{
-    for (size_t i = 0; i < st->n_violations && i < 8; i++)
-        if (strcmp(st->violations[i].field, field) == 0)
-            return true;
-    return false;
-}
-
 /* s_assert_claims - WhoAmI with token shows these limits in its claims. */
 static void s_assert_claims(const char *token, int64_t value, int32_t bp)
 {
@@ -143,7 +135,7 @@ static void test_who_may_grant(void **state)
         if (code != rows[i].want_code)
             fail_msg("%s: want %s, got %s (%s)", rows[i].name, rp_code_name(rows[i].want_code), rp_code_name(code),
                      st.message);
-        if (rows[i].want_field && !s_violation(&st, rows[i].want_field))
+        if (rows[i].want_field && !rp_it_violation(&st, rows[i].want_field))
             fail_msg("%s: no violation on %s (%s)", rows[i].name, rows[i].want_field, st.message);
         if (code == RP_OK) {        /* the stored user says so */
             Rapport__Identity__V1__GetUserRequest g = RAPPORT__IDENTITY__V1__GET_USER_REQUEST__INIT;

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <signal.h>
 #include <cmocka.h>
-#include <lmdb.h>
 #include "harness_identity.h"
 #include "rapport/status.h"
 #include "rapport/util.h"
@@ -133,14 +132,6 @@ static int s_dismiss(const char *token, const char *user, OrgOrder *order)
     return rp_it_call(S, "identity", token, IM("DismissUser"), &in.base, NULL, NULL, NULL);
 }
 
-static bool s_violation(const rp_call_status_t *st, const char *field)
-{
-    for (size_t i = 0; i < st->n_violations && i < 8; i++)
-        if (strcmp(st->violations[i].field, field) == 0)
-            return true;
-    return false;
-}
-
 /* s_order_event - the one event of type after seq0: its PersonnelOrder (free_unpacked). */
 static Rapport__Identity__V1__PersonnelOrder *s_order_event(uint64_t seq0, const char *type)
 {
@@ -208,7 +199,7 @@ static void test_units(void **state)
         if (code != rows[i].want_code)
             fail_msg("%s: want %s, got %s (%s)", rows[i].name, rp_code_name(rows[i].want_code), rp_code_name(code),
                      st.message);
-        if (rows[i].want_field && !s_violation(&st, rows[i].want_field))
+        if (rows[i].want_field && !rp_it_violation(&st, rows[i].want_field))
             fail_msg("%s: no violation on %s", rows[i].name, rows[i].want_field);
         if (code == RP_OK) {
             Unit *u = s_unit(rows[i].path);
@@ -290,7 +281,7 @@ static void test_heads_and_managers(void **state)
     rp_call_status_t st;
     assert_int_equal(rp_it_call(S, "identity", ADMIN, IM("CreateUser"), &cu.base, NULL, NULL, &st),
                      RP_INVALID_ARGUMENT);
-    assert_true(s_violation(&st, "manager"));
+    assert_true(rp_it_violation(&st, "manager"));
     cu.manager = (char *) "o.dh";
     assert_int_equal(rp_it_call(S, "identity", ADMIN, IM("CreateUser"), &cu.base, NULL, NULL, NULL), RP_OK);
     User *x = s_get("o.m3");
@@ -322,7 +313,7 @@ static void test_orders(void **state)
     rp_call_status_t st;
     assert_int_equal(rp_it_call(S, "identity", gh, IM("CreateUser"), &cu.base, NULL, NULL, &st),
                      RP_INVALID_ARGUMENT);
-    assert_true(s_violation(&st, "order.date"));
+    assert_true(rp_it_violation(&st, "order.date"));
     assert_int_equal(rp_suite_last_seq(S, "identity"), seq0);      /* nothing written */
     cu.order = s_order("HR-1");
     assert_int_equal(rp_it_call(S, "identity", gh, IM("CreateUser"), &cu.base, NULL, NULL, NULL), RP_OK);
@@ -480,23 +471,7 @@ static void test_migration_makes_units(void **state)
     assert_int_equal(rp_it_user(S, ADMIN, "o.old", "manager", "/hq/legacy/team", 0, 0), RP_OK);
     assert_int_equal(rp_suite_kill(S, "identity", SIGTERM), 0);
     /* Make it the previous version's store: no units, schema version 3. */
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/identity", rp_suite_dir(S));
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi units, meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "units", 0, &units), 0);
-    assert_int_equal(mdb_drop(txn, units, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    uint8_t v3[4] = { 0, 0, 0, 3 };
-    MDB_val k = { strlen("schema_version"), (void *) "schema_version" }, v = { sizeof v3, v3 };
-    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    rp_it_store_downgrade(S, "identity", "units", 3);
 
     rp_suite_start(S, "identity", ID_ENV);
     static const char *const want[] = { "/", "/hq", "/hq/legacy", "/hq/legacy/team", "/hq/sales/g1/fresh" };
