@@ -175,7 +175,9 @@ const ProtobufCMessageDescriptor *cli_find_descriptor(const char *full_name);
  * register, revoke and list to them in cli_keys_cmds. */
 extern const cli_cmd_t cli_keys_local_cmds[];
 extern cli_cmd_t cli_keys_cmds[];
-extern const cli_cmd_t cli_token_cmds[];
+/* `token mint` (cli_token.c); cli_users_init adds identity's `token revoke`. */
+extern const cli_cmd_t cli_token_local_cmds[];
+extern cli_cmd_t cli_token_cmds[];
 extern const cli_cmd_t cli_roles_cmds[];
 extern const cli_cmd_t cli_health_cmds[];
 extern const cli_cmd_t cli_events_cmds[];

@@ -224,7 +224,7 @@ static int s_roles(cli_t *cli, const cli_args_t *a)
     return CLI_EXIT_OK;
 }
 
-const cli_cmd_t cli_token_cmds[] = {
+const cli_cmd_t cli_token_local_cmds[] = {
     { "mint", "", "sign a token with the issuer key (<keys>/issuer.key): print it, or --save it",
       s_mint_flags, 0, 0, s_mint,
       "Example: rapport token mint --sub alice --role manager --branch hq --unit /hq/sales/g1 --save\n"

@@ -36,6 +36,7 @@ enum {
     U_LIMIT_BP,     /* set with the U_LIMIT row before it */
     U_DATE,         /* a rapport.v1.Date field, given as YYYY-MM-DD */
     U_ENUM,         /* an enum field, by value name (short or full, any case) */
+    U_UNIX_S,       /* an int64 field of unix seconds, given as YYYY-MM-DD[THH:MM[:SS]] (UTC) */
     U_CERT,         /* a CURVE cert file whose public key goes to the (string) field;
                        the other way to give the U_TEXT flag of the same field */
     U_REQUEST_ID,   /* not a field: the call's idempotency key */
@@ -246,10 +247,26 @@ static const u_cmd_t s_key_cmds[] = {
 };
 
 #define U_NKEYS (sizeof s_key_cmds / sizeof s_key_cmds[0])
-#define U_NKEYS_LOCAL 8     /* room for cli_keys_local_cmds */
 
-extern cli_cmd_t cli_users_cmds[], cli_org_cmds[], cli_keys_cmds[];
+static const u_flag_t s_tokrev_flags[] = {
+    { "until", "TIME", "expires_at", U_UNIX_S, "keep it revoked until then, the token's expiry (default: 30 days, a minted token's longest life)" },
+    { "sub", "NAME", "sub", U_TEXT, "whose token it is (for the event and the audit trail)" },
+    { "reason", "TEXT", "reason", U_TEXT, "why (up to 500 bytes)" },
+    U_REQUEST_ID_FLAG, U_END
+};
+
+static const u_cmd_t s_tok_cmds[] = {
+    { "revoke", "JTI", "jti", "RevokeToken", NULL, NULL, s_tokrev_flags, U_ONE,
+      "revoke one token by its id, e.g. a minted one (RevokeToken; needs identity.tokens.revoke)",
+      "Every service refuses it within about a second. 'rapport token mint --json' prints a token's jti." },
+};
+
+#define U_NTOK (sizeof s_tok_cmds / sizeof s_tok_cmds[0])
+#define U_NKEYS_LOCAL 8     /* room for a group's local commands (keys, token) */
+
+extern cli_cmd_t cli_users_cmds[], cli_org_cmds[], cli_keys_cmds[], cli_token_cmds[];
 static size_t s_keys_first;     /* where s_key_cmds start in cli_keys_cmds */
+static size_t s_tok_first;      /* and s_tok_cmds in cli_token_cmds */
 
 static const ProtobufCMethodDescriptor *s_method(const char *name)
 {
@@ -312,6 +329,14 @@ static int s_request(const cli_args_t *a, const u_cmd_t *c, json_t **req, const 
                 return cli_usage_error(a, "--%s: must be a calendar date YYYY-MM-DD, got '%s'", f->name,
                                        cli_flag(a, f->name));
             json_object_set_new(obj, field, json_pack("{s:i,s:i,s:i}", "year", y, "month", mo, "day", d));
+            break;
+        }
+        case U_UNIX_S: {
+            int64_t ms;
+            if (cli_parse_time(cli_flag(a, f->name), &ms) != 0)
+                return cli_usage_error(a, "--%s: must be a date or time YYYY-MM-DD[THH:MM[:SS]] (UTC), got '%s'",
+                                       f->name, cli_flag(a, f->name));
+            json_object_set_new(obj, field, json_integer((json_int_t) (ms / 1000)));
             break;
         }
         case U_CERT: {
@@ -568,8 +593,10 @@ static const u_cmd_t *s_row(const cli_args_t *a)
         return &s_cmds[a->cmd - cli_users_cmds];
     if (a->cmd >= cli_org_cmds && a->cmd < cli_org_cmds + U_NORG)
         return &s_org_cmds[a->cmd - cli_org_cmds];
-    assert(a->cmd >= cli_keys_cmds + s_keys_first && a->cmd < cli_keys_cmds + s_keys_first + U_NKEYS);
-    return &s_key_cmds[a->cmd - cli_keys_cmds - s_keys_first];
+    if (a->cmd >= cli_keys_cmds + s_keys_first && a->cmd < cli_keys_cmds + s_keys_first + U_NKEYS)
+        return &s_key_cmds[a->cmd - cli_keys_cmds - s_keys_first];
+    assert(a->cmd >= cli_token_cmds + s_tok_first && a->cmd < cli_token_cmds + s_tok_first + U_NTOK);
+    return &s_tok_cmds[a->cmd - cli_token_cmds - s_tok_first];
 }
 
 /* s_run - every users and org command: build the request from its row, call, print. */
@@ -623,7 +650,9 @@ static int s_run(cli_t *cli, const cli_args_t *a)
 cli_cmd_t cli_users_cmds[U_NCMDS + 1];
 cli_cmd_t cli_org_cmds[U_NORG + 1];
 cli_cmd_t cli_keys_cmds[U_NKEYS_LOCAL + U_NKEYS + 1];
+cli_cmd_t cli_token_cmds[U_NKEYS_LOCAL + U_NTOK + 1];
 static cli_flag_t s_key_flags[U_NKEYS][CLI_MAX_FLAGS + 1];
+static cli_flag_t s_tok_flags[U_NTOK][CLI_MAX_FLAGS + 1];
 static cli_flag_t s_user_flags[U_NCMDS][CLI_MAX_FLAGS + 1];
 static cli_flag_t s_org_flags[U_NORG][CLI_MAX_FLAGS + 1];
 
@@ -678,7 +707,8 @@ static void s_check(const u_cmd_t *c)
             s_bug(c, f->name, "an enum flag sets a field of the request itself");
         if (kind == U_CERT && strchr(f->field, '.'))
             s_bug(c, f->name, "a cert flag sets a field of the request itself");
-        ProtobufCType want = kind == U_BOOL ? PROTOBUF_C_TYPE_BOOL : kind == U_LIMIT ? PROTOBUF_C_TYPE_INT64
+        ProtobufCType want = kind == U_BOOL ? PROTOBUF_C_TYPE_BOOL
+                             : kind == U_LIMIT || kind == U_UNIX_S ? PROTOBUF_C_TYPE_INT64
                              : kind == U_LIMIT_BP ? PROTOBUF_C_TYPE_INT32 : kind == U_ENUM ? PROTOBUF_C_TYPE_ENUM
                              : kind == U_DATE ? PROTOBUF_C_TYPE_MESSAGE : PROTOBUF_C_TYPE_STRING;
         if (!fd || fd->type != want || (kind == U_ROLE) != (fd->label == PROTOBUF_C_LABEL_REPEATED)
@@ -705,15 +735,23 @@ static void s_init(const u_cmd_t *rows, size_t n_rows, cli_cmd_t *cmds, cli_flag
     }
 }
 
+/* s_join - copy a group's local commands to the front of its table; how many. */
+static size_t s_join(const cli_cmd_t *local, cli_cmd_t *out)
+{
+    size_t n = 0;
+    for (const cli_cmd_t *l = local; l->name; l++) {
+        assert(n < U_NKEYS_LOCAL);
+        out[n++] = *l;
+    }
+    return n;
+}
+
 void cli_users_init(void)
 {
     s_init(s_cmds, U_NCMDS, cli_users_cmds, s_user_flags);
     s_init(s_org_cmds, U_NORG, cli_org_cmds, s_org_flags);
-    size_t n = 0;
-    for (const cli_cmd_t *l = cli_keys_local_cmds; l->name; l++) {
-        assert(n < U_NKEYS_LOCAL);
-        cli_keys_cmds[n++] = *l;
-    }
-    s_keys_first = n;
-    s_init(s_key_cmds, U_NKEYS, cli_keys_cmds + n, s_key_flags);
+    s_keys_first = s_join(cli_keys_local_cmds, cli_keys_cmds);
+    s_init(s_key_cmds, U_NKEYS, cli_keys_cmds + s_keys_first, s_key_flags);
+    s_tok_first = s_join(cli_token_local_cmds, cli_token_cmds);
+    s_init(s_tok_cmds, U_NTOK, cli_token_cmds + s_tok_first, s_tok_flags);
 }

@@ -28,7 +28,7 @@ static const cli_group_t s_groups[] = {
     { "org",    "the org tree and personnel orders: appoint, move, dismiss (rapport.identity.v1.Identity)", cli_org_cmds },
     { "delegate", "let a substitute act for an absent user",        cli_delegate_cmds },
     { "keys",   "create the suite's keys; print the JWKS; client keys registered in identity", cli_keys_cmds },
-    { "token",  "mint bearer tokens",                               cli_token_cmds },
+    { "token",  "mint bearer tokens; revoke one at identity",        cli_token_cmds },
     { "roles",  "print the role/permission table",                  cli_roles_cmds },
     { "health", "ask services for System/Health",                   cli_health_cmds },
     { "events", "print events as CloudEvents JSON lines",           cli_events_cmds },

@@ -47,6 +47,7 @@ static const char *const s_perms_admin[] = {
     "audit.read", "events.replay",
     "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset",
     "identity.org.read", "identity.org.write", "identity.keys.read", "identity.keys.write",
+    "identity.tokens.revoke",
     NULL
 };
 static const char *const s_perms_integration[] = {
@@ -69,7 +70,7 @@ static const rp_role_t s_roles[] = {
       s_perms_analyst },
     { "auditor", "auditor: read-only, the audit trail and event history", "company",
       s_perms_auditor },
-    { "admin", "administrator: operations (health, metrics, test clock), audit, users, the org tree, client keys and password resets; no business data",
+    { "admin", "administrator: operations (health, metrics, test clock), audit, users, the org tree, client keys, token and password resets; no business data",
       "company", s_perms_admin },
     { "integration", "another system: event replay and health checks", "company",
       s_perms_integration },

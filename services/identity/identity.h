@@ -292,5 +292,6 @@ int id_dismiss_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage 
 int id_register_key(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_revoke_key(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_list_keys(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_revoke_token(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 
 #endif

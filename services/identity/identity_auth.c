@@ -526,3 +526,44 @@ int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
     *out = &rep->base;
     return 0;
 }
+
+/* ---- RevokeToken ----
+ *
+ * An admin revokes one token by jti: for tokens minted offline, which no account
+ * change reaches. id_store_revoke_jti does the rest (the revoked set here, the
+ * token.revoked event for every other service). */
+
+#define S_MINT_TTL_MAX_S (30LL * 86400 + 60)    /* rapport token mint --ttl at most 30 d */
+
+int id_revoke_token(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const Rapport__Identity__V1__RevokeTokenRequest *in = (const Rapport__Identity__V1__RevokeTokenRequest *)in_;
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    int64_t now_s = id_wall_ms() / 1000;
+    size_t n = rp_str_empty(in->jti) ? 0 : strlen(in->jti);
+    bool ok = n > 0 && n < sizeof ((rp_claims_t *)0)->jti;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)in->jti[i] > ' ' && in->jti[i] != 0x7f;
+    if (!ok)
+        rp_reply_violation(ctx, "jti", "must be a token id: 1..39 characters, no spaces");
+    if (in->expires_at != 0 && (in->expires_at <= now_s || in->expires_at > now_s + 31LL * 86400))
+        rp_reply_violation(ctx, "expires_at", "must be 0 or a time (unix s) within the next 31 days");
+    if (!rp_str_empty(in->sub) && strlen(in->sub) > ID_USERNAME_MAX)
+        rp_reply_violation(ctx, "sub", "must be at most 63 bytes");
+    rp_len_or_reply(ctx, "reason", in->reason, 0, ID_REASON_MAX);
+    if (rp_ctx_failed(ctx))
+        return -1;
+    int64_t until = in->expires_at ? in->expires_at : now_s + S_MINT_TTL_MAX_S;
+    rp_ctx_set_subject(ctx, in->jti);
+    int r = id_store_revoke_jti(ctx, in->jti, until, rp_str_empty(in->sub) ? "" : in->sub, "admin_revoked");
+    if (r < 0)
+        return -1;
+    Rapport__Identity__V1__RevokeTokenReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__revoke_token_reply__init(rep);
+    rep->revoked = r == 1;
+    rep->until = until;
+    rp_info("identity: token %s revoked by %s", in->jti, rp_actor(rp_ctx_claims(ctx)));
+    *out = &rep->base;
+    return 0;
+}

@@ -63,6 +63,7 @@ static const rp_method_t s_methods[] = {
     { "RegisterKey",    id_register_key,    RP_WRITE, "identity.keys.write" },
     { "RevokeKey",      id_revoke_key,      RP_WRITE, "identity.keys.write" },
     { "ListKeys",       id_list_keys,       RP_READ,  "identity.keys.read" },
+    { "RevokeToken",    id_revoke_token,    RP_WRITE, "identity.tokens.revoke" },
     { NULL, NULL, RP_READ, NULL }
 };
 

@@ -20,7 +20,7 @@ static const char *s_all_perms[] = {
     "leads.read", "leads.write", "leads.assign", "leads.import", "leads.report",
     "events.replay", "audit.read", "system.health", "system.metrics", "system.clock",
     "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset",
-    "identity.org.read", "identity.org.write", "identity.keys.read", "identity.keys.write", NULL
+    "identity.org.read", "identity.org.write", "identity.keys.read", "identity.keys.write", "identity.tokens.revoke", NULL
 };
 
 /* s_claims - claims for a list of up to 3 roles. */
@@ -80,7 +80,7 @@ static const struct {
     { "finance", "leads.read leads.report identity.self system.health identity.org.read", "company" },
     { "analyst", "leads.read leads.report events.replay identity.self system.health identity.org.read", "company" },
     { "auditor", "leads.read audit.read events.replay identity.self identity.users.read system.health identity.org.read identity.keys.read", "company" },
-    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset identity.org.read identity.org.write identity.keys.read identity.keys.write", "company" },
+    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset identity.org.read identity.org.write identity.keys.read identity.keys.write identity.tokens.revoke", "company" },
     { "integration", "events.replay system.health system.metrics identity.self", "company" },
 };
 
