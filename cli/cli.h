@@ -99,6 +99,11 @@ int cli_parse_i64(const char *s, int64_t *out);
 /* cli_parse_date - "YYYY-MM-DD" (a real calendar date). 0 or -1. */
 int cli_parse_date(const char *s, int *y, int *m, int *d);
 
+/* cli_limits_parse - the authority-limit flags value_flag (minor units, 0..10^15)
+ * and bp_flag (basis points, 0..10000) into *value and *bp (0 when absent). 0, or
+ * -1 after a usage error. */
+int cli_limits_parse(const cli_args_t *a, const char *value_flag, const char *bp_flag, int64_t *value,
+                     int32_t *bp);
 /* cli_parse_time - "YYYY-MM-DD[THH:MM[:SS]][Z]" (UTC; ' ' for 'T') into unix ms. 0 or -1. */
 int cli_parse_time(const char *s, int64_t *ms);
 /* cli_enum_parse - an enum value from its name, full or short, any case
@@ -339,8 +344,13 @@ void cli_engine_set(json_t *obj, const char *path, json_t *v);
 const ProtobufCFieldDescriptor *cli_engine_field(const ProtobufCMessageDescriptor *d, const char *path);
 
 /* ---- command groups ---- */
-extern const cli_cmd_t cli_keys_cmds[];
-extern const cli_cmd_t cli_token_cmds[];
+/* The local keys commands (init, jwks); cli_users_init adds identity's
+ * register, revoke and list to them in cli_keys_cmds. */
+extern const cli_cmd_t cli_keys_local_cmds[];
+extern cli_cmd_t cli_keys_cmds[];
+/* `token mint` (cli_token.c); cli_users_init adds identity's `token revoke`. */
+extern const cli_cmd_t cli_token_local_cmds[];
+extern cli_cmd_t cli_token_cmds[];
 extern const cli_cmd_t cli_roles_cmds[];
 extern const cli_cmd_t cli_health_cmds[];
 extern const cli_cmd_t cli_events_cmds[];
@@ -366,6 +376,7 @@ extern const cli_cmd_t cli_logout_cmds[];
 extern const cli_cmd_t cli_whoami_cmds[];
 extern const cli_cmd_t cli_passwd_cmds[];
 extern cli_cmd_t cli_users_cmds[];
+extern cli_cmd_t cli_org_cmds[];
 void cli_users_init(void);
 /* The delegation commands (cli_delegate.c), built from their table by cli_delegate_init. */
 extern cli_cmd_t cli_delegate_cmds[];

@@ -2,7 +2,9 @@
  * for every service of services.h (allowlisted, so services may call each other),
  * a client cert for the command line (allowlisted) and the token issuer's Ed25519
  * key. Existing keys are kept, so running it again changes nothing. `rapport keys
- * jwks` (cli_login.c) prints the token keys rapport-identity publishes.
+ * jwks` (cli_login.c) prints the token keys rapport-identity publishes. `rapport
+ * keys register|revoke|list` (client keys registered in identity) come from the
+ * identity command table in cli_users.c, which joins them to these.
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,7 +77,7 @@ static int s_init(cli_t *cli, const cli_args_t *a)
     return CLI_EXIT_OK;
 }
 
-const cli_cmd_t cli_keys_cmds[] = {
+const cli_cmd_t cli_keys_local_cmds[] = {
     { "init", "", "create the CURVE certs and the token issuer key (idempotent); renew each service's token",
       s_init_flags, 0, 0, s_init,
       "Keys go to --keys, $RAPPORT_KEYS or ./var/keys: <name>.cert and <name>.cert_secret (0600),\n"

@@ -24,6 +24,8 @@ static const cli_flag_t s_mint_flags[] = {
     { "scope",        "SCOPE",    "own, unit or company (default: the first role's scope)", false },
     { "ttl",          "DURATION", "lifetime: 30m, 8h (default), 7d; at most 30d", false },
     { "on-behalf-of", "USER",     "act as a delegate of USER", false },
+    { "limit-value",  "N",        "authority: the largest contract value, in minor units, 0..10^15 (default 0: none)", false },
+    { "limit-discount", "BP",     "authority: the largest discount, in basis points, 0..10000 (default 0: none)", false },
     { "save",         NULL,       "also write the token to the token file (mode 0600)", false },
     { NULL, NULL, NULL, false }
 };
@@ -111,6 +113,9 @@ static int s_mint(cli_t *cli, const cli_args_t *a)
     if (obo && strlen(obo) >= sizeof c.on_behalf_of)
         return cli_usage_error(a, "--on-behalf-of: at most %zu bytes", sizeof c.on_behalf_of - 1);
 
+    if (cli_limits_parse(a, "limit-value", "limit-discount", &c.limit_contract_value, &c.limit_discount_bp) != 0)
+        return CLI_EXIT_USAGE;
+
     rp_strlcpy(c.sub, sub, sizeof c.sub);
     rp_strlcpy(c.branch, branch, sizeof c.branch);
     rp_strlcpy(c.unit, unit, sizeof c.unit);
@@ -146,6 +151,10 @@ static int s_mint(cli_t *cli, const cli_args_t *a)
             json_t *j = json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:s}", "token", token, "sub", c.sub,
                                   "roles", roles, "branch", c.branch, "unit", c.unit, "scope", c.scope,
                                   "jti", c.jti, "expires", exp);
+            if (c.limit_contract_value || c.limit_discount_bp)
+                json_object_set_new(j, "limits", json_pack("{s:I,s:i}", "contract_value",
+                                                           (json_int_t) c.limit_contract_value,
+                                                           "discount_bp", (int) c.limit_discount_bp));
             if (path[0])
                 json_object_set_new(j, "saved_to", json_string(path));
             cli_print_json(j);
@@ -215,11 +224,13 @@ static int s_roles(cli_t *cli, const cli_args_t *a)
     return CLI_EXIT_OK;
 }
 
-const cli_cmd_t cli_token_cmds[] = {
+const cli_cmd_t cli_token_local_cmds[] = {
     { "mint", "", "sign a token with the issuer key (<keys>/issuer.key): print it, or --save it",
       s_mint_flags, 0, 0, s_mint,
       "Example: rapport token mint --sub alice --role manager --branch hq --unit /hq/sales/g1 --save\n"
-      "  Unknown roles are refused with the list of roles. --save writes the token file\n"
+      "  Unknown roles are refused with the list of roles. --limit-value and --limit-discount put the\n"
+      "  holder's authority limits into the token (the bootstrap of a first signer; people get\n"
+      "  theirs from rapport-identity). --save writes the token file\n"
       "  ($RAPPORT_TOKEN_FILE or ~/.config/rapport/token) with mode 0600, which other commands read,\n"
       "  and then prints only who the token is for, not the token itself." },
     { NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }

@@ -25,9 +25,10 @@ static const cli_group_t s_groups[] = {
     { "whoami", "who the current token says you are",               cli_whoami_cmds },
     { "passwd", "change a password",                                cli_passwd_cmds },
     { "users",  "users and their roles (rapport.identity.v1.Identity)", cli_users_cmds },
+    { "org",    "the org tree and personnel orders: appoint, move, dismiss (rapport.identity.v1.Identity)", cli_org_cmds },
     { "delegate", "let a substitute act for an absent user",        cli_delegate_cmds },
-    { "keys",   "create the suite's keys; print the JWKS",          cli_keys_cmds },
-    { "token",  "mint bearer tokens",                               cli_token_cmds },
+    { "keys",   "create the suite's keys; print the JWKS; client keys registered in identity", cli_keys_cmds },
+    { "token",  "mint bearer tokens; revoke one at identity",        cli_token_cmds },
     { "roles",  "print the role/permission table",                  cli_roles_cmds },
     { "health", "ask services for System/Health",                   cli_health_cmds },
     { "events", "print events as CloudEvents JSON lines",           cli_events_cmds },
@@ -157,6 +158,28 @@ int cli_parse_u64(const char *s, uint64_t *out)
     if (errno || *end)
         return -1;
     *out = v;
+    return 0;
+}
+
+int cli_limits_parse(const cli_args_t *a, const char *value_flag, const char *bp_flag, int64_t *value,
+                     int32_t *bp)
+{
+    uint64_t v = 0, b = 0;
+    const char *vs = cli_flag(a, value_flag), *bs = cli_flag(a, bp_flag);
+    *value = 0;
+    *bp = 0;
+    if (vs && (cli_parse_u64(vs, &v) != 0 || v > 1000000000000000ULL)) {
+        cli_usage_error(a, "--%s: must be a whole number of minor units from 0 to 10^15, got '%s'",
+                        value_flag, vs);
+        return -1;
+    }
+    if (bs && (cli_parse_u64(bs, &b) != 0 || b > 10000)) {
+        cli_usage_error(a, "--%s: must be a whole number of basis points from 0 to 10000, got '%s'",
+                        bp_flag, bs);
+        return -1;
+    }
+    *value = (int64_t) v;
+    *bp = (int32_t) b;
     return 0;
 }
 

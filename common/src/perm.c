@@ -16,7 +16,7 @@ static const char *const s_perms_manager[] = {
     "leads.read", "leads.write", "leads.import", "leads.report",
     "accounts.read", "accounts.write", "accounts.contacts.read", "accounts.import", "accounts.export",
     "contracts.read", "contracts.write", "contracts.sign",
-    "identity.self", "system.health", NULL
+    "identity.self", "identity.org.read", "system.health", NULL
 };
 /* A head of group leads a group but is not in the contracts' approval chain. */
 static const char *const s_perms_head[] = {
@@ -25,6 +25,7 @@ static const char *const s_perms_head[] = {
     "accounts.export", "accounts.export.approve", "accounts.erase",
     "contracts.read", "contracts.write", "contracts.sign",
     "identity.self", "identity.users.read", "identity.users.write",
+    "identity.org.read", "identity.org.write",
     "system.health", NULL
 };
 /* Heads of department and branch: also the first step of contract approvals. */
@@ -34,6 +35,7 @@ static const char *const s_perms_head_approver[] = {
     "accounts.export", "accounts.export.approve", "accounts.erase",
     "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "identity.self", "identity.users.read", "identity.users.write",
+    "identity.org.read", "identity.org.write",
     "system.health", NULL
 };
 static const char *const s_perms_director[] = {
@@ -43,31 +45,34 @@ static const char *const s_perms_director[] = {
     "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "events.replay", "audit.read",
     "identity.self", "identity.users.read", "identity.users.write",
+    "identity.org.read", "identity.org.write",
     "system.health", NULL
 };
 static const char *const s_perms_reader[] = {
     "leads.read", "leads.report",
     "accounts.read", "accounts.contacts.read",
     "contracts.read",
-    "identity.self", "system.health", NULL
+    "identity.self", "identity.org.read", "system.health", NULL
 };
 static const char *const s_perms_analyst[] = {
     "leads.read", "leads.report", "events.replay",
     "accounts.read", "accounts.export",
     "contracts.read",
-    "identity.self", "system.health", NULL
+    "identity.self", "identity.org.read", "system.health", NULL
 };
 static const char *const s_perms_auditor[] = {
     "leads.read", "audit.read", "events.replay",
     "accounts.read",
     "contracts.read",
-    "identity.self", "identity.users.read",
+    "identity.self", "identity.users.read", "identity.org.read", "identity.keys.read",
     "system.health", NULL
 };
 static const char *const s_perms_admin[] = {
     "system.health", "system.metrics", "system.clock",
     "audit.read", "events.replay",
     "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset",
+    "identity.org.read", "identity.org.write", "identity.keys.read", "identity.keys.write",
+    "identity.tokens.revoke",
     NULL
 };
 static const char *const s_perms_integration[] = {
@@ -77,20 +82,20 @@ static const char *const s_perms_integration[] = {
 static const rp_role_t s_roles[] = {
     { "manager", "account manager: works their own portfolio", "own", s_perms_manager },
     { "senior_manager", "senior account manager: their own portfolio", "own", s_perms_manager },
-    { "head_of_group", "head of a sales group: the group's leads and clients, may reassign them, approves exports, erases contacts; manages its users",
+    { "head_of_group", "head of a sales group: the group's leads and clients, may reassign them, approves exports, erases contacts; manages its users and units",
       "unit", s_perms_head },
-    { "head_of_department", "head of a department: the department's leads and clients, may reassign them, approves exports, erases contacts; approves its contracts; manages its users",
+    { "head_of_department", "head of a department: the department's leads and clients, may reassign them, approves exports, erases contacts; approves its contracts; manages its users and units",
       "unit", s_perms_head_approver },
-    { "branch_head", "head of a branch: the branch's leads and clients, may reassign them, approves exports, erases contacts; approves its contracts; manages its users",
+    { "branch_head", "head of a branch: the branch's leads and clients, may reassign them, approves exports, erases contacts; approves its contracts; manages its users and units",
       "unit", s_perms_head_approver },
-    { "director", "director: the whole company's leads, clients and contracts (final approval), replay and audit; manages users", "company",
+    { "director", "director: the whole company's leads, clients and contracts (final approval), replay and audit; manages users and the org tree", "company",
       s_perms_director },
     { "finance", "finance: reads the company's leads, clients (contact details included), contracts and reports", "company", s_perms_reader },
     { "analyst", "analyst: reads the company's leads, clients (contact details masked), contracts, reports and event history; exports", "company",
       s_perms_analyst },
     { "auditor", "auditor: read-only, clients (contact details masked), contracts, the audit trail and event history", "company",
       s_perms_auditor },
-    { "admin", "administrator: operations (health, metrics, test clock), audit, users and password resets; no business data",
+    { "admin", "administrator: operations (health, metrics, test clock), audit, users, the org tree, client keys, token and password resets; no business data",
       "company", s_perms_admin },
     { "integration", "another system: event replay and health checks", "company",
       s_perms_integration },

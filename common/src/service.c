@@ -266,13 +266,14 @@ s_setup(rp_service_t *svc, int argc, char **argv)
     }
     rp_gauge_set(svc->m_last_seq, (int64_t) svc->last_seq);
 
-    /* ZAP: only clients whose public key is in <keys>/allow get in. */
+    /* ZAP: only clients whose public key is in <keys>/allow or registered in
+     * identity get in (service_keys.c). */
     char *allow = rp_sprintf("%s/allow", svc->keys_dir);
     rp_mkdir_p(allow, 0700);
-    svc->auth = zactor_new(zauth, NULL);
-    zstr_sendx(svc->auth, "CURVE", allow, NULL);
-    zsock_wait(svc->auth);
+    svc->auth = svc_keys_auth_new(svc, allow);
     free(allow);
+    if (!svc->auth)
+        return 1;
 
     svc->router = zsock_new(ZMQ_ROUTER);
     svc->pub = zsock_new(ZMQ_PUB);

@@ -218,15 +218,17 @@ svc_upstreams_open(rp_service_t *svc)
                      "or write %s/%s.token", svc->keys_dir, svc->def->name);
             return -1;
         }
-        rp_warn("no service token (RAPPORT_SERVICE_TOKEN or %s/%s.token): revoked tokens are "
-                "not followed; they stay valid until they expire", svc->keys_dir, svc->def->name);
+        rp_warn("no service token (RAPPORT_SERVICE_TOKEN or %s/%s.token): revoked tokens and "
+                "registered client keys are not followed; tokens stay valid until they expire, "
+                "only allowlisted clients get in", svc->keys_dir, svc->def->name);
         return 0;
     }
-    svc->n_upstreams = n_own + (revocations ? 1 : 0);
+    svc->n_upstreams = n_own + (revocations ? 2 : 0);     /* and identity's keys */
     svc->upstreams = rp_calloc(svc->n_upstreams, sizeof *svc->upstreams);
     for (size_t i = 0; i < svc->n_upstreams; i++) {
         s_upstream_t *up = &svc->upstreams[i];
-        up->def = i < n_own ? &svc->def->consumers[i] : &svc_revocation_consumer;
+        up->def = i < n_own ? &svc->def->consumers[i] : i == n_own ? &svc_revocation_consumer
+                                                                  : &svc_keys_consumer;
         /* One offset per upstream and type prefix: two consumers of one upstream
          * (ours and the built-in revocations) keep their own positions. */
         up->offset_key = rp_sprintf("%s/%s", up->def->upstream, up->def->type_prefix);

@@ -197,6 +197,14 @@ int svc_revocations_load(rp_service_t *svc);
 /* svc_revocations_sweep - drop revoked jtis whose tokens have expired (a job). */
 int svc_revocations_sweep(rp_ctx_t *ctx);
 
+/* service_keys.c */
+/* The built-in consumer of identity's key.registered and key.revoked events. */
+extern const rp_consumer_def_t svc_keys_consumer;
+/* svc_keys_auth_new - open the table client_keys, make the ZAP directory (the
+ * allowlist directory allow and the registered keys) and start zauth on it. NULL
+ * with a log line on failure. */
+zactor_t *svc_keys_auth_new(rp_service_t *svc, const char *allow);
+
 /* service_consumer.c */
 /* svc_upstreams_open - one durable consumer per row of the definition. 0 or -1. */
 int svc_upstreams_open(rp_service_t *svc);

@@ -3,9 +3,11 @@
  * The service is split Postfix-style: main.c (the definition, settings and the
  * issuer key), identity_handlers.c (user management), identity_auth.c (logins,
  * tokens, passwords), identity_policy.c (pure rules: usernames, password policy,
- * who may grant which role), identity_guard.c (the in-memory brute-force guard and
- * the work a failed request leaves for the timer) and identity_store.c, the only
- * file that touches the tables.
+ * who may grant which role), identity_org.c (the org tree and personnel orders),
+ * identity_keys.c (registered CURVE client keys),
+ * identity_guard.c (the in-memory brute-force guard and the work a failed request
+ * leaves for the timer) and identity_store.c, the only file that touches the
+ * tables.
  *
  * Why a guard in memory: a request that fails rolls back alone (DESIGN.md §4), so
  * a failed login cannot itself persist its failure count, and a replayed refresh
@@ -35,6 +37,9 @@ typedef Rapport__Identity__V1__RefreshRecord RefreshRecord;
 typedef Rapport__Identity__V1__TokenPair TokenPair;
 typedef Rapport__Identity__V1__Delegation Delegation;
 typedef Rapport__Identity__V1__StoredDelegation StoredDelegation;
+typedef Rapport__Identity__V1__Unit Unit;
+typedef Rapport__Identity__V1__OrgOrder OrgOrder;
+typedef Rapport__Identity__V1__ClientKey ClientKey;
 
 #define ID_USERNAME_MAX     63
 #define ID_DISPLAY_MAX      200
@@ -51,9 +56,12 @@ typedef Rapport__Identity__V1__StoredDelegation StoredDelegation;
 #define ID_FAMILY_BYTES     RP_ULID_LEN
 #define ID_DELEG_MAX_MS     (366LL * 86400 * 1000)  /* longest delegation period */
 #define ID_DELEG_TOKENS_MAX 256         /* live ActAs tokens kept per delegation */
+#define ID_LIMIT_VALUE_MAX  1000000000000000LL  /* 10^15 minor units (the JWT's bound) */
+#define ID_LIMIT_BP_MAX     10000       /* 100 % */
 
 #define ID_MSG_BAD_LOGIN    "invalid username or password"
 #define ID_MSG_LOCKED       "account locked, try again later"
+#define ID_MSG_SLOW         "too many failed attempts, try again in %lld s"
 #define ID_MSG_MUST_CHANGE  "password change required"
 #define ID_MSG_BAD_REFRESH  "invalid refresh token"
 
@@ -65,6 +73,7 @@ typedef struct {
     int64_t lock_failures;          /* RAPPORT_IDENTITY_LOCK_FAILURES, 5 */
     int64_t lock_window_s;          /* RAPPORT_IDENTITY_LOCK_WINDOW_S, 900 */
     int64_t lock_s;                 /* RAPPORT_IDENTITY_LOCK_S, 900 */
+    int64_t slow_after;             /* RAPPORT_IDENTITY_SLOW_AFTER, 3 (0: no slow-down) */
     unsigned char *issuer_sk;       /* 64 bytes, sodium_malloc'd */
     unsigned char issuer_pk[crypto_sign_PUBLICKEYBYTES];
     char kid[17];
@@ -92,9 +101,18 @@ const char *id_password_problem(const char *username, const char *password);
 int id_roles_or_reply(rp_ctx_t *ctx, const char *field, char *const *roles, size_t n);
 /* id_may_grant - true when the caller may give (or take away) role. */
 bool id_may_grant(const rp_claims_t *caller, const char *role);
+/* id_limits_or_reply - value and bp in range (violations on the fields named), and
+ * not above what the caller may grant: an admin any, anyone else at most the
+ * limits their own token carries (PERMISSION_DENIED). */
+int id_limits_or_reply(rp_ctx_t *ctx, const char *value_field, int64_t value, const char *bp_field,
+                       int32_t bp);
+/* id_claims_of - token claims for user u (roles, branch, unit, scope, limits) and
+ * sub into *c, times and jti left zero. */
+void id_claims_of(const User *u, const char *sub, rp_claims_t *c);
 /* id_scope_of - the widest default scope of roles: "company" > "unit" > "own". */
 const char *id_scope_of(char *const *roles, size_t n);
-/* id_unit_valid - "/a/b": starts with '/', 1..127 bytes, no spaces or control chars. */
+/* id_unit_valid - "/a/b": starts with '/', 1..127 bytes, no spaces or control
+ * chars, no empty segment, no trailing '/' (but the root "/"). */
 bool id_unit_valid(const char *unit);
 
 /* ---- identity_store.c: tables ---- */
@@ -159,11 +177,41 @@ int id_store_delegations_of(rp_ctx_t *ctx, const char *substitute, const char *a
 int id_store_delegations_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit,
                               id_delegation_fn fn, void *arg, char **next_token);
 
+/* The org tree (units). get: 0, MDB_NOTFOUND or -1 (replied). */
+int id_store_unit_get(rp_ctx_t *ctx, const char *path, Unit **out);
+/* id_store_unit_put - write a new or changed unit. 0 or -1. */
+int id_store_unit_put(rp_ctx_t *ctx, const Unit *u);
+/* id_store_units_ensure - create path (valid, see id_unit_valid) and every missing
+ * unit above it, with the default kinds, emitting unit.created for each. 0 or -1. */
+int id_store_units_ensure(rp_ctx_t *ctx, const char *path);
+/* id_msg_fn - a row of a page: an arena message (a Unit, a ClientKey); returns 1
+ * kept, 0 skipped, -1 abort (replied). */
+typedef int (*id_msg_fn)(void *arg, ProtobufCMessage *m);
+/* id_store_units_page - one page of the units within root, in path order. 0, -1
+ * (replied) or -2 (bad page token). */
+int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token, uint32_t limit,
+                        id_msg_fn fn, void *arg, char **next_token);
+/* id_unit_parent - the parent path of path into out ("" for "/"). 0, or -1 when
+ * path has no '/'. */
+int id_unit_parent(const char *path, char out[ID_UNIT_MAX + 1]);
+/* id_unit_kind_below - the default kind of a child of a unit of parent_kind. */
+int id_unit_kind_below(int parent_kind);
+
+/* Registered CURVE client keys, by Z85 public key. get: 0, MDB_NOTFOUND or -1. */
+int id_store_key_get(rp_ctx_t *ctx, const char *public_key, ClientKey **out);
+int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck);
+/* id_store_keys_page - one page of keys by public key. 0, -1 (replied) or -2. */
+int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_msg_fn fn, void *arg,
+                       char **next_token);
+
 /* ---- identity_guard.c: the brute-force guard and deferred work ---- */
 
 /* id_guard_locked_until - when the in-memory lock on username ends (0: none, or
  * the lock was set by request req_id itself, which may run twice). */
 int64_t id_guard_locked_until(const char *username, const char *req_id, int64_t now_ms);
+/* id_guard_retry_after - ms until username may try again after its failures (0:
+ * now). A rerun of a request whose failure was counted (req_id) may run now. */
+int64_t id_guard_retry_after(const char *username, const char *req_id, int64_t now_ms);
 /* id_guard_fail - count a failed attempt for username by request req_id (a rerun of
  * the same request counts once). Returns true when this failure locked the
  * account; exists says whether a user record should get the lock (user.locked). */
@@ -187,6 +235,35 @@ int id_hash_password_or_reply(rp_ctx_t *ctx, const char *password, char out[cryp
 /* id_emit - emit type with m as data; 0 or -1 (replied). */
 int id_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m);
 
+/* ---- identity_handlers.c: shared with identity_org.c ---- */
+
+/* id_push - append item to the arena vector *vec_p (an array of pointers holding
+ * *n, with room for *cap), growing it. */
+void id_push(rp_ctx_t *ctx, void *vec_p, size_t *n, size_t *cap, void *item);
+/* id_page_size - a request's page_size: 0 means def, at most max. */
+uint32_t id_page_size(uint32_t asked, uint32_t def, uint32_t max);
+/* id_text_or_reply - a required single-line text of at most max bytes. */
+int id_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max);
+/* id_target_or_reply - the user named in field, within the caller's reach (else
+ * NOT_FOUND); with manage, also one the caller may manage (every role they hold
+ * grantable, not the caller). 0 or -1 (replied). */
+int id_target_or_reply(rp_ctx_t *ctx, const char *field, const char *username, bool manage, StoredUser **out);
+
+/* ---- identity_org.c: the org tree ---- */
+
+/* id_order_or_reply - a personnel order in field (required: ref, date, reason),
+ * copied into the arena with given_by = the caller. 0 or -1 (violations). */
+int id_order_or_reply(rp_ctx_t *ctx, const char *field, const OrgOrder *in, OrgOrder **out);
+/* id_emit_order - emit type (user.appointed, user.moved, user.dismissed) with a
+ * PersonnelOrder of u from unit from to unit to (NULL: ""). 0 or -1. */
+int id_emit_order(rp_ctx_t *ctx, const char *type, const User *u, const char *from, const char *to,
+                  OrgOrder *order);
+/* id_manager_or_reply - manager (may be empty) names an enabled user other than
+ * username. 0 or -1 (a violation on field). */
+int id_manager_or_reply(rp_ctx_t *ctx, const char *field, const char *manager, const char *username);
+/* id_line_manager - set u->line_manager (for replies only, never stored). 0 or -1. */
+int id_line_manager(rp_ctx_t *ctx, User *u);
+
 /* ---- method handlers ---- */
 int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_get_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
@@ -194,6 +271,7 @@ int id_list_users(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **
 int id_disable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_enable_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_set_limits(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_change_password(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_login(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
@@ -205,5 +283,15 @@ int id_delegate(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **ou
 int id_revoke_delegation(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_list_delegations(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_add_unit(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_get_unit(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_list_units(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_set_unit_head(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_move_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_dismiss_user(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_register_key(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_revoke_key(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_list_keys(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
+int id_revoke_token(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 
 #endif

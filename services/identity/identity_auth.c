@@ -2,7 +2,7 @@
  * ChangePassword, ResetPassword, and ActAs (a substitute's delegated token).
  *
  * Tokens (PROTOCOL.md §9): sub is the username (unique for ever: users are never
- * deleted or renamed), roles/branch/unit from the user record, scope the widest
+ * deleted or renamed), roles/branch/unit/limits from the user record, scope the widest
  * default scope of the roles, jti a ULID, iat = nbf = now, exp = now +
  * RAPPORT_IDENTITY_ACCESS_TTL, all from the real wall clock. A refresh token is 32
  * random bytes in base64url; only its BLAKE2b-256 hash is stored, with its family
@@ -102,14 +102,19 @@ static int s_authenticate(rp_ctx_t *ctx, const char *username, const char *passw
         else if (rc)
             return -1;
     }
-    /* The same Argon2id work whether or not the user exists. */
-    const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
-    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
     int64_t now = rp_ctx_now(ctx);
     /* Attempts are told apart by the skeleton's serial, not by the client's request
      * id: reusing one id must not turn a guessing loop into "one" attempt. */
     char attempt[24];
     snprintf(attempt, sizeof attempt, "#%llu", (unsigned long long) rp_ctx_serial(ctx));
+    /* Slowed down after a few failures: refused before any password is checked (the
+     * guard keeps unknown names too, so this tells nothing about who exists). */
+    int64_t wait_ms = id_guard_retry_after(name, attempt, now);
+    if (wait_ms > 0)
+        return rp_reply_error(ctx, RP_RESOURCE_EXHAUSTED, ID_MSG_SLOW, (long long)((wait_ms + 999) / 1000));
+    /* The same Argon2id work whether or not the user exists. */
+    const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
+    bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
     if (id_guard_locked_until(name, attempt, now) > 0 || (su && su->user->locked_until > now))
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_LOCKED);
     if (!ok) {
@@ -136,14 +141,8 @@ static int s_issue(rp_ctx_t *ctx, const User *u, const uint8_t family[ID_FAMILY_
 {
     int64_t now_ms = id_wall_ms(), now_s = now_ms / 1000;
     rp_claims_t c;
-    memset(&c, 0, sizeof c);
-    rp_strlcpy(c.sub, u->username, sizeof c.sub);
+    id_claims_of(u, u->username, &c);
     rp_ulid_new_str(now_ms, c.jti);
-    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
-        rp_strlcpy(c.roles[c.n_roles++], u->roles[i], sizeof c.roles[0]);
-    rp_strlcpy(c.branch, u->branch, sizeof c.branch);
-    rp_strlcpy(c.unit, u->unit, sizeof c.unit);
-    rp_strlcpy(c.scope, id_scope_of(u->roles, u->n_roles), sizeof c.scope);
     c.iat = c.nbf = now_s;
     c.exp = now_s + id_cfg.access_ttl_s;
     char *jwt = rp_jwt_mint(&c, id_cfg.issuer_sk);
@@ -296,6 +295,8 @@ int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
     c->on_behalf_of = rp_ctx_strdup(ctx, cl->on_behalf_of);
     c->iat = cl->iat;
     c->exp = cl->exp;
+    c->limit_contract_value = cl->limit_contract_value;
+    c->limit_discount_bp = cl->limit_discount_bp;
     int nr = cl->n_roles < 0 ? 0 : cl->n_roles > RP_JWT_MAX_ROLES ? RP_JWT_MAX_ROLES : cl->n_roles;
     c->roles = rp_ctx_alloc(ctx, (size_t)(nr + 1) * sizeof *c->roles);
     for (int i = 0; i < nr; i++)
@@ -307,6 +308,8 @@ int id_whoami(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
     if (id_username_fold(cl->sub, name)) {
         int rc = id_store_user_by_name(ctx, name, &su);
         if (rc != 0 && rc != MDB_NOTFOUND)
+            return -1;
+        if (rc == 0 && id_line_manager(ctx, su->user) < 0)
             return -1;
         if (rc == 0)
             rep->user = su->user;
@@ -487,15 +490,9 @@ int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
 
     const User *u = ab->user;
     rp_claims_t c;
-    memset(&c, 0, sizeof c);
-    rp_strlcpy(c.sub, sub->user->username, sizeof c.sub);
+    id_claims_of(u, sub->user->username, &c);      /* the absent user's roles and limits */
     rp_strlcpy(c.on_behalf_of, u->username, sizeof c.on_behalf_of);
     rp_ulid_new_str(now_ms, c.jti);
-    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
-        rp_strlcpy(c.roles[c.n_roles++], u->roles[i], sizeof c.roles[0]);
-    rp_strlcpy(c.branch, u->branch, sizeof c.branch);
-    rp_strlcpy(c.unit, u->unit, sizeof c.unit);
-    rp_strlcpy(c.scope, id_scope_of(u->roles, u->n_roles), sizeof c.scope);
     c.iat = c.nbf = now_s;
     c.exp = now_s + left_s;
     char *jwt = rp_jwt_mint(&c, id_cfg.issuer_sk);
@@ -526,6 +523,47 @@ int id_act_as(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out
     rep->on_behalf_of = u->username;
     free(jwt);
     rp_info("identity: %s acts as delegate of %s (delegation %s)", c.sub, c.on_behalf_of, d->id);
+    *out = &rep->base;
+    return 0;
+}
+
+/* ---- RevokeToken ----
+ *
+ * An admin revokes one token by jti: for tokens minted offline, which no account
+ * change reaches. id_store_revoke_jti does the rest (the revoked set here, the
+ * token.revoked event for every other service). */
+
+#define S_MINT_TTL_MAX_S (30LL * 86400 + 60)    /* rapport token mint --ttl at most 30 d */
+
+int id_revoke_token(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const Rapport__Identity__V1__RevokeTokenRequest *in = (const Rapport__Identity__V1__RevokeTokenRequest *)in_;
+    if (id_caller_or_reply(ctx) < 0)
+        return -1;
+    int64_t now_s = id_wall_ms() / 1000;
+    size_t n = rp_str_empty(in->jti) ? 0 : strlen(in->jti);
+    bool ok = n > 0 && n < sizeof ((rp_claims_t *)0)->jti;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)in->jti[i] > ' ' && in->jti[i] != 0x7f;
+    if (!ok)
+        rp_reply_violation(ctx, "jti", "must be a token id: 1..39 characters, no spaces");
+    if (in->expires_at != 0 && (in->expires_at <= now_s || in->expires_at > now_s + 31LL * 86400))
+        rp_reply_violation(ctx, "expires_at", "must be 0 or a time (unix s) within the next 31 days");
+    if (!rp_str_empty(in->sub) && strlen(in->sub) > ID_USERNAME_MAX)
+        rp_reply_violation(ctx, "sub", "must be at most 63 bytes");
+    rp_len_or_reply(ctx, "reason", in->reason, 0, ID_REASON_MAX);
+    if (rp_ctx_failed(ctx))
+        return -1;
+    int64_t until = in->expires_at ? in->expires_at : now_s + S_MINT_TTL_MAX_S;
+    rp_ctx_set_subject(ctx, in->jti);
+    int r = id_store_revoke_jti(ctx, in->jti, until, rp_str_empty(in->sub) ? "" : in->sub, "admin_revoked");
+    if (r < 0)
+        return -1;
+    Rapport__Identity__V1__RevokeTokenReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
+    rapport__identity__v1__revoke_token_reply__init(rep);
+    rep->revoked = r == 1;
+    rep->until = until;
+    rp_info("identity: token %s revoked by %s", in->jti, rp_actor(rp_ctx_claims(ctx)));
     *out = &rep->base;
     return 0;
 }

@@ -2,8 +2,12 @@
  *
  * A failed request rolls back alone, so what a failure must leave behind lives
  * here, in the process, until the timer job id_guard_flush writes it:
- *  - failed attempts per username (known or not, so that a lock-out does not tell
- *    whether a user exists): RAPPORT_IDENTITY_LOCK_FAILURES failures within
+ *  - failed attempts per username (known or not, so that neither the slow-down nor
+ *    a lock-out tells whether a user exists). First it slows down: once
+ *    RAPPORT_IDENTITY_SLOW_AFTER failures (3) are counted within the window, the
+ *    next attempt must wait 2 s after the last failure, then 4 s, 8 s, ... (at
+ *    most the lock time); earlier attempts are refused before any password is
+ *    checked and are not counted. Then it locks: RAPPORT_IDENTITY_LOCK_FAILURES failures within
  *    RAPPORT_IDENTITY_LOCK_WINDOW_S lock the name for RAPPORT_IDENTITY_LOCK_S, at
  *    once; for an existing user the flush also stores locked_until in the user
  *    record (it survives a restart) and emits user.locked (audited);
@@ -32,6 +36,7 @@ typedef struct {
     char name[ID_USERNAME_MAX + 1];     /* "" = free slot */
     uint32_t failures;
     int64_t window_start, last_ms, locked_until;
+    int64_t last_fail_ms;               /* when the last counted failure came */
     char reqs[S_REQS][65];
     unsigned next_req;
     char lock_req[65];                  /* the request whose failure locked it */
@@ -94,6 +99,23 @@ int64_t id_guard_locked_until(const char *username, const char *req_id, int64_t 
     return e->locked_until;
 }
 
+int64_t id_guard_retry_after(const char *username, const char *req_id, int64_t now_ms)
+{
+    const s_entry_t *e = s_find(username);
+    if (!e || id_cfg.slow_after <= 0 || e->lifted || e->failures < (uint32_t)id_cfg.slow_after
+        || now_ms - e->window_start >= id_cfg.lock_window_s * 1000)
+        return 0;
+    for (int i = 0; i < S_REQS; i++)
+        if (req_id && e->reqs[i][0] && strcmp(e->reqs[i], req_id) == 0)
+            return 0;           /* a rerun of a counted failure answers as it did */
+    uint32_t shift = e->failures - (uint32_t)id_cfg.slow_after + 1;
+    int64_t wait_ms = (int64_t)1000 << (shift > 20 ? 20 : shift);
+    if (wait_ms > id_cfg.lock_s * 1000)
+        wait_ms = id_cfg.lock_s * 1000;
+    int64_t until = e->last_fail_ms + wait_ms;
+    return until > now_ms ? until - now_ms : 0;
+}
+
 bool id_guard_fail(const char *username, const char *req_id, int64_t now_ms, bool exists)
 {
     if (!username[0])
@@ -114,6 +136,7 @@ bool id_guard_fail(const char *username, const char *req_id, int64_t now_ms, boo
         e->window_start = now_ms;
     }
     e->failures++;
+    e->last_fail_ms = now_ms;
     if (e->failures < (uint32_t)id_cfg.lock_failures)
         return false;
     e->locked_until = now_ms + id_cfg.lock_s * 1000;

@@ -9,7 +9,14 @@
  * NOT_FOUND. Managing a user (disable, enable, roles) also needs the right to
  * grant every role they hold (id_may_grant), and is never done to oneself.
  *
- * DisableUser and a SetRoles that changes the set of roles end every live session
+ * CreateUser puts the user into a unit of the org tree (creating missing units,
+ * identity_org.c) and, with an order, is an appointment (user.appointed).
+ *
+ * Authority limits (CreateUser, SetLimits): an admin grants any; anyone else at
+ * most the limits their own token carries (id_limits_or_reply).
+ *
+ * DisableUser, a SetRoles that changes the set of roles and a SetLimits that
+ * changes the limits end every live session
  * of the user in the same transaction (id_store_revoke_user): refresh tokens
  * refused, access tokens revoked with token.revoked each, which every service
  * follows. EnableUser brings no session back.
@@ -26,13 +33,13 @@ typedef Rapport__Identity__V1__ListUsersRequest ListUsersRequest;
 typedef Rapport__Identity__V1__ListUsersReply ListUsersReply;
 typedef Rapport__Identity__V1__SetUserStateRequest SetUserStateRequest;
 typedef Rapport__Identity__V1__SetRolesRequest SetRolesRequest;
+typedef Rapport__Identity__V1__SetLimitsRequest SetLimitsRequest;
 typedef Rapport__Identity__V1__DelegateRequest DelegateRequest;
 typedef Rapport__Identity__V1__RevokeDelegationRequest RevokeDelegationRequest;
 typedef Rapport__Identity__V1__ListDelegationsRequest ListDelegationsRequest;
 typedef Rapport__Identity__V1__ListDelegationsReply ListDelegationsReply;
 
-/* s_text_or_reply - a required single-line text of at most max bytes. */
-static int s_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max)
+int id_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size_t max)
 {
     if (rp_len_or_reply(ctx, field, s, 1, max) < 0)
         return -1;
@@ -42,10 +49,8 @@ static int s_text_or_reply(rp_ctx_t *ctx, const char *field, const char *s, size
     return 0;
 }
 
-/* s_target_or_reply - load the user named in field, within the caller's reach;
- * with manage, also check the caller may manage them. */
-static int s_target_or_reply(rp_ctx_t *ctx, const char *field, const char *username, bool manage,
-                             StoredUser **out)
+int id_target_or_reply(rp_ctx_t *ctx, const char *field, const char *username, bool manage,
+                       StoredUser **out)
 {
     char name[ID_USERNAME_MAX + 1];
     if (!id_username_fold(username, name))
@@ -120,19 +125,24 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
         return -1;
     if (!id_username_valid(in->username))
         rp_reply_violation(ctx, "username", "must be 1..63 of a-z 0-9 . _ -, starting with a letter");
-    s_text_or_reply(ctx, "display_name", in->display_name, ID_DISPLAY_MAX);
+    id_text_or_reply(ctx, "display_name", in->display_name, ID_DISPLAY_MAX);
     id_roles_or_reply(ctx, "roles", in->roles, in->n_roles);
-    s_text_or_reply(ctx, "branch", in->branch, ID_BRANCH_MAX);
+    id_text_or_reply(ctx, "branch", in->branch, ID_BRANCH_MAX);
     if (!id_unit_valid(in->unit))
         rp_reply_violation(ctx, "unit", "must be an org path such as /hq/sales/g1 (<= 127 bytes)");
     if (!rp_str_empty(in->manager) && !id_username_valid(in->manager))
         rp_reply_violation(ctx, "manager", "is not a valid username");
+    OrgOrder *order = NULL;
+    if (in->order)
+        id_order_or_reply(ctx, "order", in->order, &order);
     const char *why = id_password_problem(in->username, in->password);
     if (why)
         rp_reply_violation(ctx, "password", "%s", why);
     if (rp_ctx_failed(ctx))
         return -1;
-    if (s_grants_or_reply(ctx, in->roles, in->n_roles) < 0)
+    if (s_grants_or_reply(ctx, in->roles, in->n_roles) < 0
+        || id_limits_or_reply(ctx, "limit_contract_value", in->limit_contract_value, "limit_discount_bp",
+                              in->limit_discount_bp) < 0)
         return -1;
     if (strcmp(cl->scope, "company") != 0
         && (strcmp(cl->scope, "unit") != 0 || !rp_unit_contains(cl->unit, in->unit)
@@ -148,6 +158,8 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
         return rp_reply_error(ctx, RP_ALREADY_EXISTS, "user %s exists already", in->username);
     }
     if (rc != MDB_NOTFOUND)
+        return -1;
+    if (id_manager_or_reply(ctx, "manager", in->manager, in->username) < 0)
         return -1;
 
     int64_t now = rp_ctx_now(ctx);
@@ -165,6 +177,8 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
     u->unit = in->unit;
     u->manager = in->manager;
     u->must_change_password = in->must_change_password;
+    u->limit_contract_value = in->limit_contract_value;
+    u->limit_discount_bp = in->limit_discount_bp;
     u->created_at = u->updated_at = now;
     u->created_by = rp_ctx_strdup(ctx, rp_actor(cl));
     u->password_changed_at = id_wall_ms();
@@ -175,7 +189,31 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
     if (id_hash_password_or_reply(ctx, in->password, hash) < 0)
         return -1;
     su->password_hash = rp_ctx_strdup(ctx, hash);
-    return s_write_user(ctx, su, "user.created", NULL, out);
+    /* Every user sits in a unit of the tree: a new unit (and any missing above it)
+     * is created with its first user. */
+    rp_ctx_set_subject(ctx, u->id);     /* the user, not a unit made on the way */
+    if (id_store_units_ensure(ctx, u->unit) < 0 || s_write_user(ctx, su, "user.created", NULL, out) < 0)
+        return -1;
+    return order ? id_emit_order(ctx, "user.appointed", u, NULL, u->unit, order) : 0;
+}
+
+void id_push(rp_ctx_t *ctx, void *vec_p, size_t *n, size_t *cap, void *item)
+{
+    void ***vec = vec_p;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        void **v = rp_ctx_alloc(ctx, c * sizeof *v);
+        if (*n)
+            memcpy(v, *vec, *n * sizeof *v);
+        *vec = v;
+        *cap = c;
+    }
+    (*vec)[(*n)++] = item;
+}
+
+uint32_t id_page_size(uint32_t asked, uint32_t def, uint32_t max)
+{
+    return asked == 0 ? def : asked > max ? max : asked;
 }
 
 /* ---- GetUser ---- */
@@ -184,7 +222,8 @@ int id_get_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **o
 {
     const GetUserRequest *in = (const GetUserRequest *)in_;
     StoredUser *su = NULL;
-    if (id_caller_or_reply(ctx) < 0 || s_target_or_reply(ctx, "username", in->username, false, &su) < 0)
+    if (id_caller_or_reply(ctx) < 0 || id_target_or_reply(ctx, "username", in->username, false, &su) < 0
+        || id_line_manager(ctx, su->user) < 0)
         return -1;
     *out = &su->user->base;
     return 0;
@@ -204,15 +243,9 @@ static int s_list_row(void *arg, User *u)
     s_list_t *l = arg;
     if (u->disabled && !l->include_disabled)
         return 0;
-    if (l->rep->n_users == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        User **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
-        if (l->rep->n_users)
-            memcpy(v, l->rep->users, l->rep->n_users * sizeof *v);
-        l->rep->users = v;
-        l->cap = cap;
-    }
-    l->rep->users[l->rep->n_users++] = u;
+    if (id_line_manager(l->ctx, u) < 0)
+        return -1;
+    id_push(l->ctx, &l->rep->users, &l->rep->n_users, &l->cap, u);
     return 1;
 }
 
@@ -222,8 +255,7 @@ int id_list_users(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage *
     const rp_claims_t *cl = rp_ctx_claims(ctx);
     if (id_caller_or_reply(ctx) < 0)
         return -1;
-    uint32_t size = in->page_size == 0 ? ID_PAGE_DEFAULT : in->page_size > ID_PAGE_MAX ? ID_PAGE_MAX
-                                                                                     : in->page_size;
+    uint32_t size = id_page_size(in->page_size, ID_PAGE_DEFAULT, ID_PAGE_MAX);
     ListUsersReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
     rapport__identity__v1__list_users_reply__init(rep);
     rep->next_page_token = (char *)"";
@@ -252,8 +284,11 @@ static int s_set_disabled(rp_ctx_t *ctx, const ProtobufCMessage *in_, bool disab
     const SetUserStateRequest *in = (const SetUserStateRequest *)in_;
     StoredUser *su = NULL;
     if (id_caller_or_reply(ctx) < 0 || rp_len_or_reply(ctx, "reason", in->reason, 0, ID_REASON_MAX) < 0
-        || s_target_or_reply(ctx, "username", in->username, true, &su) < 0)
+        || id_target_or_reply(ctx, "username", in->username, true, &su) < 0)
         return -1;
+    if (!disabled && su->user->dismissed)
+        return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "user %s was dismissed and stays disabled",
+                              su->user->username);
     if (su->user->disabled == disabled)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "user %s is %s already", su->user->username,
                               disabled ? "disabled" : "enabled");
@@ -282,7 +317,7 @@ int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     const SetRolesRequest *in = (const SetRolesRequest *)in_;
     StoredUser *su = NULL;
     if (id_caller_or_reply(ctx) < 0 || id_roles_or_reply(ctx, "roles", in->roles, in->n_roles) < 0
-        || s_target_or_reply(ctx, "username", in->username, true, &su) < 0
+        || id_target_or_reply(ctx, "username", in->username, true, &su) < 0
         || s_grants_or_reply(ctx, in->roles, in->n_roles) < 0)
         return -1;
     /* Tokens carry roles and scope: a new set ends every session, so that no
@@ -292,6 +327,26 @@ int id_set_roles(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     su->user->n_roles = in->n_roles;
     su->user->updated_at = rp_ctx_now(ctx);
     return s_write_user(ctx, su, "user.roles_changed", changed ? "roles_changed" : NULL, out);
+}
+
+/* ---- SetLimits ---- */
+
+int id_set_limits(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
+{
+    const SetLimitsRequest *in = (const SetLimitsRequest *)in_;
+    StoredUser *su = NULL;
+    if (id_caller_or_reply(ctx) < 0 || rp_len_or_reply(ctx, "reason", in->reason, 0, ID_REASON_MAX) < 0
+        || id_target_or_reply(ctx, "username", in->username, true, &su) < 0
+        || id_limits_or_reply(ctx, "contract_value", in->contract_value, "discount_bp", in->discount_bp) < 0)
+        return -1;
+    /* Tokens carry the limits: new ones end every session (as new roles do), so a
+     * lowered limit holds everywhere once token.revoked has spread. */
+    bool changed = su->user->limit_contract_value != in->contract_value
+                   || su->user->limit_discount_bp != in->discount_bp;
+    su->user->limit_contract_value = in->contract_value;
+    su->user->limit_discount_bp = in->discount_bp;
+    su->user->updated_at = rp_ctx_now(ctx);
+    return s_write_user(ctx, su, "user.limits_changed", changed ? "limits_changed" : NULL, out);
 }
 
 /* ---- Delegations ----
@@ -327,12 +382,12 @@ int id_delegate(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **o
     else if (in->until_ms - from > ID_DELEG_MAX_MS)
         rp_reply_violation(ctx, "until_ms", "the period must be at most 366 days");
     if (!rp_str_empty(in->note))
-        s_text_or_reply(ctx, "note", in->note, ID_REASON_MAX);
+        id_text_or_reply(ctx, "note", in->note, ID_REASON_MAX);
     if (rp_ctx_failed(ctx))
         return -1;
     StoredUser *ab = NULL, *sb = NULL;
-    if (s_target_or_reply(ctx, "absent", in->absent, true, &ab) < 0
-        || s_target_or_reply(ctx, "substitute", in->substitute, false, &sb) < 0)
+    if (id_target_or_reply(ctx, "absent", in->absent, true, &ab) < 0
+        || id_target_or_reply(ctx, "substitute", in->substitute, false, &sb) < 0)
         return -1;
     if (strcmp(ab->user->username, sb->user->username) == 0)
         return rp_reply_violation(ctx, "substitute", "must differ from the absent user");
@@ -385,7 +440,7 @@ int id_revoke_delegation(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMe
         return -1;
     if (rc == MDB_NOTFOUND || !rp_scope_sees(cl, ab->user->username, ab->user->unit))
         return rp_reply_error(ctx, RP_NOT_FOUND, "delegation %s not found", in->id);
-    if (s_target_or_reply(ctx, "absent", d->absent, true, &ab) < 0)
+    if (id_target_or_reply(ctx, "absent", d->absent, true, &ab) < 0)
         return -1;
     if (d->revoked)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "delegation %s is revoked already", d->id);
@@ -443,15 +498,7 @@ static int s_dlist_row(void *arg, StoredDelegation *sd)
                 return 0;
         }
     }
-    if (l->rep->n_delegations == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        Delegation **v = rp_ctx_alloc(l->ctx, cap * sizeof *v);
-        if (l->rep->n_delegations)
-            memcpy(v, l->rep->delegations, l->rep->n_delegations * sizeof *v);
-        l->rep->delegations = v;
-        l->cap = cap;
-    }
-    l->rep->delegations[l->rep->n_delegations++] = sd->delegation;
+    id_push(l->ctx, &l->rep->delegations, &l->rep->n_delegations, &l->cap, sd->delegation);
     return 1;
 }
 
@@ -467,8 +514,7 @@ int id_list_delegations(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
         rp_reply_violation(ctx, "substitute", "is not a valid username");
     if (rp_ctx_failed(ctx))
         return -1;
-    uint32_t size = in->page_size == 0 ? ID_PAGE_DEFAULT : in->page_size > ID_PAGE_MAX ? ID_PAGE_MAX
-                                                                                     : in->page_size;
+    uint32_t size = id_page_size(in->page_size, ID_PAGE_DEFAULT, ID_PAGE_MAX);
     ListDelegationsReply *rep = rp_ctx_alloc(ctx, sizeof *rep);
     rapport__identity__v1__list_delegations_reply__init(rep);
     rep->next_page_token = (char *)"";

@@ -7,6 +7,9 @@
  * The company-wide roles (director, finance, analyst, auditor, admin,
  * integration) are granted by an admin only, so nobody can raise a user (or
  * themselves, through a colleague) above what they hold.
+ *
+ * Authority limits follow the same idea: an admin grants any; anyone else at most
+ * the limits their own token carries.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -53,7 +56,8 @@ bool id_unit_valid(const char *unit)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)unit[i] <= ' ' || unit[i] == 0x7f)
             return false;
-    return strstr(unit, "//") == NULL;
+    /* "/hq/" would be "/hq" to rp_unit_contains but another key in the tree. */
+    return strstr(unit, "//") == NULL && (n == 1 || unit[n - 1] != '/');
 }
 
 /* Common passwords of 12 characters or more (the shorter ones fail on length),
@@ -121,18 +125,69 @@ static int s_rank(const char *role)
     return 0;
 }
 
+static bool s_is_admin(const rp_claims_t *c);
+
 bool id_may_grant(const rp_claims_t *caller, const char *role)
 {
+    if (s_is_admin(caller))
+        return true;
     int top = 0;
     for (int i = 0; i < caller->n_roles && i < RP_JWT_MAX_ROLES; i++) {
-        if (strcmp(caller->roles[i], "admin") == 0)
-            return true;
         int r = s_rank(caller->roles[i]);
         if (r > top)
             top = r;
     }
     int want = s_rank(role);
     return want > 0 && want < 5 && want < top;
+}
+
+/* s_is_admin - the claims hold role admin. */
+static bool s_is_admin(const rp_claims_t *c)
+{
+    for (int i = 0; i < c->n_roles && i < RP_JWT_MAX_ROLES; i++)
+        if (strcmp(c->roles[i], "admin") == 0)
+            return true;
+    return false;
+}
+
+int id_limits_or_reply(rp_ctx_t *ctx, const char *value_field, int64_t value, const char *bp_field,
+                       int32_t bp)
+{
+    if (value < 0 || value > ID_LIMIT_VALUE_MAX)
+        rp_reply_violation(ctx, value_field, "must be 0..10^15 minor units");
+    if (bp < 0 || bp > ID_LIMIT_BP_MAX)
+        rp_reply_violation(ctx, bp_field, "must be 0..10000 basis points");
+    if (rp_ctx_failed(ctx))
+        return -1;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    if (s_is_admin(cl))
+        return 0;
+    if (value > cl->limit_contract_value)
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED,
+                              "you may not grant a contract value above your own limit (%lld)",
+                              (long long)cl->limit_contract_value);
+    if (bp > cl->limit_discount_bp)
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED,
+                              "you may not grant a discount above your own limit (%d bp)",
+                              (int)cl->limit_discount_bp);
+    return 0;
+}
+
+void id_claims_of(const User *u, const char *sub, rp_claims_t *c)
+{
+    memset(c, 0, sizeof *c);
+    rp_strlcpy(c->sub, sub, sizeof c->sub);
+    for (size_t i = 0; i < u->n_roles && i < RP_JWT_MAX_ROLES; i++)
+        rp_strlcpy(c->roles[c->n_roles++], u->roles[i], sizeof c->roles[0]);
+    rp_strlcpy(c->branch, u->branch, sizeof c->branch);
+    rp_strlcpy(c->unit, u->unit, sizeof c->unit);
+    rp_strlcpy(c->scope, id_scope_of(u->roles, u->n_roles), sizeof c->scope);
+    /* Stored values were checked on the way in; clamp anyway, the signer asserts. */
+    c->limit_contract_value = u->limit_contract_value < 0 ? 0
+                              : u->limit_contract_value > ID_LIMIT_VALUE_MAX ? ID_LIMIT_VALUE_MAX
+                                                                             : u->limit_contract_value;
+    c->limit_discount_bp = u->limit_discount_bp < 0 ? 0
+                           : u->limit_discount_bp > ID_LIMIT_BP_MAX ? ID_LIMIT_BP_MAX : u->limit_discount_bp;
 }
 
 const char *id_scope_of(char *const *roles, size_t n)

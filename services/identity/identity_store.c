@@ -18,6 +18,12 @@
  *                 and the jti/exp of the access tokens ActAs issued under it)
  *   dlg_sub       substitute NUL absent NUL ULID  -> ""  (how ActAs finds the
  *                 caller's delegations; schema version 3)
+ *   keys          Z85 public key NUL              -> ClientKey (registered CURVE client
+ *                 keys, revoked ones too; the live ones are also in the platform
+ *                 table client_keys, which the ZAP handler reads: service_keys.c)
+ *   units         unit path NUL                   -> Unit  (the org tree: a prefix scan
+ *                 of a path is its subtree, parents first; schema version 4, whose
+ *                 migration creates the units of the users already stored)
  * A refresh token itself is never stored, only its hash; a password only as its
  * Argon2id string. Expired rows are kept for now (a sweep is future work); they
  * are refused by their expiry.
@@ -26,6 +32,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "identity.h"
+#include "rapport/clock.h"
 #include "rapport/log.h"
 #include "rapport/perm.h"
 #include "rapport/util.h"
@@ -33,6 +40,41 @@
 #define SU_DESC (&rapport__identity__v1__stored_user__descriptor)
 #define RR_DESC (&rapport__identity__v1__refresh_record__descriptor)
 #define SD_DESC (&rapport__identity__v1__stored_delegation__descriptor)
+#define UN_DESC (&rapport__identity__v1__unit__descriptor)
+#define CK_DESC (&rapport__identity__v1__client_key__descriptor)
+
+static int s_units_ensure_txn(MDB_txn *txn, MDB_dbi dbi, const char *path, const char *by, int64_t now,
+                              int (*created)(void *arg, Unit *u), void *arg);
+
+/* s_migrate_v4 - the units of every stored user (and their parents), without events. */
+static int s_migrate_v4(rp_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, rp_store_dbi(store, "ix_unit"), &cur) != 0)
+        return -1;
+    MDB_dbi units = rp_store_dbi(store, "units");
+    int64_t now = rp_clock_now_ms();
+    MDB_val k, v;
+    int rc, ret = 0;
+    char last[ID_UNIT_MAX + 2] = "";
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *unit = k.mv_data;       /* unit NUL username NUL */
+        size_t n = strnlen(unit, k.mv_size);
+        if (n == k.mv_size || n > ID_UNIT_MAX || strcmp(unit, last) == 0)
+            continue;
+        rp_strlcpy(last, unit, sizeof last);
+        if (!id_unit_valid(last)) {
+            rp_warn("identity: migration 4: user unit \"%s\" is not a unit path; skipped", last);
+            continue;
+        }
+        ret = s_units_ensure_txn(txn, units, last, "migration", now, NULL, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        ret = -1;
+    return ret;
+}
 
 static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
 {
@@ -78,6 +120,7 @@ const rp_table_t id_tables[] = {
     { "users", 0 }, { "refresh", 0 }, { "ix_username", 0 }, { "ix_unit", 0 },
     { "ix_family", 0 }, { "fam_jti", 0 }, { "jti_family", 0 }, { "revoked_jti", 0 },
     { "revoked_fam", 0 }, { "user_fam", 0 }, { "delegations", 0 }, { "dlg_sub", 0 },
+    { "units", 0 }, { "keys", 0 },
     { NULL, 0 }
 };
 
@@ -85,6 +128,7 @@ const rp_migration_t id_migrations[] = {
     { 1, "initial tables", s_migrate_v1 },
     { 2, "index refresh-token families by user", s_migrate_v2 },
     { 3, "delegations", s_migrate_v1 },     /* new, empty tables: created at open */
+    { 4, "the org tree: units of the stored users", s_migrate_v4 },
     { 0, NULL, NULL }
 };
 
@@ -694,4 +738,220 @@ static int s_revoke_delegated(rp_ctx_t *ctx, const char *username, const char *r
     }
     s_keys_free(&ids);
     return ret;
+}
+
+/* ---- the org tree ---- */
+
+int id_unit_parent(const char *path, char out[ID_UNIT_MAX + 1])
+{
+    out[0] = '\0';
+    if (strcmp(path, "/") == 0)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return -1;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n > ID_UNIT_MAX)
+        return -1;
+    memcpy(out, path, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int id_unit_kind_below(int parent_kind)
+{
+    switch (parent_kind) {
+    case RAPPORT__IDENTITY__V1__UNIT_KIND__UNIT_KIND_COMPANY:
+        return RAPPORT__IDENTITY__V1__UNIT_KIND__UNIT_KIND_BRANCH;
+    case RAPPORT__IDENTITY__V1__UNIT_KIND__UNIT_KIND_BRANCH:
+        return RAPPORT__IDENTITY__V1__UNIT_KIND__UNIT_KIND_DEPARTMENT;
+    default:
+        return RAPPORT__IDENTITY__V1__UNIT_KIND__UNIT_KIND_GROUP;
+    }
+}
+
+/* s_unit_key - the units key of path: the path, NUL-ended. */
+static void s_tree_key(rp_key_t *k, const char *path)
+{
+    rp_key_init(k);
+    rp_key_str(k, path);
+}
+
+/* s_units_ensure_txn - create path and every missing unit above it, with the
+ * default kinds and the last segment as name; created (may be NULL) gets each new
+ * unit, parents first (valid during the call). 0, -1 (created failed, a bad
+ * record) or an LMDB error. */
+static int s_units_ensure_txn(MDB_txn *txn, MDB_dbi dbi, const char *path, const char *by, int64_t now,
+                              int (*created)(void *arg, Unit *u), void *arg)
+{
+    char parent[ID_UNIT_MAX + 1];
+    int parent_kind = 0;
+    size_t n = strlen(path);
+    /* Each prefix ending before a '/' (and the root, and the path itself), in order. */
+    for (size_t end = 1; end <= n; end++) {
+        if (end > 1 && end < n && path[end] != '/')
+            continue;
+        char cur[ID_UNIT_MAX + 1];
+        memcpy(cur, path, end);
+        cur[end] = '\0';
+        rp_key_t k;
+        s_tree_key(&k, cur);
+        MDB_val key = rp_key_val(&k), v;
+        int rc = k.overflow ? -1 : mdb_get(txn, dbi, &key, &v);
+        if (rc == 0) {
+            Unit *u = rapport__identity__v1__unit__unpack(NULL, v.mv_size, v.mv_data);
+            if (!u)
+                return -1;
+            parent_kind = u->kind;
+            rapport__identity__v1__unit__free_unpacked(u, NULL);
+            continue;
+        }
+        if (rc != MDB_NOTFOUND)
+            return rc;
+        Unit u = RAPPORT__IDENTITY__V1__UNIT__INIT;
+        u.path = cur;
+        u.kind = end == 1 ? RAPPORT__IDENTITY__V1__UNIT_KIND__UNIT_KIND_COMPANY : id_unit_kind_below(parent_kind);
+        if (id_unit_parent(cur, parent) < 0)
+            return -1;
+        u.parent = parent;
+        u.name = end == 1 ? (char *)"company" : strrchr(cur, '/') + 1;
+        u.head = (char *)"";
+        u.created_at = u.updated_at = now;
+        u.created_by = (char *)by;
+        rc = rp_store_put_msg(txn, dbi, k.b, k.len, &u.base);
+        if (rc)
+            return rc;
+        if (created && created(arg, &u) < 0)
+            return -1;
+        parent_kind = u.kind;
+    }
+    return 0;
+}
+
+typedef struct {
+    rp_ctx_t *ctx;
+} s_ensure_t;
+
+static int s_unit_created(void *arg, Unit *u)
+{
+    s_ensure_t *e = arg;
+    return id_emit(e->ctx, "unit.created", u->path, &u->base);
+}
+
+int id_store_units_ensure(rp_ctx_t *ctx, const char *path)
+{
+    s_ensure_t e = { ctx };
+    int rc = s_units_ensure_txn(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "units"), path, rp_actor(rp_ctx_claims(ctx)),
+                                rp_ctx_now(ctx), s_unit_created, &e);
+    if (rc == 0)
+        return 0;
+    if (rc > 0)
+        return rp_reply_lmdb(ctx, rc, "units");
+    if (!rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "cannot create the units of %s", path);
+    return -1;
+}
+
+/* s_msg_get - the message of desc under the string key name in table, into the
+ * arena. 0, MDB_NOTFOUND or -1 (replied). */
+static int s_msg_get(rp_ctx_t *ctx, const char *table, const char *name, const ProtobufCMessageDescriptor *desc,
+                     ProtobufCMessage **out)
+{
+    rp_key_t k;
+    s_tree_key(&k, name);
+    if (k.overflow)
+        return MDB_NOTFOUND;
+    int rc = rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), k.b, k.len, desc, rp_ctx_allocator(ctx), out);
+    if (rc == MDB_NOTFOUND)
+        return rc;
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "a stored row of %s does not decode", table);
+    return rc ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+/* s_msg_put - m under the string key name in table. 0 or -1 (replied). */
+static int s_msg_put(rp_ctx_t *ctx, const char *table, const char *name, const ProtobufCMessage *m)
+{
+    rp_key_t k;
+    s_tree_key(&k, name);
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "key too long for %s", table);
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), k.b, k.len, m);
+    return rc ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+int id_store_unit_get(rp_ctx_t *ctx, const char *path, Unit **out)
+{
+    return s_msg_get(ctx, "units", path, UN_DESC, (ProtobufCMessage **)out);
+}
+
+int id_store_unit_put(rp_ctx_t *ctx, const Unit *u)
+{
+    return s_msg_put(ctx, "units", u->path, &u->base);
+}
+
+int id_store_key_get(rp_ctx_t *ctx, const char *public_key, ClientKey **out)
+{
+    return s_msg_get(ctx, "keys", public_key, CK_DESC, (ProtobufCMessage **)out);
+}
+
+int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck)
+{
+    return s_msg_put(ctx, "keys", ck->public_key, &ck->base);
+}
+
+/* A page of the messages of a table keyed by strings, those whose key lies
+ * within root (a unit path; NULL: every row). */
+typedef struct {
+    rp_ctx_t *ctx;
+    const char *table, *root;
+    const ProtobufCMessageDescriptor *desc;
+    id_msg_fn fn;
+    void *arg;
+} s_mpage_t;
+
+static int s_mpage_row(void *arg, const MDB_val *key, const MDB_val *val)
+{
+    s_mpage_t *p = arg;
+    const char *name = key->mv_data;
+    if (!memchr(name, '\0', key->mv_size) || (p->root && !rp_unit_contains(p->root, name)))
+        return 0;               /* "/hqx" under root "/hq" */
+    ProtobufCMessage *m = protobuf_c_message_unpack(p->desc, rp_ctx_allocator(p->ctx), val->mv_size, val->mv_data);
+    if (!m) {
+        rp_reply_error(p->ctx, RP_INTERNAL, "a stored row of %s does not decode", p->table);
+        return -1;
+    }
+    return p->fn(p->arg, m);
+}
+
+static int s_msg_page(rp_ctx_t *ctx, const char *table, const char *root, const ProtobufCMessageDescriptor *desc,
+                      const char *page_token, uint32_t limit, id_msg_fn fn, void *arg, char **next_token)
+{
+    rp_key_t lo;
+    rp_key_init(&lo);
+    if (root)
+        rp_key_strpfx(&lo, root);
+    s_mpage_t p = { ctx, table, root, desc, fn, arg };
+    char *tok = NULL;
+    *next_token = NULL;
+    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &lo, NULL, page_token, limit, 0, s_mpage_row, &p,
+                          &tok);
+    if (rc == 0 && tok)
+        *next_token = rp_ctx_strdup(ctx, tok);
+    free(tok);
+    if (rc == -1 && !rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
+    return rc;
+}
+
+int id_store_units_page(rp_ctx_t *ctx, const char *root, const char *page_token, uint32_t limit, id_msg_fn fn,
+                        void *arg, char **next_token)
+{
+    return s_msg_page(ctx, "units", root, UN_DESC, page_token, limit, fn, arg, next_token);
+}
+
+int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_msg_fn fn, void *arg,
+                       char **next_token)
+{
+    return s_msg_page(ctx, "keys", NULL, CK_DESC, page_token, limit, fn, arg, next_token);
 }

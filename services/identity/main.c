@@ -8,6 +8,8 @@
  *   RAPPORT_IDENTITY_LOCK_FAILURES  failed logins that lock an account, 1..100 (5)
  *   RAPPORT_IDENTITY_LOCK_WINDOW_S  ... counted within this many s, 1..86400   (900)
  *   RAPPORT_IDENTITY_LOCK_S         how long the lock lasts, s, 1..86400        (900)
+ *   RAPPORT_IDENTITY_SLOW_AFTER     failures after which each next attempt waits
+ *                                   2 s, 4 s, 8 s... after the last, 0..100 (3; 0: off)
  *
  * Passwords are hashed with Argon2id at libsodium's INTERACTIVE limits (64 MiB,
  * 2 passes; ~50-100 ms here). The loop is single-threaded, so every login stalls
@@ -40,6 +42,7 @@ static const rp_method_t s_methods[] = {
     { "DisableUser",    id_disable_user,    RP_WRITE, "identity.users.write" },
     { "EnableUser",     id_enable_user,     RP_WRITE, "identity.users.write" },
     { "SetRoles",       id_set_roles,       RP_WRITE, "identity.users.write" },
+    { "SetLimits",      id_set_limits,      RP_WRITE, "identity.users.write" },
     { "ChangePassword", id_change_password, RP_WRITE_SECRET, RP_PUBLIC },
     { "ResetPassword",  id_reset_password,  RP_WRITE_SECRET, "identity.passwords.reset" },
     { "Login",          id_login,           RP_WRITE_SECRET, RP_PUBLIC },
@@ -51,6 +54,16 @@ static const rp_method_t s_methods[] = {
     { "RevokeDelegation", id_revoke_delegation, RP_WRITE, "identity.users.write" },
     { "ListDelegations", id_list_delegations, RP_READ, "identity.self" },
     { "ActAs",          id_act_as,          RP_WRITE_SECRET, "identity.self" },
+    { "AddUnit",        id_add_unit,        RP_WRITE, "identity.org.write" },
+    { "GetUnit",        id_get_unit,        RP_READ,  "identity.org.read" },
+    { "ListUnits",      id_list_units,      RP_READ,  "identity.org.read" },
+    { "SetUnitHead",    id_set_unit_head,   RP_WRITE, "identity.org.write" },
+    { "MoveUser",       id_move_user,       RP_WRITE, "identity.org.write" },
+    { "DismissUser",    id_dismiss_user,    RP_WRITE, "identity.org.write" },
+    { "RegisterKey",    id_register_key,    RP_WRITE, "identity.keys.write" },
+    { "RevokeKey",      id_revoke_key,      RP_WRITE, "identity.keys.write" },
+    { "ListKeys",       id_list_keys,       RP_READ,  "identity.keys.read" },
+    { "RevokeToken",    id_revoke_token,    RP_WRITE, "identity.tokens.revoke" },
     { NULL, NULL, RP_READ, NULL }
 };
 
@@ -94,7 +107,7 @@ static int s_on_open(rp_service_t *svc, rp_store_t *store)
 
 static const rp_service_def_t s_def = {
     .name = "identity",
-    .summary = "users, password logins, roles, access and refresh tokens, JWKS",
+    .summary = "users, the org tree, password logins, roles, access and refresh tokens, JWKS, client keys",
     .descriptor = &rapport__identity__v1__identity__descriptor,
     .methods = s_methods,
     .tables = id_tables,
@@ -125,7 +138,8 @@ int main(int argc, char **argv)
         || rp_config_int("RAPPORT_IDENTITY_REFRESH_TTL", 7 * 86400, 300, 90 * 86400, &id_cfg.refresh_ttl_s) < 0
         || rp_config_int("RAPPORT_IDENTITY_LOCK_FAILURES", 5, 1, 100, &id_cfg.lock_failures) < 0
         || rp_config_int("RAPPORT_IDENTITY_LOCK_WINDOW_S", 900, 1, 86400, &id_cfg.lock_window_s) < 0
-        || rp_config_int("RAPPORT_IDENTITY_LOCK_S", 900, 1, 86400, &id_cfg.lock_s) < 0)
+        || rp_config_int("RAPPORT_IDENTITY_LOCK_S", 900, 1, 86400, &id_cfg.lock_s) < 0
+        || rp_config_int("RAPPORT_IDENTITY_SLOW_AFTER", 3, 0, 100, &id_cfg.slow_after) < 0)
         return 2;
     s_keys_dir = s_keys_arg(argc, argv);
     int rc = rp_service_main(argc, argv, &s_def);

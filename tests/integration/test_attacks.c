@@ -74,6 +74,7 @@
 #define TIMEOUT 10000
 #define SILENCE_MS 1500                     /* how long "no reply" is waited for */
 #define LOCK_FAILURES 5                     /* RAPPORT_IDENTITY_LOCK_FAILURES default */
+#define SLOW_STEP_MS (10 * 1000)            /* longer than the slow-down's waits before a lock */
 #define MSG_BAD_LOGIN "invalid username or password"
 #define MSG_LOCKED "account locked, try again later"
 
@@ -1128,7 +1129,8 @@ static void s_lock_audited(const row_t *r, const snap_t *a, const char *user, co
               "identity's audit chain has no %s record for the lock of %s", r->want_audit, user);
 }
 
-/* A password-guessing loop: after LOCK_FAILURES wrong passwords the account is
+/* A password-guessing loop: after 3 wrong passwords it slows down (the next
+ * attempt, even the right password, must wait), after LOCK_FAILURES the account is
  * locked; even the right password fails for the lock time (15 minutes, on
  * identity's test clock) and works after it; the lock is an event and in the audit
  * chain. */
@@ -1142,6 +1144,12 @@ static void s_row_guess(const row_t *r)
     for (int i = 0; i < LOCK_FAILURES; i++) {
         int rc = s_login(user, WRONG_PW, NULL, NULL, &st);
         s_expect("a wrong password", rc, &st, RP_UNAUTHENTICATED, MSG_BAD_LOGIN);
+        if (i == 2) {                       /* it slows down before it locks */
+            rc = s_login(user, PW, NULL, NULL, &st);
+            CHECK(rc == RP_RESOURCE_EXHAUSTED, "the right password right after 3 wrong ones: %s %s (want "
+                  "RESOURCE_EXHAUSTED: slowed down)", rp_code_name(rc), st.message);
+        }
+        s_clock_advance(SLOW_STEP_MS);      /* past the slow-down before the lock */
     }
     TokenPair *tp = NULL;
     int rc = s_login(user, PW, NULL, &tp, &st);
@@ -1188,6 +1196,7 @@ static void s_row_guess_one_id(const row_t *r)
         CHECK(rc != RP_OK, "a wrong password logged in");
         evaluated += rc == RP_UNAUTHENTICATED && rp_streq(st.message, MSG_BAD_LOGIN);
         locked += rc == RP_UNAUTHENTICATED && rp_streq(st.message, MSG_LOCKED);
+        s_clock_advance(SLOW_STEP_MS);
     }
     TokenPair *tp = NULL;
     int rc = s_login(user, PW, id, &tp, &st);
@@ -1218,6 +1227,7 @@ static void s_row_guess_lock_id(const row_t *r)
     for (int i = 0; i < LOCK_FAILURES - 1; i++) {
         int rc = s_login(user, WRONG_PW, NULL, NULL, &st);
         s_expect("wrong password", rc, &st, RP_UNAUTHENTICATED, MSG_BAD_LOGIN);
+        s_clock_advance(SLOW_STEP_MS);
     }
     char id[64];
     snprintf(id, sizeof id, "atk-lock-id-%u", F.seq);

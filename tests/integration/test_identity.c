@@ -29,7 +29,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
-#include "harness.h"
+#include "harness_identity.h"
 #include "rapport/keys.h"
 #include "rapport/status.h"
 #include "rapport/util.h"
@@ -40,6 +40,8 @@
 #define M(name) "rapport.identity.v1.Identity/" name
 #define PW "tangerine-Orbit-42"          /* meets the policy */
 #define TIMEOUT 10000
+#define ID_BAD "invalid username or password"
+#define SLOW_STEP_MS (10 * 1000)         /* longer than any slow-down before a lock (4 s) */
 
 typedef Rapport__Identity__V1__User User;
 typedef Rapport__Identity__V1__TokenPair TokenPair;
@@ -594,6 +596,7 @@ static void test_lockout(void **state)
             rp_suite_print_log(S, "identity");
             fail_msg("failure %d: %s", i + 1, ST.message);
         }
+        s_clock_advance(SLOW_STEP_MS);  /* past the slow-down (test_slow_down) */
     }
     /* locked: even the right password is refused */
     s_expect(s_login("lk.anna", PW, NULL), RP_UNAUTHENTICATED, "locked");
@@ -612,22 +615,71 @@ static void test_lockout(void **state)
     protobuf_c_message_free_unpacked(&u->base, NULL);
 
     /* an unknown name locks the same way, so a lock-out does not tell who exists */
-    for (int i = 0; i < 5; i++)
-        s_login("lk.ghost", "wrong-password-1", NULL);
+    for (int i = 0; i < 5; i++) {
+        s_expect(s_login("lk.ghost", "wrong-password-1", NULL), RP_UNAUTHENTICATED, "ghost failure");
+        s_clock_advance(SLOW_STEP_MS);
+    }
     s_expect(s_login("lk.ghost", "wrong-password-1", NULL), RP_UNAUTHENTICATED, "ghost locked");
     assert_string_equal(ST.message, "account locked, try again later");
 
-    /* still locked a little before the end, unlocked after it */
-    s_clock_advance(14 * 60 * 1000);
+    /* still locked a little before the end, unlocked after it (the loops above
+     * moved the clock 60 s since the lock) */
+    s_clock_advance(13 * 60 * 1000);
     s_expect(s_login("lk.anna", PW, NULL), RP_UNAUTHENTICATED, "still locked");
     s_clock_advance(61 * 1000);
     s_expect(s_login("lk.anna", PW, NULL), RP_OK, "unlocked");
     /* failures outside the window do not add up */
-    for (int i = 0; i < 4; i++)
-        s_login("lk.anna", "wrong-password-1", NULL);
+    for (int i = 0; i < 4; i++) {
+        s_expect(s_login("lk.anna", "wrong-password-1", NULL), RP_UNAUTHENTICATED, "failure in the window");
+        s_clock_advance(SLOW_STEP_MS);
+    }
     s_clock_advance(16 * 60 * 1000);
     s_login("lk.anna", "wrong-password-1", NULL);
     s_expect(s_login("lk.anna", PW, NULL), RP_OK, "window ended");
+}
+
+/* Slow down, then lock: after 3 failures each attempt must wait 2 s, then 4 s after
+ * the last failure; earlier attempts (even with the right password, even through
+ * ChangePassword) answer RESOURCE_EXHAUSTED with the wait, are not counted, and
+ * the same happens to a name no user has. */
+static void test_slow_down(void **state)
+{
+    (void)state;
+    s_user("sd.anna", "manager", "/hq/sales/g1");
+    static const struct {
+        const char *name, *user, *password;
+        int64_t advance_ms;             /* the test clock moves this much first */
+        int want_code;
+        const char *want_message;
+    } rows[] = {
+        { "failure_1", "sd.anna", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "failure_2", "sd.anna", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "failure_3", "sd.anna", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "right_password_too_soon", "sd.anna", PW, 0, RP_RESOURCE_EXHAUSTED, "too many failed attempts, try again in 2 s" },
+        { "still_too_soon", "sd.anna", "wrong-password-1", 1000, RP_RESOURCE_EXHAUSTED, "too many failed attempts, try again in 1 s" },
+        { "failure_4_after_2s", "sd.anna", "wrong-password-1", 1000, RP_UNAUTHENTICATED, ID_BAD },
+        { "then_4s", "sd.anna", PW, 3000, RP_RESOURCE_EXHAUSTED, "too many failed attempts, try again in 1 s" },
+        { "right_after_4s", "sd.anna", PW, 1000, RP_OK, NULL },
+        { "counting_starts_again", "sd.anna", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "ghost_1", "sd.ghost", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "ghost_2", "sd.ghost", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "ghost_3", "sd.ghost", "wrong-password-1", 0, RP_UNAUTHENTICATED, ID_BAD },
+        { "ghost_too_soon", "sd.ghost", "wrong-password-1", 0, RP_RESOURCE_EXHAUSTED, "too many failed attempts, try again in 2 s" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].advance_ms)
+            s_clock_advance(rows[i].advance_ms);
+        int code = s_login(rows[i].user, rows[i].password, NULL);
+        if (code != rows[i].want_code || (rows[i].want_message && strcmp(ST.message, rows[i].want_message) != 0))
+            fail_msg("%s: want %s \"%s\", got %s \"%s\"", rows[i].name, rp_code_name(rows[i].want_code),
+                     rows[i].want_message ? rows[i].want_message : "", rp_code_name(code), ST.message);
+    }
+    /* ChangePassword checks the old password through the same guard. */
+    s_login("sd.anna", "wrong-password-1", NULL);
+    s_login("sd.anna", "wrong-password-1", NULL);
+    s_expect(s_change("sd.anna", PW, "violet-Harbour-77"), RP_RESOURCE_EXHAUSTED, "change while slowed down");
+    s_clock_advance(2000);
+    s_expect(s_change("sd.anna", PW, "violet-Harbour-77"), RP_OK, "change after the wait");
 }
 
 static void test_refresh_rotation_and_replay(void **state)
@@ -930,8 +982,10 @@ static void test_reset_keeps_pending_lock(void **state)
     (void)state;
     s_user("rl.anna", "manager", "/hq/sales/g1");
     uint64_t seq0 = rp_suite_last_seq(S, "identity");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
         s_expect(s_login("rl.anna", "wrong-password-1", NULL), RP_UNAUTHENTICATED, "failure");
+        s_clock_advance(SLOW_STEP_MS);
+    }
     s_reset_t r = { rp_suite_client(S, "identity", rp_suite_admin_token(S)), -1 };
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, s_reset_run, &r), 0);
@@ -1065,26 +1119,7 @@ static void test_migration_finds_old_sessions(void **state)
     s_expect(s_login("mg.anna", PW, &tp), RP_OK, "login");
     assert_int_equal(rp_suite_kill(S, "identity", SIGTERM), 0);
 
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/identity", rp_suite_dir(S));
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi ix, meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "user_fam", 0, &ix), 0);
-    MDB_stat st;
-    assert_int_equal(mdb_stat(txn, ix, &st), 0);
-    assert_true(st.ms_entries >= 1);
-    assert_int_equal(mdb_drop(txn, ix, 0), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    uint8_t v1[4] = { 0, 0, 0, 1 };
-    MDB_val k = { strlen("schema_version"), (void *)"schema_version" }, v = { sizeof v1, v1 };
-    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    rp_it_store_downgrade(S, "identity", "user_fam", 1);
 
     const char *envv[] = { "RAPPORT_TEST_CLOCK=1", NULL };
     rp_suite_start(S, "identity", envv);
@@ -1122,6 +1157,7 @@ int main(void)
         cmocka_unit_test(test_reset_forces_change),
         cmocka_unit_test(test_events_carry_no_secret),
         cmocka_unit_test(test_lockout),
+        cmocka_unit_test(test_slow_down),
         cmocka_unit_test(test_reset_keeps_pending_lock),
         cmocka_unit_test(test_migration_finds_old_sessions),
     };

@@ -4,8 +4,8 @@
  * A real rapport-identity and a real rapport-leads run in one suite; leads follows
  * identity's token.revoked events with the skeleton's built-in durable consumer
  * (service_revoke.c), as in test_revocation.c. For each change that must end a
- * user's sessions -- DisableUser, SetRoles, ChangePassword, ResetPassword -- a
- * user logs in, uses the token on leads (OK), the change is made; within 2 seconds
+ * user's sessions -- DisableUser, SetRoles, SetLimits, ChangePassword, ResetPassword --
+ * a user logs in, uses the token on leads (OK), the change is made; within 2 seconds
  * leads answers UNAUTHENTICATED for that token, and identity refuses the old
  * refresh token. Undoing the change (enabling the user, changing the temporary
  * password) brings neither back, and a fresh login works on leads.
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
-#include "harness.h"
+#include "harness_identity.h"
 #include "rapport/clock.h"
 #include "rapport/status.h"
 #include "rapport/util.h"
@@ -134,35 +134,13 @@ s_change(const char *user, const char *old_pw, const char *new_pw)
     return s_call(ANON, IM("ChangePassword"), &in.base, NULL, NULL);
 }
 
-/* s_leads_code - the status of a ListByOwner on leads with token. */
 static int
 s_leads_code(const char *token, const char *owner)
 {
-    rp_client_t *c = rp_suite_client(S, "leads", token);
-    Rapport__Leads__V1__ListByOwnerRequest rq = RAPPORT__LEADS__V1__LIST_BY_OWNER_REQUEST__INIT;
-    rq.owner = (char *) owner;
-    rp_call_status_t st;
-    int code = rp_client_call(c, NULL, "rapport.leads.v1.Leads/ListByOwner", &rq.base, NULL, NULL, &st, TIMEOUT);
-    rp_client_destroy(&c);
-    return code;
+    return rp_it_leads_code(S, token, owner);
 }
 
-/* s_leads_refuses_us - how long leads took to answer UNAUTHENTICATED for token
- * (polled every 20 ms for up to 5 s), -1 when it never did. */
-static int64_t
-s_leads_refuses_us(const char *token, const char *owner)
-{
-    int64_t t0 = rp_clock_mono_us();
-    while (rp_clock_mono_us() - t0 < 5000000) {
-        if (s_leads_code(token, owner) == RP_UNAUTHENTICATED)
-            return rp_clock_mono_us() - t0;
-        struct timespec ts = { 0, 20 * 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
-
-enum { CH_DISABLE, CH_ROLES, CH_CHANGE, CH_RESET };
+enum { CH_DISABLE, CH_ROLES, CH_LIMITS, CH_CHANGE, CH_RESET };
 
 static void
 test_account_changes_reach_leads(void **state)
@@ -178,6 +156,7 @@ test_account_changes_reach_leads(void **state)
     } rows[] = {
         { "disable", "rv.dis", CH_DISABLE, RP_UNAUTHENTICATED, RP_UNAUTHENTICATED, RP_OK, PW },
         { "roles_changed", "rv.rol", CH_ROLES, RP_UNAUTHENTICATED, RP_UNAUTHENTICATED, RP_OK, PW },
+        { "limits_changed", "rv.lim", CH_LIMITS, RP_UNAUTHENTICATED, RP_UNAUTHENTICATED, RP_OK, PW },
         { "password_changed", "rv.chg", CH_CHANGE, RP_UNAUTHENTICATED, RP_UNAUTHENTICATED, RP_OK, PW_NEW },
         { "password_reset", "rv.rst", CH_RESET, RP_UNAUTHENTICATED, RP_UNAUTHENTICATED, RP_OK, PW_NEW },
     };
@@ -206,6 +185,14 @@ test_account_changes_reach_leads(void **state)
             rc = s_call(ADMIN, IM("SetRoles"), &in.base, NULL, NULL);
             break;
         }
+        case CH_LIMITS: {               /* any change of limits, a raise too */
+            Rapport__Identity__V1__SetLimitsRequest in = RAPPORT__IDENTITY__V1__SET_LIMITS_REQUEST__INIT;
+            in.username = (char *) u;
+            in.contract_value = 100000;
+            in.discount_bp = 250;
+            rc = s_call(ADMIN, IM("SetLimits"), &in.base, NULL, NULL);
+            break;
+        }
         case CH_CHANGE:
             rc = s_change(u, PW, PW_NEW);
             break;
@@ -219,7 +206,7 @@ test_account_changes_reach_leads(void **state)
         }
         s_expect(rc, RP_OK, row, "the change");
 
-        int64_t took_us = s_leads_refuses_us(tp->access_token, u);
+        int64_t took_us = rp_it_leads_refuses_us(S, tp->access_token, u);
         if (took_us < 0 || took_us > 2000000)
             fail_msg("%s: leads refused the old token after %lld us (want < 2 s)", row, (long long) took_us);
         s_expect(s_leads_code(tp->access_token, u), rows[i].want_leads_code, row, "leads after the change");
@@ -252,11 +239,67 @@ test_account_changes_reach_leads(void **state)
     }
 }
 
+/* A token minted offline (unknown to identity) revoked by its jti: by an admin
+ * only, refused by leads within 2 s and by identity at once; again changes nothing. */
+static void
+test_minted_token_revoked(void **state)
+{
+    (void) state;
+    char *tok = rp_suite_token(S, "mint.ann", "manager", "hq", "/hq/sales/g1", NULL, 3600);
+    assert_int_equal(rp_it_leads_code(S, tok, "mint.ann"), RP_OK);
+    Rapport__Identity__V1__WhoAmIReply *w = rp_it_whoami(S, tok);
+    assert_non_null(w);
+    char jti[64];
+    rp_strlcpy(jti, w->claims->jti, sizeof jti);
+    rapport__identity__v1__who_am_ireply__free_unpacked(w, NULL);
+
+    char *dir = rp_suite_token(S, "mint.dir", "director", "hq", "/", NULL, 600);
+    static const struct { const char *name, *jti; int64_t until; int by_dir; int want; } rows[] = {
+        { "director_may_not", NULL, 0, 1, RP_PERMISSION_DENIED },
+        { "bad_jti", "has space", 0, 0, RP_INVALID_ARGUMENT },
+        { "until_past", NULL, 1000, 0, RP_INVALID_ARGUMENT },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        Rapport__Identity__V1__RevokeTokenRequest in = RAPPORT__IDENTITY__V1__REVOKE_TOKEN_REQUEST__INIT;
+        in.jti = (char *) (rows[i].jti ? rows[i].jti : jti);
+        in.expires_at = rows[i].until;
+        int code = rp_it_call(S, "identity", rows[i].by_dir ? dir : rp_suite_admin_token(S), IM("RevokeToken"),
+                              &in.base, NULL, NULL, NULL);
+        if (code != rows[i].want)
+            fail_msg("%s: want %s, got %s", rows[i].name, rp_code_name(rows[i].want), rp_code_name(code));
+    }
+    assert_int_equal(rp_it_leads_code(S, tok, "mint.ann"), RP_OK);
+
+    rp_cli_run_t r = rp_suite_cli(S, rp_suite_admin_token(S), NULL,
+                                  (const char *const[]) { "--json", "token", "revoke", jti, "--sub", "mint.ann",
+                                                          "--reason", "lost laptop", NULL });
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"revoked\": true"));
+    rp_cli_run_free(&r);
+    assert_null(rp_it_whoami(S, tok));
+    int64_t took_us = rp_it_leads_refuses_us(S, tok, "mint.ann");
+    if (took_us < 0 || took_us > 2000000)
+        fail_msg("leads refused the revoked minted token after %lld us (want < 2 s)", (long long) took_us);
+    print_message("a minted token revoked by jti reached leads in %lld ms\n", (long long) took_us / 1000);
+    Rapport__Identity__V1__RevokeTokenRequest again = RAPPORT__IDENTITY__V1__REVOKE_TOKEN_REQUEST__INIT;
+    again.jti = jti;
+    Rapport__Identity__V1__RevokeTokenReply *rep = NULL;
+    assert_int_equal(rp_it_call(S, "identity", rp_suite_admin_token(S), IM("RevokeToken"), &again.base,
+                                &rapport__identity__v1__revoke_token_reply__descriptor, (ProtobufCMessage **) &rep,
+                                NULL),
+                     RP_OK);
+    assert_false(rep->revoked);
+    rapport__identity__v1__revoke_token_reply__free_unpacked(rep, NULL);
+    free(dir);
+    free(tok);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_changes_reach_leads),
+        cmocka_unit_test(test_minted_token_revoked),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

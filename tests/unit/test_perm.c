@@ -22,7 +22,8 @@ static const char *s_all_perms[] = {
     "accounts.export", "accounts.export.approve", "accounts.erase",
     "contracts.read", "contracts.write", "contracts.sign", "contracts.approve",
     "events.replay", "audit.read", "system.health", "system.metrics", "system.clock",
-    "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset", NULL
+    "identity.self", "identity.users.read", "identity.users.write", "identity.passwords.reset",
+    "identity.org.read", "identity.org.write", "identity.keys.read", "identity.keys.write", "identity.tokens.revoke", NULL
 };
 
 /* s_claims - claims for a list of up to 3 roles. */
@@ -73,16 +74,16 @@ static const struct {
     const char *want_perms;     /* space-separated, exactly what the role has */
     const char *want_scope;
 } s_matrix[] = {
-    { "manager", "leads.read leads.write leads.import leads.report accounts.read accounts.write accounts.contacts.read accounts.import accounts.export contracts.read contracts.write contracts.sign identity.self system.health", "own" },
-    { "senior_manager", "leads.read leads.write leads.import leads.report accounts.read accounts.write accounts.contacts.read accounts.import accounts.export contracts.read contracts.write contracts.sign identity.self system.health", "own" },
-    { "head_of_group", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign identity.self identity.users.read identity.users.write system.health", "unit" },
-    { "head_of_department", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign contracts.approve identity.self identity.users.read identity.users.write system.health", "unit" },
-    { "branch_head", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign contracts.approve identity.self identity.users.read identity.users.write system.health", "unit" },
-    { "director", "leads.read leads.write leads.assign leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign contracts.approve events.replay audit.read identity.self identity.users.read identity.users.write system.health", "company" },
-    { "finance", "leads.read leads.report accounts.read accounts.contacts.read contracts.read identity.self system.health", "company" },
-    { "analyst", "leads.read leads.report events.replay accounts.read accounts.export contracts.read identity.self system.health", "company" },
-    { "auditor", "leads.read audit.read events.replay accounts.read contracts.read identity.self identity.users.read system.health", "company" },
-    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset", "company" },
+    { "manager", "leads.read leads.write leads.import leads.report accounts.read accounts.write accounts.contacts.read accounts.import accounts.export contracts.read contracts.write contracts.sign identity.self system.health identity.org.read", "own" },
+    { "senior_manager", "leads.read leads.write leads.import leads.report accounts.read accounts.write accounts.contacts.read accounts.import accounts.export contracts.read contracts.write contracts.sign identity.self system.health identity.org.read", "own" },
+    { "head_of_group", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign identity.self identity.users.read identity.users.write system.health identity.org.read identity.org.write", "unit" },
+    { "head_of_department", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign contracts.approve identity.self identity.users.read identity.users.write system.health identity.org.read identity.org.write", "unit" },
+    { "branch_head", "leads.read leads.write leads.assign leads.import leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.import accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign contracts.approve identity.self identity.users.read identity.users.write system.health identity.org.read identity.org.write", "unit" },
+    { "director", "leads.read leads.write leads.assign leads.report accounts.read accounts.write accounts.assign accounts.contacts.read accounts.export accounts.export.approve accounts.erase contracts.read contracts.write contracts.sign contracts.approve events.replay audit.read identity.self identity.users.read identity.users.write system.health identity.org.read identity.org.write", "company" },
+    { "finance", "leads.read leads.report accounts.read accounts.contacts.read contracts.read identity.self system.health identity.org.read", "company" },
+    { "analyst", "leads.read leads.report events.replay accounts.read accounts.export contracts.read identity.self system.health identity.org.read", "company" },
+    { "auditor", "leads.read audit.read events.replay accounts.read contracts.read identity.self identity.users.read system.health identity.org.read identity.keys.read", "company" },
+    { "admin", "system.health system.metrics system.clock audit.read events.replay identity.self identity.users.read identity.users.write identity.passwords.reset identity.org.read identity.org.write identity.keys.read identity.keys.write identity.tokens.revoke", "company" },
     { "integration", "events.replay system.health system.metrics identity.self", "company" },
 };
 

@@ -169,6 +169,13 @@ int rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Prot
  * token it revokes (its own methods, System ones included, then refuse it at once);
  * other services learn revocations from identity's token.revoked events. 0 or -1. */
 int rp_ctx_revoke(rp_ctx_t *ctx, const char *jti, int64_t exp_s);
+/* rp_ctx_client_key - let the CURVE client key public_key (Z85, 40 characters;
+ * name labels it) into this service's ZAP handler (allow) or stop letting it in,
+ * in the request's transaction (the table client_keys, which outlives restarts);
+ * new connections see it at once. Identity calls it for the keys it registers and
+ * revokes; every other service follows identity's key.* events. 0 or -1 (replied;
+ * a malformed key is INTERNAL: validate it first). */
+int rp_ctx_client_key(rp_ctx_t *ctx, const char *public_key, const char *name, bool allow);
 /* rp_ctx_serial - a number unique to each request this process received, the same
  * when the skeleton runs a request's handler again (a group of writes rolled back
  * and replayed one by one); for handlers that count attempts in memory. */
