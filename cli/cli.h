@@ -330,6 +330,10 @@ json_t *cli_engine_bad(const cli_args_t *a, const char *fmt, ...) __attribute__(
 /* cli_engine_enum / _money - the JSON of an enum value or a Money given to --flag. */
 json_t *cli_engine_enum(const cli_args_t *a, const char *flag, const ProtobufCEnumDescriptor *d, const char *text);
 json_t *cli_engine_money(const cli_args_t *a, const char *flag, const char *text);
+/* cli_engine_percent / _date - the JSON of a percentage ("2.5", "2.5%": basis points)
+ * or a date (YYYY-MM-DD: a rapport.v1.Date) given to --flag, for a kind's parser. */
+json_t *cli_engine_percent(const cli_args_t *a, const char *flag, const char *text);
+json_t *cli_engine_date(const cli_args_t *a, const char *flag, const char *text);
 /* cli_engine_trim - s without leading and trailing white space (in place). */
 char *cli_engine_trim(char *s);
 /* cli_engine_set - put v (stolen) at path ("company.name") of obj, making the objects
@@ -359,6 +363,12 @@ extern cli_cmd_t cli_timeline_cmds[];
 extern cli_cmd_t cli_portfolio_cmds[];
 extern cli_cmd_t cli_export_cmds[];
 void cli_accounts_init(void);
+/* The contracts commands (cli_contracts.c): quotes, contracts and orders, built from
+ * their tables by cli_contracts_init. */
+extern cli_cmd_t cli_quotes_cmds[];
+extern cli_cmd_t cli_contracts_cmds[];
+extern cli_cmd_t cli_orders_cmds[];
+void cli_contracts_init(void);
 
 /* The identity commands (cli_login.c, cli_users.c). */
 extern const cli_cmd_t cli_login_cmds[];
