@@ -552,7 +552,7 @@ static int s_merge(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
 {
     bool quote = strcmp(call->method->name, "ReviseQuote") == 0;
     bool draft = strcmp(call->method->name, "Draft") == 0;
-    bool no_ref = cli_flag_set(a, "no-referral-clause");
+    bool no_ref = !quote && cli_flag_set(a, "no-referral-clause");    /* contract terms only */
     json_t *over = json_object_get(call->req, "terms");
     if (no_ref && json_object_get(over, "referral_clause"))
         return cli_usage_error(a, "--no-referral-clause: cannot be combined with --referral-clause");
