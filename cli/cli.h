@@ -230,6 +230,14 @@ typedef struct {
 } cli_eflag_t;
 
 #define CLI_EFLAG_END { NULL, NULL, NULL, 0, NULL }
+/* The flags most command groups share: the idempotency key of a write, and the
+ * paging of a list. */
+#define CLI_EFLAG_REQUEST_ID \
+    { "request-id", "ULID", NULL, CLI_F_REQUEST_ID, "idempotency key: a retry with the same id changes nothing twice" }
+#define CLI_EFLAG_PAGING \
+    { "page-size",  "N",     NULL, CLI_F_PAGING, "rows per page, 1..500 (default 50)" }, \
+    { "page-token", "TOKEN", NULL, CLI_F_PAGING, "continue where a previous page ended" }, \
+    { "all",        NULL,    NULL, CLI_F_PAGING, "follow the pages to the end" }
 
 /* A kind of flag of one engine (CLI_F_CUSTOM + i): the field it fits and its parser,
  * which returns the JSON value of one text, or NULL after a usage error. */
@@ -297,6 +305,18 @@ typedef struct {
     cli_cmd_t *cmds;            /* nrows + 1: filled by cli_engine_init */
     cli_flag_t (*flags)[CLI_MAX_FLAGS + 1];     /* nrows: the same */
 } cli_engine_t;
+
+/* CLI_ENGINE_GROUP - define the command table var (for main.c's s_groups) of the
+ * group `name` made of the cli_erow_t array rows on service svc_name (cli_connect's
+ * name) with descriptor svc and kinds (an array, or NULL with nkinds 0), and its
+ * engine var##_engine for cli_engine_init. */
+#define CLI_ENGINE_GROUP(var, rows_, name, svc_name, svc_, kinds_, nkinds_) \
+    cli_cmd_t var[sizeof rows_ / sizeof rows_[0] + 1]; \
+    static cli_flag_t var##_flags[sizeof rows_ / sizeof rows_[0]][CLI_MAX_FLAGS + 1]; \
+    static const cli_engine_t var##_engine = { \
+        .group = name, .service = svc_name, .svc = svc_, .rows = rows_, \
+        .nrows = sizeof rows_ / sizeof rows_[0], .kinds = kinds_, .nkinds = nkinds_, \
+        .cmds = var, .flags = var##_flags }
 
 /* A call as the engine built it from the command line. */
 struct cli_ecall {

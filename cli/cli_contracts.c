@@ -35,11 +35,8 @@ typedef Rapport__Contracts__V1__Contract Contract;
 #define K_ITEM      (CLI_F_CUSTOM + 3)  /* an OrderItem: DESCRIPTION,QUANTITY,UNIT */
 
 #define C_END CLI_EFLAG_END
-#define C_REQUEST_ID_FLAG { "request-id", "ULID", NULL, CLI_F_REQUEST_ID, "idempotency key: a retry with the same id changes nothing twice" }
-#define C_PAGE_FLAGS \
-    { "page-size",  "N",     NULL, CLI_F_PAGING, "rows per page, 1..500 (default 50)" }, \
-    { "page-token", "TOKEN", NULL, CLI_F_PAGING, "continue where a previous page ended" }, \
-    { "all",        NULL,    NULL, CLI_F_PAGING, "follow the pages to the end" }
+#define C_REQUEST_ID_FLAG CLI_EFLAG_REQUEST_ID
+#define C_PAGE_FLAGS CLI_EFLAG_PAGING
 
 static const cli_eflag_t s_write_flags[] = { C_REQUEST_ID_FLAG, C_END };
 static const cli_eflag_t s_list_flags[] = {
@@ -804,14 +801,9 @@ static int s_show(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
 
 /* ---- main.c's view of the tables ---- */
 
-#define C_N(table) (sizeof table / sizeof table[0])
 #define C_GROUP(var, table, name) \
-    cli_cmd_t var[C_N(table) + 1]; \
-    static cli_flag_t var##_flags[C_N(table)][CLI_MAX_FLAGS + 1]; \
-    static const cli_engine_t var##_engine = { \
-        .group = name, .service = "contracts", .svc = &rapport__contracts__v1__contracts__descriptor, \
-        .rows = table, .nrows = C_N(table), .kinds = s_kinds, .nkinds = C_N(s_kinds), \
-        .cmds = var, .flags = var##_flags }
+    CLI_ENGINE_GROUP(var, table, name, "contracts", &rapport__contracts__v1__contracts__descriptor, \
+                     s_kinds, sizeof s_kinds / sizeof s_kinds[0])
 
 C_GROUP(cli_quotes_cmds, s_quote_rows, "quotes");
 C_GROUP(cli_contracts_cmds, s_contract_rows, "contracts");

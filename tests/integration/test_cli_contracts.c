@@ -21,38 +21,12 @@
  */
 #define _GNU_SOURCE
 #include "test_contracts.h"
-#include <jansson.h>
 
 #define RUN(p, ...) rp_suite_cli(TC.suite, TC.tok[p], NULL, (const char *const[]) { __VA_ARGS__, NULL })
 
 /* ---- helpers ---- */
 
-static json_t *s_json(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text ? text : "", 0, &e);
-    if (!j)
-        fail_msg("not JSON (%s): %s", e.text, text ? text : "(null)");
-    return j;
-}
-
-/* s_ok_json - the CLI as person p with --json prepended; asserts exit 0; stdout parsed. */
-static json_t *s_ok_json(int p, const char *const *args)
-{
-    const char *argv[48] = { "--json" };
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    rp_cli_run_t r = rp_suite_cli(TC.suite, TC.tok[p], NULL, argv);
-    if (r.status != 0)
-        fail_msg("rapport %s %s: exit %d: %s", args[0], args[1] ? args[1] : "", r.status, r.err);
-    json_t *j = s_json(r.out);
-    rp_cli_run_free(&r);
-    return j;
-}
-
-#define OK_JSON(p, ...) s_ok_json((p), (const char *const[]) { __VA_ARGS__, NULL })
+#define OK_JSON(p, ...) rp_suite_cli_json(TC.suite, TC.tok[p], (const char *const[]) { __VA_ARGS__, NULL })
 
 static const char *s_str(json_t *j, const char *path)
 {
@@ -363,7 +337,7 @@ static void test_approval_chain(void **state)
     s_expect(r, 1, NULL);
     r = rp_suite_cli(TC.suite, TC.tok[P_FIN], NULL, (const char *const[]) { "--json", "contracts", "verify", num, NULL });
     assert_int_equal(r.status, 1);
-    json_t *v = s_json(r.out);
+    json_t *v = rp_test_json(r.out);
     assert_false(json_is_true(json_object_get(v, "valid")));
     assert_string_equal(s_str(v, "stored_hash"), hash);
     json_decref(v);
