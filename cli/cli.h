@@ -235,6 +235,14 @@ typedef struct {
 } cli_eflag_t;
 
 #define CLI_EFLAG_END { NULL, NULL, NULL, 0, NULL }
+/* The flags most command groups share: the idempotency key of a write, and the
+ * paging of a list. */
+#define CLI_EFLAG_REQUEST_ID \
+    { "request-id", "ULID", NULL, CLI_F_REQUEST_ID, "idempotency key: a retry with the same id changes nothing twice" }
+#define CLI_EFLAG_PAGING \
+    { "page-size",  "N",     NULL, CLI_F_PAGING, "rows per page, 1..500 (default 50)" }, \
+    { "page-token", "TOKEN", NULL, CLI_F_PAGING, "continue where a previous page ended" }, \
+    { "all",        NULL,    NULL, CLI_F_PAGING, "follow the pages to the end" }
 
 /* A kind of flag of one engine (CLI_F_CUSTOM + i): the field it fits and its parser,
  * which returns the JSON value of one text, or NULL after a usage error. */
@@ -303,6 +311,18 @@ typedef struct {
     cli_flag_t (*flags)[CLI_MAX_FLAGS + 1];     /* nrows: the same */
 } cli_engine_t;
 
+/* CLI_ENGINE_GROUP - define the command table var (for main.c's s_groups) of the
+ * group `name` made of the cli_erow_t array rows on service svc_name (cli_connect's
+ * name) with descriptor svc and kinds (an array, or NULL with nkinds 0), and its
+ * engine var##_engine for cli_engine_init. */
+#define CLI_ENGINE_GROUP(var, rows_, name, svc_name, svc_, kinds_, nkinds_) \
+    cli_cmd_t var[sizeof rows_ / sizeof rows_[0] + 1]; \
+    static cli_flag_t var##_flags[sizeof rows_ / sizeof rows_[0]][CLI_MAX_FLAGS + 1]; \
+    static const cli_engine_t var##_engine = { \
+        .group = name, .service = svc_name, .svc = svc_, .rows = rows_, \
+        .nrows = sizeof rows_ / sizeof rows_[0], .kinds = kinds_, .nkinds = nkinds_, \
+        .cmds = var, .flags = var##_flags }
+
 /* A call as the engine built it from the command line. */
 struct cli_ecall {
     const cli_engine_t *engine;
@@ -335,6 +355,10 @@ json_t *cli_engine_bad(const cli_args_t *a, const char *fmt, ...) __attribute__(
 /* cli_engine_enum / _money - the JSON of an enum value or a Money given to --flag. */
 json_t *cli_engine_enum(const cli_args_t *a, const char *flag, const ProtobufCEnumDescriptor *d, const char *text);
 json_t *cli_engine_money(const cli_args_t *a, const char *flag, const char *text);
+/* cli_engine_percent / _date - the JSON of a percentage ("2.5", "2.5%": basis points)
+ * or a date (YYYY-MM-DD: a rapport.v1.Date) given to --flag, for a kind's parser. */
+json_t *cli_engine_percent(const cli_args_t *a, const char *flag, const char *text);
+json_t *cli_engine_date(const cli_args_t *a, const char *flag, const char *text);
 /* cli_engine_trim - s without leading and trailing white space (in place). */
 char *cli_engine_trim(char *s);
 /* cli_engine_set - put v (stolen) at path ("company.name") of obj, making the objects
@@ -369,6 +393,12 @@ extern cli_cmd_t cli_timeline_cmds[];
 extern cli_cmd_t cli_portfolio_cmds[];
 extern cli_cmd_t cli_export_cmds[];
 void cli_accounts_init(void);
+/* The contracts commands (cli_contracts.c): quotes, contracts and orders, built from
+ * their tables by cli_contracts_init. */
+extern cli_cmd_t cli_quotes_cmds[];
+extern cli_cmd_t cli_contracts_cmds[];
+extern cli_cmd_t cli_orders_cmds[];
+void cli_contracts_init(void);
 
 /* The identity commands (cli_login.c, cli_users.c). */
 extern const cli_cmd_t cli_login_cmds[];

@@ -24,11 +24,8 @@
 #include "rapport/accounts/v1/accounts.pb-c.h"
 
 #define A_END CLI_EFLAG_END
-#define A_REQUEST_ID_FLAG { "request-id", "ULID", NULL, CLI_F_REQUEST_ID, "idempotency key: a retry with the same id changes nothing twice" }
-#define A_PAGE_FLAGS \
-    { "page-size",  "N",     NULL, CLI_F_PAGING, "rows per page, 1..500 (default 50)" }, \
-    { "page-token", "TOKEN", NULL, CLI_F_PAGING, "continue where a previous page ended" }, \
-    { "all",        NULL,    NULL, CLI_F_PAGING, "follow the pages to the end" }
+#define A_REQUEST_ID_FLAG CLI_EFLAG_REQUEST_ID
+#define A_PAGE_FLAGS CLI_EFLAG_PAGING
 
 static const cli_eflag_t s_write_flags[] = { A_REQUEST_ID_FLAG, A_END };
 static const cli_eflag_t s_page_flags[] = { A_PAGE_FLAGS, A_END };
@@ -620,13 +617,8 @@ static const cli_erow_t s_export_rows[] = {
 
 /* ---- main.c's view of the tables ---- */
 
-#define A_N(table) (sizeof table / sizeof table[0])
 #define A_GROUP(var, table, name) \
-    cli_cmd_t var[A_N(table) + 1]; \
-    static cli_flag_t var##_flags[A_N(table)][CLI_MAX_FLAGS + 1]; \
-    static const cli_engine_t var##_engine = { \
-        .group = name, .service = "accounts", .svc = &rapport__accounts__v1__accounts__descriptor, \
-        .rows = table, .nrows = A_N(table), .cmds = var, .flags = var##_flags }
+    CLI_ENGINE_GROUP(var, table, name, "accounts", &rapport__accounts__v1__accounts__descriptor, NULL, 0)
 
 A_GROUP(cli_clients_cmds, s_client_rows, "clients");
 A_GROUP(cli_contacts_cmds, s_contact_rows, "contacts");

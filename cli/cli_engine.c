@@ -203,6 +203,20 @@ static int s_percent_bp(const char *s, uint32_t *bp)
     return 0;
 }
 
+json_t *cli_engine_percent(const cli_args_t *a, const char *flag, const char *text)
+{
+    uint32_t bp;
+    if (s_percent_bp(text, &bp) != 0)
+        return cli_engine_bad(a, "--%s: must be a percentage from 0 to 100 with at most two decimals, got '%s'",
+                              flag, text);
+    return json_integer(bp);
+}
+
+json_t *cli_engine_date(const cli_args_t *a, const char *flag, const char *text)
+{
+    return s_date(a, flag, text);
+}
+
 /* s_value - the JSON of one value of flag f, which sets field fd. */
 static json_t *s_value(const cli_engine_t *e, const cli_args_t *a, const cli_eflag_t *f,
                        const ProtobufCFieldDescriptor *fd, const char *text)
@@ -230,10 +244,7 @@ static json_t *s_value(const cli_engine_t *e, const cli_args_t *a, const cli_efl
     case CLI_F_MONEY:
         return cli_engine_money(a, f->name, text);
     case CLI_F_PERCENT:
-        if (s_percent_bp(text, &u) != 0)
-            return cli_engine_bad(a, "--%s: must be a percentage from 0 to 100 with at most two decimals, got '%s'",
-                                  f->name, text);
-        return json_integer(u);
+        return cli_engine_percent(a, f->name, text);
     }
     return NULL;
 }

@@ -29,10 +29,7 @@
 
 #define S_END CLI_EFLAG_END
 #define S_REQUEST_ID_FLAG { "request-id", "ULID", NULL, CLI_F_REQUEST_ID, "idempotency key" }
-#define S_PAGE_FLAGS \
-    { "page-size",  "N",     NULL, CLI_F_PAGING, "rows per page, 1..500 (default 50)" }, \
-    { "page-token", "TOKEN", NULL, CLI_F_PAGING, "continue where a previous page ended" }, \
-    { "all",        NULL,    NULL, CLI_F_PAGING, "follow the pages to the end" }
+#define S_PAGE_FLAGS CLI_EFLAG_PAGING
 
 /* The lead fields of create and update; their paths are update_mask paths. */
 #define S_LEAD_FLAGS(REQUIRED) \

@@ -42,6 +42,9 @@ static const cli_group_t s_groups[] = {
     { "portfolio", "a manager's clients, last contact, open tasks", cli_portfolio_cmds },
     { "import", "bulk imports from CSV files",                      cli_import_cmds },
     { "export", "audited exports of the client base",               cli_export_cmds },
+    { "quotes", "commercial offers (rapport.contracts.v1.Contracts)", cli_quotes_cmds },
+    { "contracts", "contracts: approval, signature, documents, renewals", cli_contracts_cmds },
+    { "orders", "orders under active contracts, hand-offs, deliveries", cli_orders_cmds },
     { NULL, NULL, NULL }
 };
 
@@ -677,5 +680,6 @@ int main(int argc, char **argv)
     cli_users_init();
     cli_delegate_init();
     cli_accounts_init();
+    cli_contracts_init();
     return s_run(argc, argv);
 }

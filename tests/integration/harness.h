@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include "rapport/client.h"
 #include "rapport/consumer.h"
 #include "rapport/jwt.h"
@@ -82,6 +83,12 @@ void rp_cli_run_free(rp_cli_run_t *r);
  * (stdin empty, stdout and stderr the test's); then its exit status. */
 pid_t rp_suite_cli_spawn(rp_suite_t *self, const char *token, const char *const *args);
 int rp_suite_cli_wait(pid_t pid);
+
+/* rp_test_json - text parsed as JSON (json_decref); fails the test when it is not. */
+json_t *rp_test_json(const char *text);
+/* rp_suite_cli_json - run `rapport --json args...` (harness_cli.c); fails the test
+ * unless it exits 0 with JSON on stdout; that JSON (json_decref). */
+json_t *rp_suite_cli_json(rp_suite_t *self, const char *token, const char *const *args);
 
 /* ---- additions (service-agnostic helpers over the System methods) ---- */
 

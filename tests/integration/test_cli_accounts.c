@@ -40,32 +40,7 @@ static char *s_analyst;     /* analyst: reads the company, contact details maske
 
 /* ---- helpers ---- */
 
-static json_t *s_json(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text ? text : "", 0, &e);
-    if (!j)
-        fail_msg("not JSON (%s): %s", e.text, text ? text : "(null)");
-    return j;
-}
-
-/* s_ok_json - run the CLI with --json prepended; assert exit 0; the parsed stdout. */
-static json_t *s_ok_json(const char *token, const char *const *args)
-{
-    const char *argv[40] = { "--json" };
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    rp_cli_run_t r = rp_suite_cli(s_suite, token, NULL, argv);
-    if (r.status != 0)
-        fail_msg("rapport %s %s: exit %d: %s", args[0], args[1] ? args[1] : "", r.status, r.err);
-    json_t *j = s_json(r.out);
-    rp_cli_run_free(&r);
-    return j;
-}
-
-#define OK_JSON(token, ...) s_ok_json((token), (const char *const[]) { __VA_ARGS__, NULL })
+#define OK_JSON(token, ...) rp_suite_cli_json(s_suite, (token), (const char *const[]) { __VA_ARGS__, NULL })
 
 static const char *s_str(json_t *j, const char *key)
 {
@@ -450,7 +425,7 @@ static void test_import(void **state)
 
     rp_cli_run_t r = RUN(s_alice, "--json", "import", "clients", path, "--report", report);
     assert_int_equal(r.status, 1);
-    json_t *j = s_json(r.out);
+    json_t *j = rp_test_json(r.out);
     assert_int_equal(json_integer_value(json_object_get(j, "rows")), 8);
     assert_int_equal(json_integer_value(json_object_get(j, "created")), 2);
     assert_int_equal(json_integer_value(json_object_get(j, "contacts_created")), 2);
@@ -567,7 +542,7 @@ static void test_export(void **state)
     r = RUN(s_bob, "export", "clients", "--format", "json", "--tier", "key");
     assert_int_equal(r.status, 0);
     assert_int_equal(s_lines(r.out), 1);
-    json_t *j = s_json(r.out);
+    json_t *j = rp_test_json(r.out);
     json_decref(j);
     assert_non_null(strstr(r.out, "Export Alpha"));
     rp_cli_run_free(&r);

@@ -34,6 +34,7 @@
 #include "harness.h"
 #include "rapport/clock.h"
 #include "rapport/status.h"
+#include "rapport/store.h"
 #include "rapport/ulid.h"
 #include "rapport/util.h"
 #include "rapport/contracts/v1/contracts.pb-c.h"
@@ -349,6 +350,37 @@ TC_FN TContract *tc_wait_status(const char *id, int want)
     }
     fail_msg("contract %s never reached status %d", id, want);
     return NULL;
+}
+
+/* tc_tamper - with contracts stopped, change the byte `at` bytes into the first
+ * occurrence of needle in contract id's stored record to `to` (straight in its LMDB). */
+TC_FN void tc_tamper(const char *id, const char *needle, size_t at, char to)
+{
+    char *path = rp_sprintf("%s/data/contracts", rp_suite_dir(TC.suite));
+    static const rp_migration_t any[] = { { 1, "contracts", NULL }, { 0, NULL, NULL } };
+    static const rp_table_t tables[] = { { "contracts", 0 }, { NULL, 0 } };
+    rp_store_t *st = rp_store_open(path, tables, any, 0);
+    assert_non_null(st);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, 0, &txn), 0);
+    rp_ulid_t u;
+    assert_int_equal(rp_ulid_parse(id, &u), 0);
+    MDB_val k = { RP_ULID_LEN, u.b }, v;
+    MDB_dbi dbi = rp_store_dbi(st, "contracts");
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    uint8_t *copy = rp_malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    size_t n = strlen(needle), i = 0;
+    while (i + n <= v.mv_size && memcmp(copy + i, needle, n) != 0)
+        i++;
+    assert_true(i + n <= v.mv_size && at < n);
+    copy[i + at] = to;
+    MDB_val nv = { v.mv_size, copy };
+    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    free(copy);
+    rp_store_destroy(&st);
+    free(path);
 }
 
 #endif

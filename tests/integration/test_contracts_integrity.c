@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <czmq.h>
 #include <sodium.h>
-#include "rapport/store.h"
 
 #define WINDOW 32
 #define CYCLES 3
@@ -169,36 +168,6 @@ static void test_numbers_gapless_kill9(void **state)
     free(G.tok);
 }
 
-/* s_tamper - with contracts stopped, change one byte of the special terms stored
- * in contract id's record. */
-static void s_tamper(const char *id)
-{
-    char *path = rp_sprintf("%s/data/contracts", rp_suite_dir(TC.suite));
-    static const rp_migration_t any[] = { { 1, "contracts", NULL }, { 0, NULL, NULL } };
-    static const rp_table_t tables[] = { { "contracts", 0 }, { NULL, 0 } };
-    rp_store_t *st = rp_store_open(path, tables, any, 0);
-    assert_non_null(st);
-    MDB_txn *txn;
-    assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, 0, &txn), 0);
-    rp_ulid_t u;
-    assert_int_equal(rp_ulid_parse(id, &u), 0);
-    MDB_val k = { RP_ULID_LEN, u.b }, v;
-    MDB_dbi dbi = rp_store_dbi(st, "contracts");
-    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-    uint8_t *copy = rp_malloc(v.mv_size);
-    memcpy(copy, v.mv_data, v.mv_size);
-    const char *needle = "Volume bonus of 2 %";
-    uint8_t *at = memmem(copy, v.mv_size, needle, strlen(needle));
-    assert_non_null(at);
-    at[16] = '9';               /* "of 2 %" becomes "of 9 %" */
-    MDB_val nv = { v.mv_size, copy };
-    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    free(copy);
-    rp_store_destroy(&st);
-    free(path);
-}
-
 static void test_signature(void **state)
 {
     (void)state;
@@ -242,7 +211,7 @@ static void test_signature(void **state)
 
     /* one byte changed while the service is stopped */
     assert_int_equal(rp_suite_kill(TC.suite, "contracts", SIGTERM), 0);
-    s_tamper(c->id);
+    tc_tamper(c->id, "Volume bonus of 2 %", 16, '9');     /* "of 2 %" becomes "of 9 %" */
     rp_suite_start_following(TC.suite, "contracts", "leads", TC_ENV);
     tc_clients();
     g.id = c->number;
