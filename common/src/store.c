@@ -46,12 +46,18 @@ s_page_key_default(void)
     }
 }
 
+/* rp_store_dbi is called for every table a request touches, by name: a small
+ * direct-mapped cache keyed by the name's address (callers pass string literals)
+ * skips the linear search; a hit is confirmed with strcmp, so any pointer works. */
+#define S_DBI_CACHE 64
+
 struct rp_store {
     MDB_env *env;
     size_t map_size;
     uint32_t schema_version;
     size_t n_tables;
     struct { char *name; MDB_dbi dbi; } tables[RP_STORE_MAX_TABLES];
+    struct { const char *name; uint8_t table; } dbi_cache[S_DBI_CACHE];
 };
 
 /* s_open_table - open (creating) one named database in txn and remember it. */
@@ -235,9 +241,19 @@ rp_store_env(rp_store_t *self)
 MDB_dbi
 rp_store_dbi(rp_store_t *self, const char *name)
 {
-    for (size_t i = 0; i < self->n_tables; i++)
-        if (strcmp(self->tables[i].name, name) == 0)
+    size_t slot = ((uintptr_t) name >> 3 ^ (uintptr_t) name >> 9) % S_DBI_CACHE;
+    /* Relaxed atomics: threads may share a store; a torn pair fails the strcmp. */
+    if (__atomic_load_n(&self->dbi_cache[slot].name, __ATOMIC_RELAXED) == name) {
+        size_t i = __atomic_load_n(&self->dbi_cache[slot].table, __ATOMIC_RELAXED);
+        if (i < self->n_tables && strcmp(self->tables[i].name, name) == 0)
             return self->tables[i].dbi;
+    }
+    for (size_t i = 0; i < self->n_tables; i++)
+        if (strcmp(self->tables[i].name, name) == 0) {
+            __atomic_store_n(&self->dbi_cache[slot].name, name, __ATOMIC_RELAXED);
+            __atomic_store_n(&self->dbi_cache[slot].table, (uint8_t) i, __ATOMIC_RELAXED);
+            return self->tables[i].dbi;
+        }
     assert(!"rp_store_dbi: table was not declared");
     abort();
 }
