@@ -164,6 +164,8 @@ void svc_ctx_destroy(rp_ctx_t **ctx_p);
 void svc_ctx_clear_outcome(rp_ctx_t *ctx);
 /* svc_ctx_reset - ready for the next request, keeping the arena's first chunk. */
 void svc_ctx_reset(rp_ctx_t *ctx);
+/* svc_ctx_cat - parts[0..n) (n <= 8) concatenated, in ctx's arena. */
+char *svc_ctx_cat(rp_ctx_t *ctx, size_t n, const char *const *parts);
 /* svc_pack_reply - build the packed Reply for ctx (out on success) in its arena. */
 void svc_pack_reply(rp_ctx_t *ctx, const ProtobufCMessage *out);
 /* svc_send - route ctx's reply back to the client that asked. */

@@ -91,7 +91,7 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
         rp_idem_digest(ctx->route->full, ctx->req->body.data, ctx->req->body.len, ctx->digest);
     /* Request ids are the caller's: the same id from another user is another
      * request, and can never be answered with someone else's reply. */
-    ctx->idem_key = rp_ctx_sprintf(ctx, "%s/%s", ctx->claims.sub, ctx->req->id);
+    ctx->idem_key = svc_ctx_cat(ctx, 3, (const char *[]) { ctx->claims.sub, "/", ctx->req->id });
     ctx->prepared = rp_arena_mark(&ctx->arena);
     return 0;
 }
