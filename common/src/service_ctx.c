@@ -38,6 +38,8 @@ svc_ctx_clear_outcome(rp_ctx_t *ctx)
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
     ctx->revokes = NULL;
+    ctx->body = NULL;
+    ctx->body_len = 0;
     ctx->reply = NULL;
     ctx->reply_len = 0;
     ctx->has_reply = false;
@@ -182,8 +184,25 @@ rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject)
     ctx->subject = rp_ctx_strdup(ctx, subject);
 }
 
+uint8_t *
+rp_ctx_pack(rp_ctx_t *ctx, const ProtobufCMessage *msg, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *p = rp_arena_alloc(&ctx->arena, *len ? *len : 1);
+    protobuf_c_message_pack(msg, p);
+    return p;
+}
+
+void
+rp_ctx_reply_packed(rp_ctx_t *ctx, const uint8_t *data, size_t len)
+{
+    ctx->body = data ? data : (const uint8_t *) "";
+    ctx->body_len = data ? len : 0;
+}
+
 int
-rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg)
+rp_ctx_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
+                   const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len)
 {
     rp_service_t *svc = ctx->svc;
     assert(ctx->txn && "rp_ctx_emit outside a write");
@@ -201,11 +220,10 @@ rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobuf
     ev.branch = ctx->claims.branch;
     ev.actor = ctx->claims.sub;
     ev.on_behalf_of = ctx->claims.on_behalf_of;
-    if (msg) {
-        ev.data.len = protobuf_c_message_get_packed_size(msg);
-        ev.data.data = rp_arena_alloc(&ctx->arena, ev.data.len);
-        protobuf_c_message_pack(msg, ev.data.data);
-        ev.dataschema = svc_ctx_cat(ctx, 2, (const char *[]) { "proto:", msg->descriptor->name });
+    if (desc) {
+        ev.data.len = len;
+        ev.data.data = (uint8_t *) data;
+        ev.dataschema = svc_ctx_cat(ctx, 2, (const char *[]) { "proto:", desc->name });
     }
     s_pending_event_t *pe = rp_arena_alloc(&ctx->arena, sizeof *pe);
     pe->type = ev.type;
@@ -219,6 +237,14 @@ rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobuf
     if (!ctx->subject && subject)
         ctx->subject = rp_ctx_strdup(ctx, subject);
     return 0;
+}
+
+int
+rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg)
+{
+    size_t len = 0;
+    uint8_t *data = msg ? rp_ctx_pack(ctx, msg, &len) : NULL;
+    return rp_ctx_emit_packed(ctx, type, subject, msg ? msg->descriptor : NULL, data, len);
 }
 
 /* ------------------------------------------------------------------ errors */
@@ -412,6 +438,9 @@ svc_pack_reply(rp_ctx_t *ctx, const ProtobufCMessage *out)
         reply.body.len = protobuf_c_message_get_packed_size(out);
         reply.body.data = rp_arena_alloc(&ctx->arena, reply.body.len);
         protobuf_c_message_pack(out, reply.body.data);
+    } else if (ctx->code == RP_OK && ctx->body) {
+        reply.body.len = ctx->body_len;
+        reply.body.data = (uint8_t *) ctx->body;
     }
     ctx->reply_len = protobuf_c_message_get_packed_size(&reply.base);
     ctx->reply = rp_arena_alloc(&ctx->arena, ctx->reply_len);

@@ -106,6 +106,8 @@ struct rp_ctx {
     uint64_t serial;                            /* rp_ctx_serial */
     uint8_t digest[RP_IDEM_DIGEST];
     char *idem_key;                             /* "<caller>/<request id>" (s_prepare) */
+    const uint8_t *body;                        /* rp_ctx_reply_packed, or NULL */
+    size_t body_len;
     uint8_t *reply;                             /* packed Reply, in the arena */
     size_t reply_len;
     bool has_reply;

@@ -106,7 +106,7 @@ s_run(rp_ctx_t *ctx)
         rp_reply_error(ctx, RP_INTERNAL, "the handler failed without saying why");
     if (rc == 0 && ctx->code != RP_OK)
         rc = -1;                    /* violations recorded but 0 returned: still an error */
-    if (rc == 0 && !out) {
+    if (rc == 0 && !out && !ctx->body) {
         /* An empty reply of the output type. */
         out = rp_ctx_alloc(ctx, ctx->route->output->sizeof_message);
         protobuf_c_message_init(ctx->route->output, out);

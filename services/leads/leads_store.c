@@ -204,6 +204,13 @@ int leads_store_get(rp_ctx_t *ctx, const rp_ulid_t *id, Lead **out)
 
 int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
 {
+    size_t len;
+    uint8_t *packed = rp_ctx_pack(ctx, &lead->base, &len);
+    return leads_store_put_packed(ctx, lead, packed, len);
+}
+
+int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len)
+{
     MDB_txn *txn = rp_ctx_txn(ctx);
     MDB_dbi dbi = rp_ctx_dbi(ctx, "leads");
     rp_ulid_t id;
@@ -225,7 +232,8 @@ int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
         ret = rp_reply_lmdb(ctx, rc, "leads get");
     }
     if (ret == 0) {
-        rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, &lead->base);
+        MDB_val k = { RP_ULID_LEN, id.b }, v = { len, (void *)packed };
+        rc = mdb_put(txn, dbi, &k, &v, 0);
         if (rc != 0)
             ret = rp_reply_lmdb(ctx, rc, "leads put");
     }
