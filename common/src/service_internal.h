@@ -133,6 +133,13 @@ struct rp_service {
     rp_store_t *store;
     rp_curve_t *curve;
     rp_jwt_verifier_t *verifier;
+    /* The last token verified in this turn of the loop and its claims (s_authorize):
+     * nothing revokes a token during a turn, so the same token in the same second
+     * gets the same verdict. Forgotten at the start of every turn. */
+    char *memo_token;                           /* RP_JWT_MAX_LEN + 1 bytes */
+    size_t memo_len;                            /* 0: nothing remembered */
+    int64_t memo_s;
+    rp_claims_t memo_claims;
     zactor_t *auth;
     zsock_t *router, *pub;
     rp_metrics_t *metrics;
