@@ -107,8 +107,11 @@ int leads_store_get(rp_ctx_t *ctx, const rp_ulid_t *id, Lead **out);
  * the entries of the stored version are removed, those of lead added. 0, or -1
  * after replying. */
 int leads_store_put(rp_ctx_t *ctx, const Lead *lead);
-/* leads_store_put_packed - leads_store_put with lead already packed (len bytes). */
-int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len);
+/* leads_store_put_packed - leads_store_put with lead already packed (len bytes).
+ * fresh: a lead just created under a new ULID, so there is no stored version to
+ * look up (should there be one after all, the put fails instead of replacing it). */
+int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len,
+                           bool fresh);
 /* leads_store_put_activity - write an activity under (lead id, activity id). 0 or -1. */
 int leads_store_put_activity(rp_ctx_t *ctx, const Activity *a);
 

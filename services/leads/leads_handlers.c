@@ -154,13 +154,14 @@ int leads_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
     return -1;
 }
 
-/* s_write_packed - put the lead and emit up to two events with it as data, packing
- * it once; the packed bytes in *data, *len. */
-static int s_write_packed(rp_ctx_t *ctx, Lead *lead, const char *type1, const char *type2,
-                          const uint8_t **data, size_t *len)
+/* s_write_packed - put the lead (fresh: just created, see leads_store_put_packed)
+ * and emit up to two events with it as data, packing it once; the packed bytes in
+ * *data, *len. */
+static int s_write_packed(rp_ctx_t *ctx, Lead *lead, bool fresh, const char *type1,
+                          const char *type2, const uint8_t **data, size_t *len)
 {
     *data = rp_ctx_pack(ctx, &lead->base, len);
-    if (leads_store_put_packed(ctx, lead, *data, *len) < 0)
+    if (leads_store_put_packed(ctx, lead, *data, *len, fresh) < 0)
         return -1;
     if (type1 && leads_emit_packed(ctx, type1, lead->id, *data, *len) < 0)
         return -1;
@@ -174,20 +175,27 @@ static int s_write(rp_ctx_t *ctx, Lead *lead, const char *type1, const char *typ
 {
     const uint8_t *data;
     size_t len;
-    return s_write_packed(ctx, lead, type1, type2, &data, &len);
+    return s_write_packed(ctx, lead, false, type1, type2, &data, &len);
+}
+
+/* s_write_reply_fresh - s_write_packed, and the stored lead is the reply (the same bytes). */
+static int s_write_reply_fresh(rp_ctx_t *ctx, Lead *lead, bool fresh, const char *type1,
+                               const char *type2, ProtobufCMessage **out)
+{
+    const uint8_t *data;
+    size_t len;
+    if (s_write_packed(ctx, lead, fresh, type1, type2, &data, &len) < 0)
+        return -1;
+    rp_ctx_reply_packed(ctx, data, len);
+    *out = NULL;
+    return 0;
 }
 
 /* s_write_reply - s_write, and the stored lead is the reply (the same bytes). */
 static int s_write_reply(rp_ctx_t *ctx, Lead *lead, const char *type1, const char *type2,
                          ProtobufCMessage **out)
 {
-    const uint8_t *data;
-    size_t len;
-    if (s_write_packed(ctx, lead, type1, type2, &data, &len) < 0)
-        return -1;
-    rp_ctx_reply_packed(ctx, data, len);
-    *out = NULL;
-    return 0;
+    return s_write_reply_fresh(ctx, lead, false, type1, type2, out);
 }
 
 static int s_reply_lead(rp_ctx_t *ctx, Lead *lead, ProtobufCMessage **out)
@@ -318,7 +326,7 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     l->created_by = rp_ctx_strdup(ctx, rp_actor(cl));
     l->created_at = l->updated_at = l->last_activity_at = l->stage_changed_at = now;
 
-    return s_write_reply(ctx, l, "lead.created", NULL, out);
+    return s_write_reply_fresh(ctx, l, true, "lead.created", NULL, out);
 }
 
 /* ---- Get ---- */

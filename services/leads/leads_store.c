@@ -206,10 +206,11 @@ int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
 {
     size_t len;
     uint8_t *packed = rp_ctx_pack(ctx, &lead->base, &len);
-    return leads_store_put_packed(ctx, lead, packed, len);
+    return leads_store_put_packed(ctx, lead, packed, len, false);
 }
 
-int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len)
+int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len,
+                           bool fresh)
 {
     MDB_txn *txn = rp_ctx_txn(ctx);
     MDB_dbi dbi = rp_ctx_dbi(ctx, "leads");
@@ -220,7 +221,7 @@ int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packe
     s_entries_t e = { 0 };
     int ret = 0;
     ProtobufCMessage *old = NULL;
-    int rc = rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, LEAD_DESC, NULL, &old);
+    int rc = fresh ? MDB_NOTFOUND : rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, LEAD_DESC, NULL, &old);
     if (rc == 0) {
         s_index_entries((const Lead *)old, &id, &e);
         protobuf_c_message_free_unpacked(old, NULL);
@@ -233,7 +234,7 @@ int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packe
     }
     if (ret == 0) {
         MDB_val k = { RP_ULID_LEN, id.b }, v = { len, (void *)packed };
-        rc = mdb_put(txn, dbi, &k, &v, 0);
+        rc = mdb_put(txn, dbi, &k, &v, fresh ? MDB_NOOVERWRITE : 0);
         if (rc != 0)
             ret = rp_reply_lmdb(ctx, rc, "leads put");
     }
