@@ -101,6 +101,10 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
     char path[256], why[256];
     if (rp_validate(ctx->in, &svc->limits, path, sizeof path, why, sizeof why) != 0)
         return rp_reply_violation(ctx, path, "%s", why);
+    if (ctx->route->kind == RP_READ) {
+        ctx->prepared = rp_arena_mark(&ctx->arena);
+        return 0;                       /* no idempotency record, no audit: no digest */
+    }
     /* A secret-bearing body (a password) is never hashed into a stored digest. */
     if (ctx->route->kind == RP_WRITE_SECRET)
         rp_idem_digest(ctx->route->full, NULL, 0, ctx->digest);

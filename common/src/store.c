@@ -315,6 +315,64 @@ rp_store_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
     return 0;
 }
 
+/* ---- fields of packed messages ---- */
+
+/* s_varint - decode a varint at p[*i] (at most 10 bytes), advancing *i. 0 or -1. */
+static int
+s_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; *i < len && shift < 70; shift += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t) (b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+rp_pb_string_field(const uint8_t *data, size_t len, uint32_t field,
+                   const char **out, size_t *out_len)
+{
+    *out = "";
+    *out_len = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint64_t tag, n;
+        if (s_varint(data, len, &i, &tag) != 0 || (tag >> 3) == 0)
+            return -1;
+        switch (tag & 7) {
+        case 0:
+            if (s_varint(data, len, &i, &n) != 0 || (tag >> 3) == field)
+                return -1;
+            break;
+        case 1:
+        case 5: {
+            size_t w = (tag & 7) == 1 ? 8 : 4;
+            if (len - i < w || (tag >> 3) == field)
+                return -1;
+            i += w;
+            break;
+        }
+        case 2:
+            if (s_varint(data, len, &i, &n) != 0 || n > len - i)
+                return -1;
+            if ((tag >> 3) == field) {
+                *out = (const char *) data + i;
+                *out_len = (size_t) n;
+            }
+            i += (size_t) n;
+            break;
+        default:
+            return -1;          /* groups (3, 4) are not used; 6, 7 do not exist */
+        }
+    }
+    return 0;
+}
+
 /* ---- composite keys ---- */
 
 void

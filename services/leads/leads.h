@@ -103,6 +103,9 @@ extern const rp_migration_t leads_migrations[];
 /* leads_store_get - the lead with this id, unpacked into the arena. 0, MDB_NOTFOUND,
  * or -1 after replying INTERNAL (corrupt record / LMDB error). */
 int leads_store_get(rp_ctx_t *ctx, const rp_ulid_t *id, Lead **out);
+/* leads_store_get_packed - the stored bytes of the lead with this id, copied into
+ * the arena. 0, MDB_NOTFOUND, or -1 after replying INTERNAL. */
+int leads_store_get_packed(rp_ctx_t *ctx, const rp_ulid_t *id, const uint8_t **data, size_t *len);
 /* leads_store_put - write lead (new or changed) and bring every index up to date:
  * the entries of the stored version are removed, those of lead added. 0, or -1
  * after replying. */

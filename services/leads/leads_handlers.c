@@ -331,13 +331,45 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
 
 /* ---- Get ---- */
 
+/* s_stored_str - string field `name` of a packed Lead, NUL-ended in the arena. */
+static char *s_stored_str(rp_ctx_t *ctx, const uint8_t *data, size_t len, const char *name)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(&rapport__leads__v1__lead__descriptor, name);
+    const char *p;
+    size_t n;
+    if (!f || rp_pb_string_field(data, len, f->id, &p, &n) != 0)
+        return NULL;
+    char *s = rp_ctx_alloc(ctx, n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* leads_get - the stored lead as it is: owner and unit are read from its bytes for
+ * the scope check and the bytes are the reply, with no unpacking and packing. */
 int leads_get(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const GetRequest *in = (const GetRequest *)in_;
-    Lead *lead;
-    if (leads_load_or_reply(ctx, "id", in->id, &lead) < 0)
+    rp_ulid_t u;
+    char id[RP_ULID_STRLEN + 1];
+    const uint8_t *data;
+    size_t len;
+    if (rp_ulid_or_reply(ctx, "id", in->id, &u) < 0)
         return -1;
-    *out = &lead->base;     /* already in the arena */
+    int rc = leads_store_get_packed(ctx, &u, &data, &len);
+    if (rc == MDB_NOTFOUND)
+        return rp_reply_error(ctx, RP_NOT_FOUND, "lead %s not found", in->id);
+    if (rc != 0)
+        return -1;
+    char *owner = s_stored_str(ctx, data, len, "owner"), *unit = s_stored_str(ctx, data, len, "unit");
+    if (!owner || !unit)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored lead does not decode");
+    rp_ulid_format(&u, id);
+    if (rp_scope_or_reply(ctx, "lead", id, owner, unit) < 0)
+        return -1;
+    rp_ctx_reply_packed(ctx, data, len);
+    *out = NULL;
     return 0;
 }
 

@@ -202,6 +202,21 @@ int leads_store_get(rp_ctx_t *ctx, const rp_ulid_t *id, Lead **out)
     return 0;
 }
 
+int leads_store_get_packed(rp_ctx_t *ctx, const rp_ulid_t *id, const uint8_t **data, size_t *len)
+{
+    MDB_val k = { RP_ULID_LEN, (void *)id->b }, v;
+    int rc = mdb_get(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "leads"), &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return MDB_NOTFOUND;
+    if (rc != 0)
+        return rp_reply_lmdb(ctx, rc, "leads get");
+    uint8_t *copy = rp_ctx_alloc(ctx, v.mv_size ? v.mv_size : 1);
+    memcpy(copy, v.mv_data, v.mv_size);
+    *data = copy;
+    *len = v.mv_size;
+    return 0;
+}
+
 int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
 {
     size_t len;
