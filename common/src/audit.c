@@ -95,7 +95,13 @@ rp_audit_append(MDB_txn *txn, MDB_dbi audit, rp_audit_head_t *head,
     r->hash.len = RP_AUDIT_HASH;
     uint8_t key[8];
     rp_u64_be(r->seq, key);
-    int rc = rp_store_put_msg(txn, audit, key, 8, &r->base);
+    /* seq is past every key in the table: an append, no search (and a stale head
+     * fails with MDB_KEYEXIST instead of overwriting a record). */
+    size_t len = protobuf_c_message_get_packed_size(&r->base);
+    MDB_val k = { 8, key }, v = { len, NULL };
+    int rc = mdb_put(txn, audit, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == 0)
+        protobuf_c_message_pack(&r->base, v.mv_data);
     if (rc == 0) {
         head->seq = r->seq;
         memcpy(head->hash, hash, RP_AUDIT_HASH);

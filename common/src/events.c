@@ -47,50 +47,16 @@ rp_events_append(MDB_txn *txn, MDB_dbi events, Rapport__V1__Event *ev)
     return rp_store_put_msg(txn, events, key, 8, &ev->base);
 }
 
-/* s_varint - decode a varint at p[*i], advancing *i. 0, or -1 when truncated. */
-static int
-s_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; *i < len && shift < 64; shift += 7) {
-        uint8_t b = p[(*i)++];
-        v |= (uint64_t) (b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* s_type_matches - read the type field (3) of a packed Event without unpacking it all. */
+/* s_type_matches - whether the type field of a packed Event starts with prefix,
+ * read without unpacking it all. A record that does not parse never matches. */
 static int
 s_type_matches(const uint8_t *p, size_t len, const char *prefix, size_t plen)
 {
-    size_t i = 0;
-    uint64_t tag, n;
-    while (i < len) {
-        if (s_varint(p, len, &i, &tag) != 0)
-            return 0;
-        switch (tag & 7) {
-        case 0:
-            if (s_varint(p, len, &i, &n) != 0)
-                return 0;
-            break;
-        case 1: i += 8; break;
-        case 5: i += 4; break;
-        case 2:
-            if (s_varint(p, len, &i, &n) != 0 || n > len - i)
-                return 0;
-            if ((tag >> 3) == 3)
-                return n >= plen && memcmp(p + i, prefix, plen) == 0;
-            i += n;
-            break;
-        default:
-            return 0;
-        }
-    }
-    return 0;
+    const char *type;
+    size_t n;
+    if (rp_pb_string_field(p, len, 3, &type, &n) != 0)
+        return 0;
+    return n >= plen && memcmp(type, prefix, plen) == 0;
 }
 
 int

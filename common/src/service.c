@@ -231,6 +231,7 @@ s_setup(rp_service_t *svc, int argc, char **argv)
         return 1;
     }
     svc->verifier = rp_jwt_verifier_new();
+    svc->memo_token = rp_malloc(RP_JWT_MAX_LEN + 1);
     rp_jwt_verifier_add_key(svc->verifier, pk);
     /* During a rotation the previous key stays trusted until its tokens expire. */
     int prev = rp_issuer_previous_load(svc->keys_dir, pk);
@@ -335,6 +336,10 @@ s_teardown(rp_service_t *svc)
     zactor_destroy(&svc->auth);
     rp_store_destroy(&svc->store);
     rp_jwt_verifier_destroy(&svc->verifier);
+    if (svc->memo_token) {
+        sodium_memzero(svc->memo_token, RP_JWT_MAX_LEN + 1);   /* a bearer token */
+        free(svc->memo_token);
+    }
     rp_curve_destroy(&svc->curve);
     for (size_t i = 0; i < svc->n_routes; i++)
         free(svc->routes[i].full);

@@ -38,6 +38,8 @@ svc_ctx_clear_outcome(rp_ctx_t *ctx)
     ctx->events = NULL;
     ctx->events_tail = &ctx->events;
     ctx->revokes = NULL;
+    ctx->body = NULL;
+    ctx->body_len = 0;
     ctx->reply = NULL;
     ctx->reply_len = 0;
     ctx->has_reply = false;
@@ -119,6 +121,25 @@ rp_ctx_sprintf(rp_ctx_t *ctx, const char *fmt, ...)
     return p;
 }
 
+/* svc_ctx_cat - the concatenation of the n strings in parts, in the arena. The
+ * per-request strings (event type and source, idempotency key) are built with it:
+ * vsnprintf costs ten times as much. */
+char *
+svc_ctx_cat(rp_ctx_t *ctx, size_t n, const char *const *parts)
+{
+    size_t len[8], total = 1;
+    assert(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        total += len[i] = strlen(parts[i]);
+    char *p = rp_arena_alloc(&ctx->arena, total), *q = p;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q, parts[i], len[i]);
+        q += len[i];
+    }
+    *q = 0;
+    return p;
+}
+
 ProtobufCAllocator *
 rp_ctx_allocator(rp_ctx_t *ctx)
 {
@@ -164,8 +185,25 @@ rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject)
     ctx->subject = rp_ctx_strdup(ctx, subject);
 }
 
+uint8_t *
+rp_ctx_pack(rp_ctx_t *ctx, const ProtobufCMessage *msg, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *p = rp_arena_alloc(&ctx->arena, *len ? *len : 1);
+    protobuf_c_message_pack(msg, p);
+    return p;
+}
+
+void
+rp_ctx_reply_packed(rp_ctx_t *ctx, const uint8_t *data, size_t len)
+{
+    ctx->body = data ? data : (const uint8_t *) "";
+    ctx->body_len = data ? len : 0;
+}
+
 int
-rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg)
+rp_ctx_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
+                   const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len)
 {
     rp_service_t *svc = ctx->svc;
     assert(ctx->txn && "rp_ctx_emit outside a write");
@@ -174,20 +212,19 @@ rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobuf
 
     Rapport__V1__Event ev = RAPPORT__V1__EVENT__INIT;
     ev.id = id;
-    ev.type = rp_ctx_sprintf(ctx, "rapport.%s.v1.%s", svc->def->name, type);
+    ev.type = svc_ctx_cat(ctx, 4, (const char *[]) { "rapport.", svc->def->name, ".v1.", type });
     ev.source = ctx->claims.branch[0]
-        ? rp_ctx_sprintf(ctx, "/branches/%s/%s", ctx->claims.branch, svc->def->name)
-        : rp_ctx_sprintf(ctx, "/%s", svc->def->name);
+        ? svc_ctx_cat(ctx, 4, (const char *[]) { "/branches/", ctx->claims.branch, "/", svc->def->name })
+        : svc_ctx_cat(ctx, 2, (const char *[]) { "/", svc->def->name });
     ev.subject = (char *) (subject ? subject : "");
     ev.time = svc->now;
     ev.branch = ctx->claims.branch;
     ev.actor = ctx->claims.sub;
     ev.on_behalf_of = ctx->claims.on_behalf_of;
-    if (msg) {
-        ev.data.len = protobuf_c_message_get_packed_size(msg);
-        ev.data.data = rp_arena_alloc(&ctx->arena, ev.data.len);
-        protobuf_c_message_pack(msg, ev.data.data);
-        ev.dataschema = rp_ctx_sprintf(ctx, "proto:%s", msg->descriptor->name);
+    if (desc) {
+        ev.data.len = len;
+        ev.data.data = (uint8_t *) data;
+        ev.dataschema = svc_ctx_cat(ctx, 2, (const char *[]) { "proto:", desc->name });
     }
     s_pending_event_t *pe = rp_arena_alloc(&ctx->arena, sizeof *pe);
     pe->type = ev.type;
@@ -201,6 +238,14 @@ rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobuf
     if (!ctx->subject && subject)
         ctx->subject = rp_ctx_strdup(ctx, subject);
     return 0;
+}
+
+int
+rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg)
+{
+    size_t len = 0;
+    uint8_t *data = msg ? rp_ctx_pack(ctx, msg, &len) : NULL;
+    return rp_ctx_emit_packed(ctx, type, subject, msg ? msg->descriptor : NULL, data, len);
 }
 
 /* ------------------------------------------------------------------ errors */
@@ -394,6 +439,9 @@ svc_pack_reply(rp_ctx_t *ctx, const ProtobufCMessage *out)
         reply.body.len = protobuf_c_message_get_packed_size(out);
         reply.body.data = rp_arena_alloc(&ctx->arena, reply.body.len);
         protobuf_c_message_pack(out, reply.body.data);
+    } else if (ctx->code == RP_OK && ctx->body) {
+        reply.body.len = ctx->body_len;
+        reply.body.data = (uint8_t *) ctx->body;
     }
     ctx->reply_len = protobuf_c_message_get_packed_size(&reply.base);
     ctx->reply = rp_arena_alloc(&ctx->arena, ctx->reply_len);

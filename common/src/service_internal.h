@@ -106,6 +106,8 @@ struct rp_ctx {
     uint64_t serial;                            /* rp_ctx_serial */
     uint8_t digest[RP_IDEM_DIGEST];
     char *idem_key;                             /* "<caller>/<request id>" (s_prepare) */
+    const uint8_t *body;                        /* rp_ctx_reply_packed, or NULL */
+    size_t body_len;
     uint8_t *reply;                             /* packed Reply, in the arena */
     size_t reply_len;
     bool has_reply;
@@ -131,6 +133,13 @@ struct rp_service {
     rp_store_t *store;
     rp_curve_t *curve;
     rp_jwt_verifier_t *verifier;
+    /* The last token verified in this turn of the loop and its claims (s_authorize):
+     * nothing revokes a token during a turn, so the same token in the same second
+     * gets the same verdict. Forgotten at the start of every turn. */
+    char *memo_token;                           /* RP_JWT_MAX_LEN + 1 bytes */
+    size_t memo_len;                            /* 0: nothing remembered */
+    int64_t memo_s;
+    rp_claims_t memo_claims;
     zactor_t *auth;
     zsock_t *router, *pub;
     rp_metrics_t *metrics;
@@ -164,6 +173,8 @@ void svc_ctx_destroy(rp_ctx_t **ctx_p);
 void svc_ctx_clear_outcome(rp_ctx_t *ctx);
 /* svc_ctx_reset - ready for the next request, keeping the arena's first chunk. */
 void svc_ctx_reset(rp_ctx_t *ctx);
+/* svc_ctx_cat - parts[0..n) (n <= 8) concatenated, in ctx's arena. */
+char *svc_ctx_cat(rp_ctx_t *ctx, size_t n, const char *const *parts);
 /* svc_pack_reply - build the packed Reply for ctx (out on success) in its arena. */
 void svc_pack_reply(rp_ctx_t *ctx, const ProtobufCMessage *out);
 /* svc_send - route ctx's reply back to the client that asked. */

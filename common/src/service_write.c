@@ -6,9 +6,6 @@
  */
 #include "service_internal.h"
 
-/* Writes that share one speculative nested transaction (s_write_group). */
-#define S_GROUP 32
-
 /* ------------------------------------------------------------------ the batch */
 
 /* s_wall_ms - real time in unix ms, never moved by the test clock. */
@@ -32,17 +29,37 @@ s_id_ok(const char *id)
     return n >= 1 && n <= S_MAX_ID;
 }
 
-/* s_authorize - verify the bearer token (cached) and the method's permission. */
+/* s_authorize - verify the bearer token (cached) and the method's permission.
+ * Pipelining clients send the same token on every request: the verdict on the
+ * previous request of this turn is reused when the token and the second of wall
+ * time are the same (rp_jwt_verify would answer the same: revocations only take
+ * effect between turns), which saves its two keyed hashes. */
 static int
 s_authorize(rp_service_t *svc, rp_ctx_t *ctx, int64_t wall)
 {
-    if (rp_str_empty(ctx->req->token))
+    const char *token = ctx->req->token;
+    if (rp_str_empty(token))
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, "a bearer token is required");
-    const rp_claims_t *claims;
-    rp_jwt_result_t jr = rp_jwt_verify(svc->verifier, ctx->req->token, wall, &claims);
-    if (jr != RP_JWT_OK)
-        return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token rejected: %s", rp_jwt_result_name(jr));
-    ctx->claims = *claims;
+    int64_t wall_s = wall / 1000;
+    size_t len = strnlen(token, RP_JWT_MAX_LEN + 1);
+    if (svc->memo_len && len == svc->memo_len && wall_s == svc->memo_s
+        && memcmp(token, svc->memo_token, len) == 0)
+        ctx->claims = svc->memo_claims;
+    else {
+        const rp_claims_t *claims;
+        rp_jwt_result_t jr = rp_jwt_verify(svc->verifier, token, wall, &claims);
+        if (jr != RP_JWT_OK) {
+            svc->memo_len = 0;
+            return rp_reply_error(ctx, RP_UNAUTHENTICATED, "token rejected: %s", rp_jwt_result_name(jr));
+        }
+        ctx->claims = *claims;
+        if (len <= RP_JWT_MAX_LEN) {
+            memcpy(svc->memo_token, token, len);
+            svc->memo_len = len;
+            svc->memo_s = wall_s;
+            svc->memo_claims = *claims;
+        }
+    }
     if (!rp_perm_allows(&ctx->claims, ctx->route->perm))
         return rp_reply_error(ctx, RP_PERMISSION_DENIED, "%s needs the permission %s",
                               ctx->route->full, ctx->route->perm);
@@ -84,6 +101,10 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
     char path[256], why[256];
     if (rp_validate(ctx->in, &svc->limits, path, sizeof path, why, sizeof why) != 0)
         return rp_reply_violation(ctx, path, "%s", why);
+    if (ctx->route->kind == RP_READ) {
+        ctx->prepared = rp_arena_mark(&ctx->arena);
+        return 0;                       /* no idempotency record, no audit: no digest */
+    }
     /* A secret-bearing body (a password) is never hashed into a stored digest. */
     if (ctx->route->kind == RP_WRITE_SECRET)
         rp_idem_digest(ctx->route->full, NULL, 0, ctx->digest);
@@ -91,7 +112,7 @@ s_prepare(rp_service_t *svc, rp_ctx_t *ctx, const uint8_t *data, size_t len)
         rp_idem_digest(ctx->route->full, ctx->req->body.data, ctx->req->body.len, ctx->digest);
     /* Request ids are the caller's: the same id from another user is another
      * request, and can never be answered with someone else's reply. */
-    ctx->idem_key = rp_ctx_sprintf(ctx, "%s/%s", ctx->claims.sub, ctx->req->id);
+    ctx->idem_key = svc_ctx_cat(ctx, 3, (const char *[]) { ctx->claims.sub, "/", ctx->req->id });
     ctx->prepared = rp_arena_mark(&ctx->arena);
     return 0;
 }
@@ -106,7 +127,7 @@ s_run(rp_ctx_t *ctx)
         rp_reply_error(ctx, RP_INTERNAL, "the handler failed without saying why");
     if (rc == 0 && ctx->code != RP_OK)
         rc = -1;                    /* violations recorded but 0 returned: still an error */
-    if (rc == 0 && !out) {
+    if (rc == 0 && !out && !ctx->body) {
         /* An empty reply of the output type. */
         out = rp_ctx_alloc(ctx, ctx->route->output->sizeof_message);
         protobuf_c_message_init(ctx->route->output, out);
@@ -219,48 +240,92 @@ s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
     return ctx->map_full ? -1 : 0;
 }
 
+/* s_undo - forget the outcomes of writes[0..n), whose group was thrown away. */
+static void
+s_undo(rp_ctx_t **writes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rp_arena_release(&writes[i]->arena, writes[i]->prepared);
+        svc_ctx_clear_outcome(writes[i]);
+    }
+}
+
 /* s_write_group - run writes[0..n) speculatively in ONE nested transaction of
  * parent. Most writes succeed, and a nested transaction copies every page it
- * touches, so sharing one among many writes saves most of that work. If any write
- * fails, the group is thrown away and each of its writes runs again in a nested
- * transaction of its own (s_write_one): the outcome is exactly that of one nested
- * transaction per write, since nothing of the group was kept. Returns -1 only when
- * the batch must be retried (the map is full). */
+ * touches, so sharing one among many writes saves most of that work. Stops at the
+ * first write that fails: then the group is thrown away and *failed is its index;
+ * otherwise the group is committed into parent and *failed is n. Returns -1 only
+ * when the batch must be retried (the map is full). */
 static int
-s_write_group(rp_service_t *svc, rp_ctx_t **writes, size_t n, MDB_txn *parent)
+s_write_group(rp_service_t *svc, rp_ctx_t **writes, size_t n, MDB_txn *parent, size_t *failed)
 {
     rp_audit_head_t head = svc->audit_head;
     MDB_txn *group = NULL;
-    bool failed = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &group) != 0;
+    *failed = 0;
+    if (mdb_txn_begin(rp_store_env(svc->store), parent, 0, &group) != 0)
+        return 0;
     bool full = false;
-    for (size_t i = 0; i < n && !failed; i++) {
+    size_t i;
+    for (i = 0; i < n; i++) {
         rp_ctx_t *ctx = writes[i];
         if (s_idem_answered(svc, ctx, group))
             continue;
         ctx->txn = group;
         s_apply(svc, ctx);
         ctx->txn = NULL;
-        failed = ctx->code != RP_OK;
         full = ctx->map_full;
+        if (ctx->code != RP_OK)
+            break;
     }
-    if (!failed) {
+    if (i == n) {
         int rc = mdb_txn_commit(group);
-        if (rc == 0)
+        if (rc == 0) {
+            *failed = n;
             return 0;
+        }
         full = rc == MDB_MAP_FULL;
-    } else if (group)
+        i = 0;                  /* the commit failed: no write of the group is known good */
+    } else
         mdb_txn_abort(group);
-    if (full)
-        return -1;
-    /* Undo the group's outcomes and run each write alone. */
     svc->audit_head = head;
-    for (size_t i = 0; i < n; i++) {
-        rp_arena_release(&writes[i]->arena, writes[i]->prepared);
-        svc_ctx_clear_outcome(writes[i]);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (s_write_one(svc, writes[i], parent) != 0)
+    s_undo(writes, i < n ? i + 1 : n);
+    *failed = i;
+    return full ? -1 : 0;
+}
+
+/* s_write_all - run writes[0..n) so that each has the outcome it would have in a
+ * nested transaction of its own, in order. They run in groups (s_write_group);
+ * when a write fails, the writes before it run again as a group (they succeeded
+ * on the same state, so they succeed again), the failing one runs alone in its
+ * own nested transaction (s_write_one) to record its error, and the group goes on
+ * after it. A batch with one bad write costs one extra pass over the writes
+ * before it, not one nested transaction per write. -1 when the map is full. */
+static int
+s_write_all(rp_service_t *svc, rp_ctx_t **writes, size_t n, MDB_txn *parent)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t bad;
+        if (s_write_group(svc, writes + i, n - i, parent, &bad) != 0)
             return -1;
+        if (bad == n - i)
+            return 0;
+        if (bad > 0) {
+            /* Again without the failing write. Should it fail now after all (a
+             * handler that depends on more than the state), run each alone. */
+            size_t again;
+            if (s_write_group(svc, writes + i, bad, parent, &again) != 0)
+                return -1;
+            if (again != bad) {
+                for (size_t k = i; k < i + bad; k++)
+                    if (s_write_one(svc, writes[k], parent) != 0)
+                        return -1;
+            }
+        }
+        if (s_write_one(svc, writes[i + bad], parent) != 0)
+            return -1;
+        i += bad + 1;
+    }
     return 0;
 }
 
@@ -295,9 +360,7 @@ s_run_writes(rp_service_t *svc, rp_ctx_t **writes, size_t n)
             }
             return;
         }
-        bool full = false;
-        for (size_t i = 0; i < n && !full; i += S_GROUP)
-            full = s_write_group(svc, writes + i, n - i < S_GROUP ? n - i : S_GROUP, txn) != 0;
+        bool full = s_write_all(svc, writes, n, txn) != 0;
         uint64_t last = 0;
         if (!full) {
             last = rp_events_last_seq(txn, rp_store_dbi(svc->store, "events"));
@@ -388,6 +451,7 @@ svc_batch(rp_service_t *svc)
     size_t n = 0, n_writes = 0;
     MDB_txn *rtxn = NULL;
     svc->now = rp_clock_now_ms();
+    svc->memo_len = 0;                  /* revocations may have changed since the last turn */
 
     zmq_msg_t msg;
     zmq_msg_init(&msg);

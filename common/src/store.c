@@ -46,12 +46,18 @@ s_page_key_default(void)
     }
 }
 
+/* rp_store_dbi is called for every table a request touches, by name: a small
+ * direct-mapped cache keyed by the name's address (callers pass string literals)
+ * skips the linear search; a hit is confirmed with strcmp, so any pointer works. */
+#define S_DBI_CACHE 64
+
 struct rp_store {
     MDB_env *env;
     size_t map_size;
     uint32_t schema_version;
     size_t n_tables;
     struct { char *name; MDB_dbi dbi; } tables[RP_STORE_MAX_TABLES];
+    struct { const char *name; uint8_t table; } dbi_cache[S_DBI_CACHE];
 };
 
 /* s_open_table - open (creating) one named database in txn and remember it. */
@@ -235,9 +241,19 @@ rp_store_env(rp_store_t *self)
 MDB_dbi
 rp_store_dbi(rp_store_t *self, const char *name)
 {
-    for (size_t i = 0; i < self->n_tables; i++)
-        if (strcmp(self->tables[i].name, name) == 0)
+    size_t slot = ((uintptr_t) name >> 3 ^ (uintptr_t) name >> 9) % S_DBI_CACHE;
+    /* Relaxed atomics: threads may share a store; a torn pair fails the strcmp. */
+    if (__atomic_load_n(&self->dbi_cache[slot].name, __ATOMIC_RELAXED) == name) {
+        size_t i = __atomic_load_n(&self->dbi_cache[slot].table, __ATOMIC_RELAXED);
+        if (i < self->n_tables && strcmp(self->tables[i].name, name) == 0)
             return self->tables[i].dbi;
+    }
+    for (size_t i = 0; i < self->n_tables; i++)
+        if (strcmp(self->tables[i].name, name) == 0) {
+            __atomic_store_n(&self->dbi_cache[slot].name, name, __ATOMIC_RELAXED);
+            __atomic_store_n(&self->dbi_cache[slot].table, (uint8_t) i, __ATOMIC_RELAXED);
+            return self->tables[i].dbi;
+        }
     assert(!"rp_store_dbi: table was not declared");
     abort();
 }
@@ -295,6 +311,64 @@ rp_store_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
     if (!*out) {
         rp_error("store: a stored %s does not unpack", desc->name);
         return -1;
+    }
+    return 0;
+}
+
+/* ---- fields of packed messages ---- */
+
+/* s_varint - decode a varint at p[*i] (at most 10 bytes), advancing *i. 0 or -1. */
+static int
+s_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; *i < len && shift < 70; shift += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t) (b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+rp_pb_string_field(const uint8_t *data, size_t len, uint32_t field,
+                   const char **out, size_t *out_len)
+{
+    *out = "";
+    *out_len = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint64_t tag, n;
+        if (s_varint(data, len, &i, &tag) != 0 || (tag >> 3) == 0)
+            return -1;
+        switch (tag & 7) {
+        case 0:
+            if (s_varint(data, len, &i, &n) != 0 || (tag >> 3) == field)
+                return -1;
+            break;
+        case 1:
+        case 5: {
+            size_t w = (tag & 7) == 1 ? 8 : 4;
+            if (len - i < w || (tag >> 3) == field)
+                return -1;
+            i += w;
+            break;
+        }
+        case 2:
+            if (s_varint(data, len, &i, &n) != 0 || n > len - i)
+                return -1;
+            if ((tag >> 3) == field) {
+                *out = (const char *) data + i;
+                *out_len = (size_t) n;
+            }
+            i += (size_t) n;
+            break;
+        default:
+            return -1;          /* groups (3, 4) are not used; 6, 7 do not exist */
+        }
     }
     return 0;
 }

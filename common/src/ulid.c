@@ -87,21 +87,26 @@ void rp_ulid_format(const rp_ulid_t *u, char out[RP_ULID_STRLEN + 1])
     out[RP_ULID_STRLEN] = '\0';
 }
 
-/* s_digit - the value of a Crockford base32 character, or -1.
- * Case-insensitive; I and L read as 1 and O as 0; U is not a digit. */
-static int s_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'z')
-        c = (unsigned char)(c - 'a' + 'A');
-    if (c == 'I' || c == 'L')
-        return 1;
-    if (c == 'O')
-        return 0;
-    const char *p = c ? strchr(s_alphabet, c) : NULL;
-    return p ? (int)(p - s_alphabet) : -1;
-}
+/* s_digits - the value of each byte as a Crockford base32 digit, or -1:
+ * case-insensitive; I and L read as 1 and O as 0; U is not a digit. */
+static const int8_t s_digits[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, 16, 17,  1, 18, 19,  1, 20, 21,  0,
+    22, 23, 24, 25, 26, -1, 27, 28, 29, 30, 31, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, 16, 17,  1, 18, 19,  1, 20, 21,  0,
+    22, 23, 24, 25, 26, -1, 27, 28, 29, 30, 31, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 int rp_ulid_parse(const char *s, rp_ulid_t *out)
 {
@@ -110,7 +115,7 @@ int rp_ulid_parse(const char *s, rp_ulid_t *out)
         return -1;
     unsigned __int128 v = 0;
     for (int i = 0; i < RP_ULID_STRLEN; i++) {
-        int d = s_digit((unsigned char)s[i]);   /* stops at NUL: it is not a digit */
+        int d = s_digits[(unsigned char)s[i]];  /* stops at NUL: it is not a digit */
         if (d < 0)
             return -1;
         if (i == 0 && d > 7)

@@ -103,10 +103,18 @@ extern const rp_migration_t leads_migrations[];
 /* leads_store_get - the lead with this id, unpacked into the arena. 0, MDB_NOTFOUND,
  * or -1 after replying INTERNAL (corrupt record / LMDB error). */
 int leads_store_get(rp_ctx_t *ctx, const rp_ulid_t *id, Lead **out);
+/* leads_store_get_packed - the stored bytes of the lead with this id, copied into
+ * the arena. 0, MDB_NOTFOUND, or -1 after replying INTERNAL. */
+int leads_store_get_packed(rp_ctx_t *ctx, const rp_ulid_t *id, const uint8_t **data, size_t *len);
 /* leads_store_put - write lead (new or changed) and bring every index up to date:
  * the entries of the stored version are removed, those of lead added. 0, or -1
  * after replying. */
 int leads_store_put(rp_ctx_t *ctx, const Lead *lead);
+/* leads_store_put_packed - leads_store_put with lead already packed (len bytes).
+ * fresh: a lead just created under a new ULID, so there is no stored version to
+ * look up (should there be one after all, the put fails instead of replacing it). */
+int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len,
+                           bool fresh);
 /* leads_store_put_activity - write an activity under (lead id, activity id). 0 or -1. */
 int leads_store_put_activity(rp_ctx_t *ctx, const Activity *a);
 
@@ -219,6 +227,9 @@ void leads_set_stage(rp_ctx_t *ctx, Lead *lead, int stage);
 LeadSummary *leads_summary(rp_ctx_t *ctx, const Lead *lead);
 /* leads_emit_lead - emit type with the Lead as data. 0 or -1 (replied). */
 int leads_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m);
+/* leads_emit_packed - emit type with a Lead already packed (len bytes) as data. */
+int leads_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
+                      const uint8_t *lead, size_t len);
 
 /* Grow an arena array of pointers by one: returns the new array with item appended. */
 void **leads_append(rp_ctx_t *ctx, void **arr, size_t n, void *item);

@@ -143,16 +143,59 @@ int leads_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Proto
     return -1;
 }
 
+/* leads_emit_packed - leads_emit of a Lead already packed. */
+int leads_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
+                      const uint8_t *lead, size_t len)
+{
+    if (rp_ctx_emit_packed(ctx, type, subject, &rapport__leads__v1__lead__descriptor, lead, len) == 0)
+        return 0;
+    if (!rp_ctx_failed(ctx))
+        rp_reply_error(ctx, RP_INTERNAL, "cannot append event %s", type);
+    return -1;
+}
+
+/* s_write_packed - put the lead (fresh: just created, see leads_store_put_packed)
+ * and emit up to two events with it as data, packing it once; the packed bytes in
+ * *data, *len. */
+static int s_write_packed(rp_ctx_t *ctx, Lead *lead, bool fresh, const char *type1,
+                          const char *type2, const uint8_t **data, size_t *len)
+{
+    *data = rp_ctx_pack(ctx, &lead->base, len);
+    if (leads_store_put_packed(ctx, lead, *data, *len, fresh) < 0)
+        return -1;
+    if (type1 && leads_emit_packed(ctx, type1, lead->id, *data, *len) < 0)
+        return -1;
+    if (type2 && leads_emit_packed(ctx, type2, lead->id, *data, *len) < 0)
+        return -1;
+    return 0;
+}
+
 /* s_write - put the lead and emit up to two events with it as data. */
 static int s_write(rp_ctx_t *ctx, Lead *lead, const char *type1, const char *type2)
 {
-    if (leads_store_put(ctx, lead) < 0)
+    const uint8_t *data;
+    size_t len;
+    return s_write_packed(ctx, lead, false, type1, type2, &data, &len);
+}
+
+/* s_write_reply_fresh - s_write_packed, and the stored lead is the reply (the same bytes). */
+static int s_write_reply_fresh(rp_ctx_t *ctx, Lead *lead, bool fresh, const char *type1,
+                               const char *type2, ProtobufCMessage **out)
+{
+    const uint8_t *data;
+    size_t len;
+    if (s_write_packed(ctx, lead, fresh, type1, type2, &data, &len) < 0)
         return -1;
-    if (type1 && leads_emit(ctx, type1, lead->id, &lead->base) < 0)
-        return -1;
-    if (type2 && leads_emit(ctx, type2, lead->id, &lead->base) < 0)
-        return -1;
+    rp_ctx_reply_packed(ctx, data, len);
+    *out = NULL;
     return 0;
+}
+
+/* s_write_reply - s_write, and the stored lead is the reply (the same bytes). */
+static int s_write_reply(rp_ctx_t *ctx, Lead *lead, const char *type1, const char *type2,
+                         ProtobufCMessage **out)
+{
+    return s_write_reply_fresh(ctx, lead, false, type1, type2, out);
 }
 
 static int s_reply_lead(rp_ctx_t *ctx, Lead *lead, ProtobufCMessage **out)
@@ -283,20 +326,50 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     l->created_by = rp_ctx_strdup(ctx, rp_actor(cl));
     l->created_at = l->updated_at = l->last_activity_at = l->stage_changed_at = now;
 
-    if (s_write(ctx, l, "lead.created", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply_fresh(ctx, l, true, "lead.created", NULL, out);
 }
 
 /* ---- Get ---- */
 
+/* s_stored_str - string field `name` of a packed Lead, NUL-ended in the arena. */
+static char *s_stored_str(rp_ctx_t *ctx, const uint8_t *data, size_t len, const char *name)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(&rapport__leads__v1__lead__descriptor, name);
+    const char *p;
+    size_t n;
+    if (!f || rp_pb_string_field(data, len, f->id, &p, &n) != 0)
+        return NULL;
+    char *s = rp_ctx_alloc(ctx, n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* leads_get - the stored lead as it is: owner and unit are read from its bytes for
+ * the scope check and the bytes are the reply, with no unpacking and packing. */
 int leads_get(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const GetRequest *in = (const GetRequest *)in_;
-    Lead *lead;
-    if (leads_load_or_reply(ctx, "id", in->id, &lead) < 0)
+    rp_ulid_t u;
+    char id[RP_ULID_STRLEN + 1];
+    const uint8_t *data;
+    size_t len;
+    if (rp_ulid_or_reply(ctx, "id", in->id, &u) < 0)
         return -1;
-    *out = &lead->base;     /* already in the arena */
+    int rc = leads_store_get_packed(ctx, &u, &data, &len);
+    if (rc == MDB_NOTFOUND)
+        return rp_reply_error(ctx, RP_NOT_FOUND, "lead %s not found", in->id);
+    if (rc != 0)
+        return -1;
+    char *owner = s_stored_str(ctx, data, len, "owner"), *unit = s_stored_str(ctx, data, len, "unit");
+    if (!owner || !unit)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored lead does not decode");
+    rp_ulid_format(&u, id);
+    if (rp_scope_or_reply(ctx, "lead", id, owner, unit) < 0)
+        return -1;
+    rp_ctx_reply_packed(ctx, data, len);
+    *out = NULL;
     return 0;
 }
 
@@ -428,9 +501,7 @@ int leads_update(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         s_close_change(ctx, l, old_close, l->expected_close);
     l->updated_at = rp_ctx_now(ctx);
 
-    if (s_write(ctx, l, "lead.updated", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.updated", NULL, out);
 }
 
 /* ---- Assign ---- */
@@ -452,9 +523,7 @@ int leads_assign(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     l->owner = in->owner;
     l->unit = in->unit;
     l->updated_at = rp_ctx_now(ctx);
-    if (s_write(ctx, l, "lead.assigned", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.assigned", NULL, out);
 }
 
 /* ---- SetStage, Reopen ---- */
@@ -486,9 +555,7 @@ int leads_set_stage_h(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
     } else if (in->stage == LS_WON) {
         also = "lead.won";
     }
-    if (s_write(ctx, l, "lead.stage_changed", also) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.stage_changed", also, out);
 }
 
 int leads_reopen(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
@@ -512,9 +579,7 @@ int leads_reopen(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     l->lost_competitor_id = "";
     l->lost_competitor_name = "";
     l->last_activity_at = rp_ctx_now(ctx);  /* back in the stale index from now */
-    if (s_write(ctx, l, "lead.stage_changed", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.stage_changed", NULL, out);
 }
 
 /* ---- Qualify, Disqualify ---- */
@@ -559,9 +624,7 @@ int leads_qualify(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage *
     q->qualified_by = rp_ctx_strdup(ctx, rp_actor(cl));
     l->qualification = q;
     l->updated_at = q->qualified_at;
-    if (s_write(ctx, l, "lead.qualified", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.qualified", NULL, out);
 }
 
 int leads_disqualify(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
@@ -585,9 +648,7 @@ int leads_disqualify(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     l->lost_note = in->reason;
     l->lost_competitor_id = "";
     l->lost_competitor_name = "";
-    if (s_write(ctx, l, "lead.stage_changed", "lead.disqualified") < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.stage_changed", "lead.disqualified", out);
 }
 
 /* ---- activities ---- */
@@ -816,9 +877,7 @@ int leads_set_competitor(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMe
         l->n_competitors++;
     }
     l->updated_at = rp_ctx_now(ctx);
-    if (s_write(ctx, l, "lead.updated", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.updated", NULL, out);
 }
 
 int leads_remove_competitor(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
@@ -836,7 +895,5 @@ int leads_remove_competitor(rp_ctx_t *ctx, const ProtobufCMessage *in_, Protobuf
             (l->n_competitors - (size_t)i - 1) * sizeof *l->competitors);
     l->n_competitors--;
     l->updated_at = rp_ctx_now(ctx);
-    if (s_write(ctx, l, "lead.updated", NULL) < 0)
-        return -1;
-    return s_reply_lead(ctx, l, out);
+    return s_write_reply(ctx, l, "lead.updated", NULL, out);
 }

@@ -112,21 +112,50 @@ int leads_fold_name_or_reply(rp_ctx_t *ctx, const char *field, const char *name,
     return 0;
 }
 
+/* s_path - "<field>.<leaf>", or "<field>[<index>].<leaf>" when index >= 0, into
+ * out: the field paths of violations, built on every request without printf. */
+static const char *s_path(char *out, size_t cap, const char *field, long index, const char *leaf)
+{
+    size_t n = 0, fl = strlen(field), ll = strlen(leaf);
+    char num[24];
+    size_t nl = 0;
+    if (index >= 0) {
+        char rev[24];
+        unsigned long v = (unsigned long)index;
+        do { rev[nl++] = (char)('0' + v % 10); v /= 10; } while (v && nl < sizeof rev);
+        for (size_t k = 0; k < nl; k++)
+            num[k] = rev[nl - 1 - k];
+    }
+    if (fl + nl + ll + 4 > cap) {       /* cannot happen with our field names */
+        snprintf(out, cap, "%s", field);
+        return out;
+    }
+    memcpy(out + n, field, fl); n += fl;
+    if (index >= 0) {
+        out[n++] = '[';
+        memcpy(out + n, num, nl); n += nl;
+        out[n++] = ']';
+    }
+    out[n++] = '.';
+    memcpy(out + n, leaf, ll + 1);
+    return out;
+}
+
 int leads_company_or_reply(rp_ctx_t *ctx, const char *field, const Company *c)
 {
     char f[64], buf[512];
     if (!c) {
-        snprintf(f, sizeof f, "%s.name", field);
+        s_path(f, sizeof f, field, -1, "name");
         return rp_reply_violation(ctx, f, "is required");
     }
-    snprintf(f, sizeof f, "%s.name", field);
+    s_path(f, sizeof f, field, -1, "name");
     if (rp_len_or_reply(ctx, f, c->name, 1, LEADS_NAME_MAX) == 0)
         leads_fold_name_or_reply(ctx, f, c->name, buf, sizeof buf);
-    snprintf(f, sizeof f, "%s.tax_id", field);
+    s_path(f, sizeof f, field, -1, "tax_id");
     rp_len_or_reply(ctx, f, c->tax_id, 0, LEADS_TAXID_MAX);
-    snprintf(f, sizeof f, "%s.region", field);
+    s_path(f, sizeof f, field, -1, "region");
     rp_len_or_reply(ctx, f, c->region, 0, LEADS_SHORT_MAX);
-    snprintf(f, sizeof f, "%s.industry", field);
+    s_path(f, sizeof f, field, -1, "industry");
     rp_len_or_reply(ctx, f, c->industry, 0, LEADS_SHORT_MAX);
     return rp_ctx_failed(ctx) ? -1 : 0;
 }
@@ -138,18 +167,18 @@ int leads_contacts_or_reply(rp_ctx_t *ctx, const char *field, Contact *const *co
     for (size_t i = 0; i < n; i++) {
         const Contact *c = contacts[i];
         char f[64], buf[320];
-        snprintf(f, sizeof f, "%s[%zu].name", field, i);
+        s_path(f, sizeof f, field, (long)i, "name");
         rp_len_or_reply(ctx, f, c->name, 1, LEADS_NAME_MAX);
-        snprintf(f, sizeof f, "%s[%zu].position", field, i);
+        s_path(f, sizeof f, field, (long)i, "position");
         rp_len_or_reply(ctx, f, c->position, 0, LEADS_NAME_MAX);
-        snprintf(f, sizeof f, "%s[%zu].email", field, i);
+        s_path(f, sizeof f, field, (long)i, "email");
         if (rp_len_or_reply(ctx, f, c->email, 0, LEADS_EMAIL_MAX) == 0 && !rp_str_empty(c->email)
             && rp_fold_email(c->email, buf, sizeof buf) < 0)
             rp_reply_violation(ctx, f, "not an e-mail address");
-        snprintf(f, sizeof f, "%s[%zu].phone", field, i);
+        s_path(f, sizeof f, field, (long)i, "phone");
         rp_len_or_reply(ctx, f, c->phone, 0, LEADS_PHONE_MAX);
         if (c->role == ROLE_UNSPEC) {
-            snprintf(f, sizeof f, "%s[%zu].role", field, i);
+            s_path(f, sizeof f, field, (long)i, "role");
             rp_reply_violation(ctx, f, "is required");
         }
     }

@@ -202,7 +202,30 @@ int leads_store_get(rp_ctx_t *ctx, const rp_ulid_t *id, Lead **out)
     return 0;
 }
 
+int leads_store_get_packed(rp_ctx_t *ctx, const rp_ulid_t *id, const uint8_t **data, size_t *len)
+{
+    MDB_val k = { RP_ULID_LEN, (void *)id->b }, v;
+    int rc = mdb_get(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "leads"), &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return MDB_NOTFOUND;
+    if (rc != 0)
+        return rp_reply_lmdb(ctx, rc, "leads get");
+    uint8_t *copy = rp_ctx_alloc(ctx, v.mv_size ? v.mv_size : 1);
+    memcpy(copy, v.mv_data, v.mv_size);
+    *data = copy;
+    *len = v.mv_size;
+    return 0;
+}
+
 int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
+{
+    size_t len;
+    uint8_t *packed = rp_ctx_pack(ctx, &lead->base, &len);
+    return leads_store_put_packed(ctx, lead, packed, len, false);
+}
+
+int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len,
+                           bool fresh)
 {
     MDB_txn *txn = rp_ctx_txn(ctx);
     MDB_dbi dbi = rp_ctx_dbi(ctx, "leads");
@@ -213,7 +236,7 @@ int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
     s_entries_t e = { 0 };
     int ret = 0;
     ProtobufCMessage *old = NULL;
-    int rc = rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, LEAD_DESC, NULL, &old);
+    int rc = fresh ? MDB_NOTFOUND : rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, LEAD_DESC, NULL, &old);
     if (rc == 0) {
         s_index_entries((const Lead *)old, &id, &e);
         protobuf_c_message_free_unpacked(old, NULL);
@@ -225,7 +248,8 @@ int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
         ret = rp_reply_lmdb(ctx, rc, "leads get");
     }
     if (ret == 0) {
-        rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, &lead->base);
+        MDB_val k = { RP_ULID_LEN, id.b }, v = { len, (void *)packed };
+        rc = mdb_put(txn, dbi, &k, &v, fresh ? MDB_NOOVERWRITE : 0);
         if (rc != 0)
             ret = rp_reply_lmdb(ctx, rc, "leads put");
     }

@@ -488,13 +488,65 @@ s_metric(rp_client_t *adm, const char *name)
     return v;
 }
 
-typedef struct { double commits, requests; } svc_counts_t;
+/* The service's counters and its CPU time (all threads, from /proc) at one moment. */
+typedef struct {
+    double commits, requests;
+    double commit_s;            /* seconds spent in group commits (pwrite + fsync) */
+    double user_s, sys_s;       /* CPU time of the service process */
+} svc_counts_t;
+
+/* s_cpu - user and system CPU seconds of process pid so far. */
+static void
+s_cpu(pid_t pid, double *user_s, double *sys_s)
+{
+    char path[64], buf[1024];
+    *user_s = *sys_s = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* After "(comm)": state is field 3, utime field 14, stime field 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2) {
+        double hz = (double) sysconf(_SC_CLK_TCK);
+        *user_s = (double) ut / hz;
+        *sys_s = (double) st / hz;
+    }
+}
 
 static svc_counts_t
-s_counts(rp_client_t *adm)
+s_counts(rp_client_t *adm, pid_t pid)
 {
-    svc_counts_t c = { s_metric(adm, "rapport_commits_total"), s_metric(adm, "rapport_requests_total") };
+    svc_counts_t c = { s_metric(adm, "rapport_commits_total"), s_metric(adm, "rapport_requests_total"),
+                       s_metric(adm, "rapport_commit_duration_sum"), 0, 0 };
+    s_cpu(pid, &c.user_s, &c.sys_s);
     return c;
+}
+
+/* Where one create phase's time went on the service's side. */
+typedef struct {
+    double commit_us;           /* mean duration of one group commit */
+    double user_us, sys_us;     /* service CPU per create, user and kernel */
+} svc_cost_t;
+
+static svc_cost_t
+s_cost(svc_counts_t a, svc_counts_t b, size_t writes)
+{
+    double commits = b.commits - a.commits, n = writes ? (double) writes : 1;
+    svc_cost_t c = { commits > 0 ? (b.commit_s - a.commit_s) * 1e6 / commits : 0,
+                     (b.user_s - a.user_s) * 1e6 / n, (b.sys_s - a.sys_s) * 1e6 / n };
+    return c;
+}
+
+static json_t *
+s_cost_json(svc_cost_t c)
+{
+    return json_pack("{s:f,s:f,s:f}", "commit_us", c.commit_us, "cpu_user_us_per_create", c.user_us,
+                     "cpu_sys_us_per_create", c.sys_us);
 }
 
 /* s_per_commit - writes per commit between two samples (the metrics call itself is
@@ -585,19 +637,25 @@ main(int argc, char **argv)
     result_t warm = s_pipeline("warm-up", c, token, "rapport.leads.v1.Leads/Create", 16, 2000,
                                s_body_create, &base, &created);
     base += warm.ops;
-    svc_counts_t k0 = s_counts(adm);
+    svc_counts_t k0 = s_counts(adm, pid);
     result_t cr1 = s_pipeline("create, 1 in flight", c, token, "rapport.leads.v1.Leads/Create", 1, 0, s_body_create, &base, NULL);
     base += cr1.ops; s_print(&cr1);
-    svc_counts_t k1 = s_counts(adm);
+    svc_counts_t k1 = s_counts(adm, pid);
     result_t cr16 = s_pipeline("create, 16 in flight", c, token, "rapport.leads.v1.Leads/Create", 16, 0, s_body_create, &base, NULL);
     base += cr16.ops; s_print(&cr16);
-    svc_counts_t k2 = s_counts(adm);
+    svc_counts_t k2 = s_counts(adm, pid);
     result_t cr64 = s_pipeline("create, 64 in flight", c, token, "rapport.leads.v1.Leads/Create", 64, 0, s_body_create, &base, NULL);
     base += cr64.ops; s_print(&cr64);
-    svc_counts_t k3 = s_counts(adm);
+    svc_counts_t k3 = s_counts(adm, pid);
     double pc1 = s_per_commit(k0, k1, cr1.ops), pc16 = s_per_commit(k1, k2, cr16.ops),
            pc64 = s_per_commit(k2, k3, cr64.ops);
     printf("  writes per commit (group commit):   1: %.1f   16: %.1f   64: %.1f\n", pc1, pc16, pc64);
+    svc_cost_t co1 = s_cost(k0, k1, cr1.ops), co16 = s_cost(k1, k2, cr16.ops),
+               co64 = s_cost(k2, k3, cr64.ops);
+    printf("  mean group commit (us):             1: %.0f   16: %.0f   64: %.0f\n",
+           co1.commit_us, co16.commit_us, co64.commit_us);
+    printf("  service CPU per create, user+sys (us): 1: %.0f+%.0f   16: %.0f+%.0f   64: %.0f+%.0f\n",
+           co1.user_us, co1.sys_us, co16.user_us, co16.sys_us, co64.user_us, co64.sys_us);
     result_t gets = s_pipeline("get, 256 in flight", c, token, "rapport.leads.v1.Leads/Get", 256, 0, s_body_get, &created, NULL);
     s_print(&gets);
     result_t fan = s_fanout(suite, c, token, &base, 20000);
@@ -654,6 +712,9 @@ main(int argc, char **argv)
     json_object_set_new(doc, "fsync_us", json_real(fsync_us));
     json_object_set_new(doc, "writes_per_commit", json_pack("{s:f,s:f,s:f}", "in_flight_1", pc1,
                                                             "in_flight_16", pc16, "in_flight_64", pc64));
+    json_object_set_new(doc, "service_cost", json_pack("{s:o,s:o,s:o}", "in_flight_1", s_cost_json(co1),
+                                                       "in_flight_16", s_cost_json(co16),
+                                                       "in_flight_64", s_cost_json(co64)));
     char *text = json_dumps(doc, JSON_INDENT(2));
     printf("\n%s\n", text);
     if (json_path) {

@@ -489,6 +489,69 @@ static void test_append_with_cached_head(void **state)
     assert_memory_equal(prev, head.hash, RP_AUDIT_HASH);
 }
 
+/* The chain's hash is BLAKE2b-256 of every field as a big-endian 8-byte length
+ * and its bytes, in a fixed order: stored chains depend on it never changing,
+ * whether the input fits rp_audit_hash's buffer or is streamed. */
+static void test_hash_format_is_fixed(void **state)
+{
+    (void)state;
+    static const struct { size_t subject_len; const char *want_hex; } rows[] = {
+        { 8, "490608b0ab03c29f6d1ff98b99084e6bbad06fb9fd98802078fbbb98d1e01fb4" },
+        { 3000, NULL },     /* longer than the buffer: checked against the layout */
+    };
+    for (size_t t = 0; t < N_OF(rows); t++) {
+        Rapport__Sys__V1__AuditRecord r = RAPPORT__SYS__V1__AUDIT_RECORD__INIT;
+        uint8_t prev[32], dig[32], got[RP_AUDIT_HASH], want[RP_AUDIT_HASH];
+        char *subject = malloc(rows[t].subject_len + 1);
+        if (rows[t].subject_len == 8)
+            memcpy(subject, "01JLEAD1", 9);
+        else {
+            memset(subject, 'S', rows[t].subject_len);
+            subject[rows[t].subject_len] = 0;
+        }
+        for (int i = 0; i < 32; i++) {
+            prev[i] = (uint8_t)i;
+            dig[i] = (uint8_t)(0xA0 + i);
+        }
+        r.prev.data = prev; r.prev.len = 32;
+        r.seq = 42; r.time = 1767225600123;
+        r.actor = (char *)"u-alice"; r.on_behalf_of = (char *)"u-bob";
+        r.method = (char *)"rapport.leads.v1.Leads/Create";
+        r.request_id = (char *)"01JREQA"; r.subject = subject;
+        r.digest.data = dig; r.digest.len = 32;
+        rp_audit_hash(&r, got);
+
+        /* The layout, built here independently. */
+        size_t cap = 4096 + rows[t].subject_len, n = 0;
+        uint8_t *buf = malloc(cap), be[8];
+        const struct { const void *p; size_t len; } fields[] = {
+            { prev, 32 }, { NULL, 8 }, { NULL, 8 }, { r.actor, strlen(r.actor) },
+            { r.on_behalf_of, strlen(r.on_behalf_of) }, { r.method, strlen(r.method) },
+            { r.request_id, strlen(r.request_id) }, { subject, strlen(subject) }, { dig, 32 },
+        };
+        for (size_t f = 0; f < N_OF(fields); f++) {
+            rp_u64_be(fields[f].len, buf + n);
+            n += 8;
+            const void *p = fields[f].p;
+            if (f == 1 || f == 2) {
+                rp_u64_be(f == 1 ? r.seq : (uint64_t)r.time, be);
+                p = be;
+            }
+            memcpy(buf + n, p, fields[f].len);
+            n += fields[f].len;
+        }
+        crypto_generichash(want, sizeof want, buf, n, NULL, 0);
+        assert_memory_equal(got, want, RP_AUDIT_HASH);
+        if (rows[t].want_hex) {
+            char hex[2 * RP_AUDIT_HASH + 1];
+            sodium_bin2hex(hex, sizeof hex, got, sizeof got);
+            assert_string_equal(hex, rows[t].want_hex);
+        }
+        free(buf);
+        free(subject);
+    }
+}
+
 int main(void)
 {
     rp_log_set_level(RP_LOG_ERROR);
@@ -498,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_in_aborted_nested_txn, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_check_in_runs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hash_covers_every_field, s_setup, s_teardown),
+        cmocka_unit_test(test_hash_format_is_fixed),
         cmocka_unit_test_setup_teardown(test_check_finds_tampering, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_deletion, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_reorder, s_setup, s_teardown),

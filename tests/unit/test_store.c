@@ -1156,6 +1156,61 @@ static void test_page_scan_bad_tokens(void **state)
     mdb_txn_abort(txn);
 }
 
+/* rp_pb_string_field reads one string of packed bytes as unpacking would. */
+static void test_pb_string_field(void **state)
+{
+    (void)state;
+    Rapport__Sys__V1__AuditRecord r = RAPPORT__SYS__V1__AUDIT_RECORD__INIT;
+    r.seq = 300;
+    r.time = -5;
+    r.actor = (char *)"u-alice";
+    r.subject = (char *)"";
+    r.method = (char *)"rapport.leads.v1.Leads/Get";
+    uint8_t d[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    r.digest.data = d;
+    r.digest.len = sizeof d;
+    uint8_t a[256], b[256], two[512];
+    size_t alen = rapport__sys__v1__audit_record__pack(&r, a);
+    r.actor = (char *)"u-bob";
+    size_t blen = rapport__sys__v1__audit_record__pack(&r, b);
+    memcpy(two, a, alen);
+    memcpy(two + alen, b, blen);      /* concatenation: the later value wins */
+
+    static const struct {
+        const char *name;
+        int input;              /* 0: a, 1: a+b, 2: a truncated by one byte, 3: garbage */
+        uint32_t field;
+        int want_rc;
+        const char *want;
+    } rows[] = {
+        { "actor", 0, 3, 0, "u-alice" },
+        { "method", 0, 5, 0, "rapport.leads.v1.Leads/Get" },
+        { "absent string", 0, 6, 0, "" },
+        { "empty proto3 string (not packed)", 0, 7, 0, "" },
+        { "bytes field", 0, 8, 0, "\x01\x02\x03\x04\x05\x06\x07\x08" },
+        { "last occurrence wins", 1, 3, 0, "u-bob" },
+        { "varint field asked as a string", 0, 1, -1, NULL },
+        { "truncated", 2, 3, -1, NULL },
+        { "garbage", 3, 3, -1, NULL },
+        { "unknown field number", 0, 99, 0, "" },
+    };
+    static const uint8_t garbage[] = { 0x1a, 0xff, 0xff, 0xff, 0xff, 0x0f, 'x' };
+    for (size_t t = 0; t < N_OF(rows); t++) {
+        const uint8_t *in = rows[t].input == 1 ? two : rows[t].input == 3 ? garbage : a;
+        size_t len = rows[t].input == 1 ? alen + blen : rows[t].input == 2 ? alen - 1
+                   : rows[t].input == 3 ? sizeof garbage : alen;
+        const char *out = NULL;
+        size_t out_len = 0;
+        int rc = rp_pb_string_field(in, len, rows[t].field, &out, &out_len);
+        if (rc != rows[t].want_rc)
+            fail_msg("%s: rc %d, want %d", rows[t].name, rc, rows[t].want_rc);
+        if (rc == 0) {
+            if (out_len != strlen(rows[t].want) || memcmp(out, rows[t].want, out_len) != 0)
+                fail_msg("%s: got \"%.*s\", want \"%s\"", rows[t].name, (int)out_len, out, rows[t].want);
+        }
+    }
+}
+
 int main(void)
 {
     rp_log_set_level(RP_LOG_ERROR);
@@ -1175,6 +1230,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_page_scan_cases, s_setup, rp_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_page_scan_follow_tokens, s_setup, rp_test_store_teardown),
         cmocka_unit_test_setup_teardown(test_page_scan_bad_tokens, s_setup, rp_test_store_teardown),
+        cmocka_unit_test(test_pb_string_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

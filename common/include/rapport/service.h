@@ -163,6 +163,18 @@ void rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1]);
  * transaction. Published after commit. The first subject emitted also becomes the
  * audit record's subject. 0, or -1 (then the request fails with INTERNAL). */
 int rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg);
+/* rp_ctx_emit_packed - rp_ctx_emit with data already packed: len bytes of a message
+ * of type desc (borrowed; copied into the event). A handler that stores, publishes
+ * and returns the same message packs it once (rp_ctx_pack) and passes the bytes
+ * to all three. 0 or -1 as rp_ctx_emit. */
+int rp_ctx_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
+                       const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len);
+/* rp_ctx_pack - msg packed into the request's arena; its length in *len. */
+uint8_t *rp_ctx_pack(rp_ctx_t *ctx, const ProtobufCMessage *msg, size_t *len);
+/* rp_ctx_reply_packed - the reply body as len bytes already packed (a message of
+ * the method's output type), for a handler that returns 0 with *out NULL. data is
+ * borrowed and must stay valid after the handler returns (the arena does). */
+void rp_ctx_reply_packed(rp_ctx_t *ctx, const uint8_t *data, size_t len);
 /* rp_ctx_revoke - revoke a token (jti, valid until exp_s seconds) in this service:
  * kept in the platform table `revoked` in the request's transaction, and refused
  * by this service's verifier once the request commits. Identity calls it for every

@@ -62,6 +62,16 @@ int rp_store_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                      const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *a,
                      ProtobufCMessage **out);
 
+/* rp_pb_string_field - string (or bytes) field number `field` of a packed protobuf
+ * message, read without unpacking it: the last occurrence wins, as when decoding.
+ * *out points into data (no NUL), *out_len is its length; absent gives "" and 0.
+ * Every field of data is walked, so 0 also says the top level is well-formed
+ * protobuf; -1 when it is not, or when the field has another wire type. For a
+ * read path that needs two or three fields of a stored record (a scope check)
+ * and replies with the stored bytes as they are. */
+int rp_pb_string_field(const uint8_t *data, size_t len, uint32_t field,
+                       const char **out, size_t *out_len);
+
 /* Composite keys. A builder that overflows RP_KEY_MAX sets overflow; callers
  * treat that as INVALID_ARGUMENT (inputs have bounds well below it). */
 typedef struct {
