@@ -169,6 +169,18 @@ int acc_pending_move(rp_ctx_t *ctx, const char *upstream, const char *subject, c
  * 0 none, -1 replied. */
 int acc_link_get(rp_ctx_t *ctx, const char *upstream, const char *subject, rp_ulid_t *client);
 int acc_link_put(rp_ctx_t *ctx, const char *upstream, const char *subject, const rp_ulid_t *client);
+/* An upstream entity named by its service (or kind) and id. */
+typedef struct {
+    const char *upstream;
+    const char *subject;
+} acc_ref_t;
+/* acc_wait_put - (upstream, subject) belongs to the client (on_upstream, on_subject)
+ * will be linked to. 0 or -1 (replied). */
+int acc_wait_put(rp_ctx_t *ctx, const char *on_upstream, const char *on_subject, const char *upstream,
+                 const char *subject);
+/* acc_waits_take - remove and return (arena array in *out, *n entries) what waited
+ * on (upstream, subject). 0 or -1 (replied). */
+int acc_waits_take(rp_ctx_t *ctx, const char *upstream, const char *subject, acc_ref_t **out, size_t *n);
 /* Export cursors (store.proto). acc_cursor_get: 0 (a fresh cursor when none) or -1. */
 int acc_cursor_get(rp_ctx_t *ctx, const rp_ulid_t *export_id, Rapport__Accounts__V1__ExportCursor **out);
 int acc_cursor_put(rp_ctx_t *ctx, const rp_ulid_t *export_id, const Rapport__Accounts__V1__ExportCursor *c);
@@ -245,6 +257,10 @@ int acc_list_contacts(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessag
 
 /* ---- accounts_work.c ---- */
 
+/* acc_task_add - write a new task, count it on its client (when it has one) and
+ * raise task.created. 0 or -1 (replied). */
+int acc_task_add(rp_ctx_t *ctx, Task *t);
+
 int acc_log_interaction(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int acc_list_interactions(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int acc_timeline(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
@@ -270,7 +286,9 @@ int acc_list_exports(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage
 /* ---- accounts_events.c ---- */
 
 /* acc_consumers - one durable consumer per upstream named in the timeline sources
- * table (built once; NULL-upstream terminated). */
-const rp_consumer_def_t *acc_consumers(void);
+ * table whose RAPPORT_ACCOUNTS_FROM_<UPSTREAM> is on (the default): *out is a
+ * static NULL-upstream terminated array, or NULL when none is followed. 0, or -1
+ * after a message on a bad setting. */
+int acc_consumers(const rp_consumer_def_t **out);
 
 #endif

@@ -228,8 +228,7 @@ static int s_task_client_count(rp_ctx_t *ctx, const Task *t, int delta)
     return acc_put(ctx, &ACC_CLIENT, &c->base);
 }
 
-/* s_task_write - a new task: count it on its client and raise task.created. */
-static int s_task_write(rp_ctx_t *ctx, Task *t)
+int acc_task_add(rp_ctx_t *ctx, Task *t)
 {
     if (acc_put(ctx, &ACC_TASK, &t->base) < 0 || s_task_client_count(ctx, t, +1) < 0)
         return -1;
@@ -294,7 +293,7 @@ int acc_create_task(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     t->priority = in->priority != ACC_(TASK_PRIORITY, TASK_PRIORITY_UNSPECIFIED) ? (int)in->priority : TP_NORMAL;
     t->status = TS_OPEN;
     t->created_at = t->updated_at = now;
-    if (s_task_write(ctx, t) < 0)
+    if (acc_task_add(ctx, t) < 0)
         return -1;
     *out = &t->base;
     return 0;
