@@ -11,6 +11,8 @@
  *                        id, only the lead) joins the client accounts makes from the
  *                        same lead.won, whichever stream is applied first; its
  *                        renewal notice finds the client through the contract
+ *   contract_before_lead the same with the contract applied first (accounts follows
+ *                        leads only later): the draft waits on its lead
  *   replay_twice         accounts' offsets are wiped and both streams applied again:
  *                        no second task, task.created or timeline entry
  *   kill9                accounts is killed with SIGKILL while contracts are signed
@@ -60,18 +62,24 @@ static struct {
 
 static const char *const CT_ENV[] = { "RAPPORT_TEST_CLOCK=1", "RAPPORT_CONTRACTS_JOB_MS=200", NULL };
 
-/* s_start_accounts - (re)start accounts following leads and contracts. */
-static void s_start_accounts(void)
+/* s_start_accounts_with - (re)start accounts following leads and contracts, with
+ * one more setting (may be NULL). */
+static void s_start_accounts_with(const char *setting)
 {
     char ep[300], pub[300];
     snprintf(ep, sizeof ep, "RAPPORT_CONTRACTS_ENDPOINT=%s", rp_suite_rpc(T.suite, "contracts"));
     snprintf(pub, sizeof pub, "RAPPORT_CONTRACTS_PUB_ENDPOINT=%s", rp_suite_pub(T.suite, "contracts"));
-    const char *env[] = { "RAPPORT_TEST_CLOCK=1", ep, pub, NULL };
+    const char *env[] = { "RAPPORT_TEST_CLOCK=1", ep, pub, setting, NULL };
     rp_suite_start_following(T.suite, "accounts", "leads", env);
     rp_client_destroy(&T.acc_anna);
     rp_client_destroy(&T.acc_dora);
     T.acc_anna = rp_suite_client(T.suite, "accounts", T.anna_tok);
     T.acc_dora = rp_suite_client(T.suite, "accounts", T.dora_tok);
+}
+
+static void s_start_accounts(void)
+{
+    s_start_accounts_with(NULL);
 }
 
 static int s_setup(void **state)
@@ -636,6 +644,40 @@ static void test_lead_contract(void **state)
     free(lead);
 }
 
+/* The contract is applied before the lead.won that makes its client: accounts
+ * follows contracts only while the lead is won, then leads too. The draft waits on
+ * its lead and joins the client when the lead is linked. */
+static void test_contract_before_lead(void **state)
+{
+    (void)state;
+    assert_int_equal(rp_suite_kill(T.suite, "accounts", SIGTERM), 0);
+    s_start_accounts_with("RAPPORT_ACCOUNTS_FROM_LEADS=0");
+    uint64_t seq0 = rp_suite_last_seq(T.suite, "accounts");
+    char name[96];
+    char *lead = s_win_lead(name, sizeof name);
+    char *contract = s_lead_contract(lead);
+    /* a marker through contracts' stream: the draft has been applied before it */
+    char mname[96];
+    char *mclient = s_new_client(mname, sizeof mname);
+    char *mcontract = s_sign(mclient, mname, 365);
+    s_wait_timeline(mclient, "contract.activated", mcontract, 1);
+    assert_null(s_client_named(name));
+    assert_int_equal(rp_suite_count_events(T.suite, "accounts", seq0, "rapport.accounts.v1.client.created", NULL), 1);
+
+    assert_int_equal(rp_suite_kill(T.suite, "accounts", SIGTERM), 0);
+    s_start_accounts();
+    if (!s_wait(s_client_exists, name))
+        fail_msg("lead %s never became a client", lead);
+    char *client = s_client_named(name);
+    s_wait_timeline(client, "contract.drafted", contract, 1);
+    assert_int_equal(s_timeline(client, "lead.won", lead), 1);
+    free(client);
+    free(mcontract);
+    free(mclient);
+    free(contract);
+    free(lead);
+}
+
 /* s_wipe_offsets - with accounts stopped, forget its position in every stream. */
 static void s_wipe_offsets(void)
 {
@@ -771,15 +813,7 @@ static void test_off(void **state)
 
     /* off: accounts follows leads only */
     assert_int_equal(rp_suite_kill(T.suite, "accounts", SIGTERM), 0);
-    char ep[300], pub[300];
-    snprintf(ep, sizeof ep, "RAPPORT_CONTRACTS_ENDPOINT=%s", rp_suite_rpc(T.suite, "contracts"));
-    snprintf(pub, sizeof pub, "RAPPORT_CONTRACTS_PUB_ENDPOINT=%s", rp_suite_pub(T.suite, "contracts"));
-    const char *env[] = { "RAPPORT_TEST_CLOCK=1", "RAPPORT_ACCOUNTS_FROM_CONTRACTS=0", ep, pub, NULL };
-    rp_suite_start_following(T.suite, "accounts", "leads", env);
-    rp_client_destroy(&T.acc_anna);
-    rp_client_destroy(&T.acc_dora);
-    T.acc_anna = rp_suite_client(T.suite, "accounts", T.anna_tok);
-    T.acc_dora = rp_suite_client(T.suite, "accounts", T.dora_tok);
+    s_start_accounts_with("RAPPORT_ACCOUNTS_FROM_CONTRACTS=0");
     char name[96];
     char *client = s_new_client(name, sizeof name);
     char *contract = s_sign(client, name, 365);
@@ -806,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_signed_in_timeline),
         cmocka_unit_test(test_expiring_tasks),
         cmocka_unit_test(test_lead_contract),
+        cmocka_unit_test(test_contract_before_lead),
         cmocka_unit_test(test_replay_twice),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_off),
