@@ -153,6 +153,20 @@ typedef int (*acc_row_fn)(void *arg, const ProtobufCMessage *m);
  * an arena copy or NULL. 0, -1 (replied), -2 bad page token. */
 int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint32_t limit,
               uint32_t budget, acc_row_fn fn, void *arg, char **next_token);
+/* The rows of one list page: the arg of a list's row function starts with it. */
+typedef struct {
+    rp_ctx_t *ctx;
+    void **v;
+    size_t n;
+} acc_rows_t;
+/* acc_list_page - one page of q for a list method, from the request's page_size
+ * and page_token: fn adds rows to rows (rows->v is sized here for the page). *out
+ * is a new reply of type `reply` (arena) whose repeated message field `field`
+ * holds the rows and whose next_page_token is set. 0, or -1 (replied; a bad page
+ * token is INVALID_ARGUMENT). */
+int acc_list_page(rp_ctx_t *ctx, const acc_query_t *q, uint32_t page_size, const char *page_token,
+                  acc_row_fn fn, acc_rows_t *rows, const ProtobufCMessageDescriptor *reply,
+                  const char *field, ProtobufCMessage **out);
 /* acc_copy - an arena copy of m (pack and unpack with the arena allocator). */
 void *acc_copy(rp_ctx_t *ctx, const ProtobufCMessage *m);
 
