@@ -25,7 +25,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,25 +677,6 @@ static void test_contract_before_lead(void **state)
     free(lead);
 }
 
-/* s_wipe_offsets - with accounts stopped, forget its position in every stream. */
-static void s_wipe_offsets(void)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/accounts", rp_suite_dir(T.suite));
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "offsets", 0, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-}
-
 /* s_timeline_all - the whole timeline length of a client. */
 static size_t s_timeline_all(const char *client)
 {
@@ -717,7 +697,7 @@ static void test_replay_twice(void **state)
     size_t created = s_acc_events("rapport.accounts.v1.client.created", NULL);
 
     assert_int_equal(rp_suite_kill(T.suite, "accounts", SIGTERM), 0);
-    s_wipe_offsets();
+    rp_suite_wipe_offsets(T.suite, "accounts");
     s_start_accounts();
     /* markers after the replay point in both streams: once they are through, both
      * streams have been applied a second time */
