@@ -153,6 +153,20 @@ typedef int (*acc_row_fn)(void *arg, const ProtobufCMessage *m);
  * an arena copy or NULL. 0, -1 (replied), -2 bad page token. */
 int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint32_t limit,
               uint32_t budget, acc_row_fn fn, void *arg, char **next_token);
+/* The rows of one list page: the arg of a list's row function starts with it. */
+typedef struct {
+    rp_ctx_t *ctx;
+    void **v;
+    size_t n;
+} acc_rows_t;
+/* acc_list_page - one page of q for a list method, from the request's page_size
+ * and page_token: fn adds rows to rows (rows->v is sized here for the page). *out
+ * is a new reply of type `reply` (arena) whose repeated message field `field`
+ * holds the rows and whose next_page_token is set. 0, or -1 (replied; a bad page
+ * token is INVALID_ARGUMENT). */
+int acc_list_page(rp_ctx_t *ctx, const acc_query_t *q, uint32_t page_size, const char *page_token,
+                  acc_row_fn fn, acc_rows_t *rows, const ProtobufCMessageDescriptor *reply,
+                  const char *field, ProtobufCMessage **out);
 /* acc_copy - an arena copy of m (pack and unpack with the arena allocator). */
 void *acc_copy(rp_ctx_t *ctx, const ProtobufCMessage *m);
 
@@ -169,6 +183,18 @@ int acc_pending_move(rp_ctx_t *ctx, const char *upstream, const char *subject, c
  * 0 none, -1 replied. */
 int acc_link_get(rp_ctx_t *ctx, const char *upstream, const char *subject, rp_ulid_t *client);
 int acc_link_put(rp_ctx_t *ctx, const char *upstream, const char *subject, const rp_ulid_t *client);
+/* An upstream entity named by its service (or kind) and id. */
+typedef struct {
+    const char *upstream;
+    const char *subject;
+} acc_ref_t;
+/* acc_wait_put - (upstream, subject) belongs to the client (on_upstream, on_subject)
+ * will be linked to. 0 or -1 (replied). */
+int acc_wait_put(rp_ctx_t *ctx, const char *on_upstream, const char *on_subject, const char *upstream,
+                 const char *subject);
+/* acc_waits_take - remove and return (arena array in *out, *n entries) what waited
+ * on (upstream, subject). 0 or -1 (replied). */
+int acc_waits_take(rp_ctx_t *ctx, const char *upstream, const char *subject, acc_ref_t **out, size_t *n);
 /* Export cursors (store.proto). acc_cursor_get: 0 (a fresh cursor when none) or -1. */
 int acc_cursor_get(rp_ctx_t *ctx, const rp_ulid_t *export_id, Rapport__Accounts__V1__ExportCursor **out);
 int acc_cursor_put(rp_ctx_t *ctx, const rp_ulid_t *export_id, const Rapport__Accounts__V1__ExportCursor *c);
@@ -245,6 +271,10 @@ int acc_list_contacts(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessag
 
 /* ---- accounts_work.c ---- */
 
+/* acc_task_add - write a new task, count it on its client (when it has one) and
+ * raise task.created. 0 or -1 (replied). */
+int acc_task_add(rp_ctx_t *ctx, Task *t);
+
 int acc_log_interaction(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int acc_list_interactions(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
 int acc_timeline(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);
@@ -270,7 +300,9 @@ int acc_list_exports(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage
 /* ---- accounts_events.c ---- */
 
 /* acc_consumers - one durable consumer per upstream named in the timeline sources
- * table (built once; NULL-upstream terminated). */
-const rp_consumer_def_t *acc_consumers(void);
+ * table whose RAPPORT_ACCOUNTS_FROM_<UPSTREAM> is on (the default): *out is a
+ * static NULL-upstream terminated array, or NULL when none is followed. 0, or -1
+ * after a message on a bad setting. */
+int acc_consumers(const rp_consumer_def_t **out);
 
 #endif

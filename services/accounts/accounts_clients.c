@@ -348,11 +348,9 @@ int acc_transfer_client(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
 /* ---- ListClients ---- */
 
 typedef struct {
-    rp_ctx_t *ctx;
+    acc_rows_t rows;            /* first: acc_list_page's */
     const ListClientsRequest *in;
     const char *folded_prefix;
-    ClientSummary **v;
-    size_t n;
 } s_list_t;
 
 static bool s_has_segment(const Client *c, const char *seg)
@@ -379,7 +377,7 @@ static int s_list_row(void *arg, const ProtobufCMessage *m)
     s_list_t *x = arg;
     const Client *c = (const Client *)m;
     const ListClientsRequest *in = x->in;
-    if (!rp_scope_sees(rp_ctx_claims(x->ctx), c->owner, c->unit))
+    if (!rp_scope_sees(rp_ctx_claims(x->rows.ctx), c->owner, c->unit))
         return 0;
     if ((!rp_str_empty(in->owner) && strcmp(c->owner, in->owner) != 0)
         || (in->tier != TIER_UNSPEC && c->tier != in->tier)
@@ -389,21 +387,20 @@ static int s_list_row(void *arg, const ProtobufCMessage *m)
         || (!rp_str_empty(in->parent_id) && strcasecmp(c->parent_id, in->parent_id) != 0))
         return 0;
     /* the name index holds a client under both its names: list it once */
-    for (size_t i = 0; i < x->n; i++)
-        if (strcmp(x->v[i]->id, c->id) == 0)
+    for (size_t i = 0; i < x->rows.n; i++)
+        if (strcmp(((const ClientSummary *)x->rows.v[i])->id, c->id) == 0)
             return 0;
-    x->v[x->n++] = acc_client_summary(x->ctx, c);
+    x->rows.v[x->rows.n++] = acc_client_summary(x->rows.ctx, c);
     return 1;
 }
 
 int acc_list_clients(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const ListClientsRequest *in = (const ListClientsRequest *)in_;
-    uint32_t limit = acc_page_size(in->page_size);
     char folded[512];
     rp_ulid_t parent;
     acc_query_t q = { 0 };
-    s_list_t x = { ctx, in, NULL, rp_ctx_alloc(ctx, limit * sizeof(ClientSummary *)), 0 };
+    s_list_t x = { .in = in };
 
     rp_len_or_reply(ctx, "owner", in->owner, 0, ACC_USER_MAX);
     rp_len_or_reply(ctx, "segment", in->segment, 0, ACC_SEGMENT_MAX);
@@ -425,18 +422,8 @@ int acc_list_clients(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     else if (in->tier != TIER_UNSPEC) { q.kind = AQ_CLIENT_TIER; q.n1 = in->tier; }
     else { q.kind = AQ_CLIENT_OWNER; q.s = rp_principal(rp_ctx_claims(ctx)); }
 
-    char *next = NULL;
-    int rc = acc_query(ctx, &q, rp_str_empty(in->page_token) ? NULL : in->page_token, limit, 0,
-                       s_list_row, &x, &next);
-    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
-        return -1;
-    ListClientsReply *r = rp_ctx_alloc(ctx, sizeof *r);
-    rapport__accounts__v1__list_clients_reply__init(r);
-    r->clients = x.v;
-    r->n_clients = x.n;
-    r->next_page_token = next ? next : "";
-    *out = &r->base;
-    return 0;
+    return acc_list_page(ctx, &q, in->page_size, in->page_token, s_list_row, &x.rows,
+                         &rapport__accounts__v1__list_clients_reply__descriptor, "clients", out);
 }
 
 /* ---- ClientTree ---- */
@@ -528,15 +515,9 @@ int acc_client_tree(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
 
 /* ---- Portfolio ---- */
 
-typedef struct {
-    rp_ctx_t *ctx;
-    PortfolioRow **v;
-    size_t n;
-} s_port_t;
-
 static int s_port_row(void *arg, const ProtobufCMessage *m)
 {
-    s_port_t *x = arg;
+    acc_rows_t *x = arg;
     const Client *c = (const Client *)m;
     if (!rp_scope_sees(rp_ctx_claims(x->ctx), c->owner, c->unit))
         return 0;
@@ -560,20 +541,11 @@ int acc_portfolio(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage *
     const char *owner = rp_str_empty(in->owner) ? rp_principal(rp_ctx_claims(ctx)) : in->owner;
     if (rp_len_or_reply(ctx, "owner", owner, 1, ACC_USER_MAX) < 0)
         return -1;
-    uint32_t limit = acc_page_size(in->page_size);
-    s_port_t x = { ctx, rp_ctx_alloc(ctx, limit * sizeof(PortfolioRow *)), 0 };
     acc_query_t q = { .kind = AQ_CLIENT_OWNER, .s = owner };
-    char *next = NULL;
-    int rc = acc_query(ctx, &q, rp_str_empty(in->page_token) ? NULL : in->page_token, limit, 0,
-                       s_port_row, &x, &next);
-    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
+    acc_rows_t x;
+    if (acc_list_page(ctx, &q, in->page_size, in->page_token, s_port_row, &x,
+                      &rapport__accounts__v1__portfolio_reply__descriptor, "rows", out) < 0)
         return -1;
-    PortfolioReply *r = rp_ctx_alloc(ctx, sizeof *r);
-    rapport__accounts__v1__portfolio_reply__init(r);
-    r->owner = rp_ctx_strdup(ctx, owner);
-    r->rows = x.v;
-    r->n_rows = x.n;
-    r->next_page_token = next ? next : "";
-    *out = &r->base;
+    ((PortfolioReply *)*out)->owner = rp_ctx_strdup(ctx, owner);
     return 0;
 }

@@ -306,15 +306,9 @@ int acc_erase_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
 
 /* ---- ListContacts ---- */
 
-typedef struct {
-    rp_ctx_t *ctx;
-    Contact **v;
-    size_t n;
-} s_list_t;
-
 static int s_list_row(void *arg, const ProtobufCMessage *m)
 {
-    s_list_t *x = arg;
+    acc_rows_t *x = arg;
     x->v[x->n++] = acc_contact_view(x->ctx, acc_copy(x->ctx, m));
     return 1;
 }
@@ -327,19 +321,8 @@ int acc_list_contacts(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
     if (acc_client_load_or_reply(ctx, "client_id", in->client_id, &client) < 0)
         return -1;
     rp_ulid_parse(client->id, &id);
-    uint32_t limit = acc_page_size(in->page_size);
-    s_list_t x = { ctx, rp_ctx_alloc(ctx, limit * sizeof(Contact *)), 0 };
     acc_query_t q = { .kind = AQ_CONTACT_CLIENT, .u = &id };
-    char *next = NULL;
-    int rc = acc_query(ctx, &q, rp_str_empty(in->page_token) ? NULL : in->page_token, limit, 0,
-                       s_list_row, &x, &next);
-    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
-        return -1;
-    ListContactsReply *r = rp_ctx_alloc(ctx, sizeof *r);
-    rapport__accounts__v1__list_contacts_reply__init(r);
-    r->contacts = x.v;
-    r->n_contacts = x.n;
-    r->next_page_token = next ? next : "";
-    *out = &r->base;
-    return 0;
+    acc_rows_t x;
+    return acc_list_page(ctx, &q, in->page_size, in->page_token, s_list_row, &x,
+                         &rapport__accounts__v1__list_contacts_reply__descriptor, "contacts", out);
 }

@@ -406,10 +406,8 @@ int acc_fetch_export(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
 }
 
 typedef struct {
-    rp_ctx_t *ctx;
+    acc_rows_t rows;            /* first: acc_list_page's */
     int status;
-    Export **v;
-    size_t n;
 } s_list_t;
 
 static int s_list_row(void *arg, const ProtobufCMessage *m)
@@ -418,28 +416,17 @@ static int s_list_row(void *arg, const ProtobufCMessage *m)
     const Export *e = (const Export *)m;
     if (x->status && (int)e->status != x->status)
         return 0;
-    if (!s_is_requester(x->ctx, e) && !s_approver_sees(x->ctx, e))
+    if (!s_is_requester(x->rows.ctx, e) && !s_approver_sees(x->rows.ctx, e))
         return 0;
-    x->v[x->n++] = acc_copy(x->ctx, m);
+    x->rows.v[x->rows.n++] = acc_copy(x->rows.ctx, m);
     return 1;
 }
 
 int acc_list_exports(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const Rapport__Accounts__V1__ListExportsRequest *in = (const void *)in_;
-    uint32_t limit = acc_page_size(in->page_size);
-    s_list_t x = { ctx, in->status, rp_ctx_alloc(ctx, limit * sizeof(Export *)), 0 };
+    s_list_t x = { .status = in->status };
     acc_query_t q = { .kind = AQ_EXPORT_TIME };
-    char *next = NULL;
-    int rc = acc_query(ctx, &q, rp_str_empty(in->page_token) ? NULL : in->page_token, limit, 0,
-                       s_list_row, &x, &next);
-    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
-        return -1;
-    Rapport__Accounts__V1__ListExportsReply *r = rp_ctx_alloc(ctx, sizeof *r);
-    rapport__accounts__v1__list_exports_reply__init(r);
-    r->exports = x.v;
-    r->n_exports = x.n;
-    r->next_page_token = next ? next : "";
-    *out = &r->base;
-    return 0;
+    return acc_list_page(ctx, &q, in->page_size, in->page_token, s_list_row, &x.rows,
+                         &rapport__accounts__v1__list_exports_reply__descriptor, "exports", out);
 }

@@ -2,6 +2,7 @@
  * apart from storage and wiring: the bounds of clients and contacts (see
  * accounts.proto), phone and e-mail shapes, update masks, page sizes, dates.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,6 +138,31 @@ int acc_mask_or_reply(rp_ctx_t *ctx, char *const *mask, size_t n, const char *co
 uint32_t acc_page_size(uint32_t page_size)
 {
     return page_size == 0 ? ACC_PAGE_DEFAULT : page_size > ACC_PAGE_MAX ? ACC_PAGE_MAX : page_size;
+}
+
+int acc_list_page(rp_ctx_t *ctx, const acc_query_t *q, uint32_t page_size, const char *page_token,
+                  acc_row_fn fn, acc_rows_t *rows, const ProtobufCMessageDescriptor *reply,
+                  const char *field, ProtobufCMessage **out)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(reply, field);
+    const ProtobufCFieldDescriptor *t = protobuf_c_message_descriptor_get_field_by_name(reply, "next_page_token");
+    assert(f && f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    assert(t && t->label != PROTOBUF_C_LABEL_REPEATED && t->type == PROTOBUF_C_TYPE_STRING);
+    uint32_t limit = acc_page_size(page_size);
+    rows->ctx = ctx;
+    rows->v = rp_ctx_alloc(ctx, limit * sizeof *rows->v);
+    rows->n = 0;
+    char *next = NULL;
+    int rc = acc_query(ctx, q, rp_str_empty(page_token) ? NULL : page_token, limit, 0, fn, rows, &next);
+    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
+        return -1;
+    ProtobufCMessage *r = rp_ctx_alloc(ctx, reply->sizeof_message);
+    protobuf_c_message_init(reply, r);
+    *(size_t *)((char *)r + f->quantifier_offset) = rows->n;
+    *(void ***)((char *)r + f->offset) = rows->v;
+    *(const char **)((char *)r + t->offset) = next ? next : "";
+    *out = r;
+    return 0;
 }
 
 int acc_due_time_or_reply(rp_ctx_t *ctx, const char *field, const char *s)

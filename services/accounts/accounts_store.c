@@ -26,6 +26,9 @@
  *   pending        upstream NUL subject NUL + at u64 + entry id NUL -> TimelineEntry
  *                  (events about an upstream entity not linked to a client yet)
  *   links          upstream NUL subject NUL -> client ULID
+ *   link_waits     upstream NUL subject NUL + waiting upstream NUL subject NUL -> ""
+ *                  (an entity that belongs to whichever client the first one is
+ *                  linked to: a contract drafted from a lead not won yet)
  *   export_cursors export ULID -> ExportCursor (store.proto)
  *
  * acc_put removes the index entries of the stored version and adds those of the
@@ -50,7 +53,8 @@ const rp_table_t acc_tables[] = {
     { "ix_c_parent", 0 }, { "ix_c_taxid", 0 }, { "ix_c_import", 0 }, { "ix_c_silent", 0 },
     { "ix_ct_client", 0 }, { "ix_ct_import", 0 }, { "ix_i_client", 0 },
     { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 },
-    { "timeline", 0 }, { "pending", 0 }, { "links", 0 }, { "export_cursors", 0 },
+    { "timeline", 0 }, { "pending", 0 }, { "links", 0 }, { "link_waits", 0 },
+    { "export_cursors", 0 },
     { NULL, 0 }
 };
 
@@ -589,6 +593,64 @@ int acc_link_put(rp_ctx_t *ctx, const char *upstream, const char *subject, const
     MDB_val kv = rp_key_val(&k), v = { RP_ULID_LEN, (void *)client->b };
     int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "links"), &kv, &v, 0);
     return rc ? rp_reply_lmdb(ctx, rc, "links") : 0;
+}
+
+int acc_wait_put(rp_ctx_t *ctx, const char *on_upstream, const char *on_subject, const char *upstream,
+                 const char *subject)
+{
+    rp_key_t k;
+    s_subject_key(&k, on_upstream, on_subject);
+    rp_key_str(&k, upstream);
+    rp_key_str(&k, subject);
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "link subject too long");
+    MDB_val kv = rp_key_val(&k), v = { 0, "" };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "link_waits"), &kv, &v, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, "link_waits") : 0;
+}
+
+int acc_waits_take(rp_ctx_t *ctx, const char *upstream, const char *subject, acc_ref_t **out, size_t *n)
+{
+    rp_key_t p;
+    s_subject_key(&p, upstream, subject);
+    *out = NULL;
+    *n = 0;
+    if (p.overflow)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "link_waits"), &cur);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "link_waits");
+    size_t cap = 0;
+    MDB_val k = rp_key_val(&p), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+        if (k.mv_size <= p.len || memcmp(k.mv_data, p.b, p.len) != 0)
+            break;
+        /* the rest of the key: waiting upstream NUL subject NUL */
+        const char *a = (const char *)k.mv_data + p.len, *end = (const char *)k.mv_data + k.mv_size;
+        const char *na = memchr(a, '\0', (size_t)(end - a));
+        const char *b = na ? na + 1 : end;
+        const char *nb = b < end ? memchr(b, '\0', (size_t)(end - b)) : NULL;
+        if (nb) {
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 8;
+                acc_ref_t *w = rp_ctx_alloc(ctx, cap * sizeof *w);
+                if (*n)
+                    memcpy(w, *out, *n * sizeof *w);
+                *out = w;
+            }
+            (*out)[*n].upstream = rp_ctx_strdup(ctx, a);
+            (*out)[*n].subject = rp_ctx_strdup(ctx, b);
+            (*n)++;
+        }
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        k = rp_key_val(&p);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rp_reply_lmdb(ctx, rc, "link_waits");
+    return 0;
 }
 
 /* ---- export cursors ---- */

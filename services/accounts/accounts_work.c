@@ -123,15 +123,10 @@ int acc_log_interaction(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
     return 0;
 }
 
-typedef struct {
-    rp_ctx_t *ctx;
-    void **v;
-    size_t n;
-} s_collect_t;
-
+/* s_collect - a row function that keeps a copy of every row. */
 static int s_collect(void *arg, const ProtobufCMessage *m)
 {
-    s_collect_t *x = arg;
+    acc_rows_t *x = arg;
     x->v[x->n++] = acc_copy(x->ctx, m);
     return 1;
 }
@@ -144,21 +139,10 @@ int acc_list_interactions(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCM
     if (acc_client_load_or_reply(ctx, "client_id", in->client_id, &client) < 0)
         return -1;
     rp_ulid_parse(client->id, &id);
-    uint32_t limit = acc_page_size(in->page_size);
-    s_collect_t x = { ctx, rp_ctx_alloc(ctx, limit * sizeof(void *)), 0 };
     acc_query_t q = { .kind = AQ_INTERACTION_CLIENT, .u = &id };
-    char *next = NULL;
-    int rc = acc_query(ctx, &q, rp_str_empty(in->page_token) ? NULL : in->page_token, limit, 0,
-                       s_collect, &x, &next);
-    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
-        return -1;
-    ListInteractionsReply *r = rp_ctx_alloc(ctx, sizeof *r);
-    rapport__accounts__v1__list_interactions_reply__init(r);
-    r->interactions = (Interaction **)x.v;
-    r->n_interactions = x.n;
-    r->next_page_token = next ? next : "";
-    *out = &r->base;
-    return 0;
+    acc_rows_t x;
+    return acc_list_page(ctx, &q, in->page_size, in->page_token, s_collect, &x,
+                         &rapport__accounts__v1__list_interactions_reply__descriptor, "interactions", out);
 }
 
 int acc_timeline(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
@@ -228,8 +212,7 @@ static int s_task_client_count(rp_ctx_t *ctx, const Task *t, int delta)
     return acc_put(ctx, &ACC_CLIENT, &c->base);
 }
 
-/* s_task_write - a new task: count it on its client and raise task.created. */
-static int s_task_write(rp_ctx_t *ctx, Task *t)
+int acc_task_add(rp_ctx_t *ctx, Task *t)
 {
     if (acc_put(ctx, &ACC_TASK, &t->base) < 0 || s_task_client_count(ctx, t, +1) < 0)
         return -1;
@@ -294,7 +277,7 @@ int acc_create_task(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     t->priority = in->priority != ACC_(TASK_PRIORITY, TASK_PRIORITY_UNSPECIFIED) ? (int)in->priority : TP_NORMAL;
     t->status = TS_OPEN;
     t->created_at = t->updated_at = now;
-    if (s_task_write(ctx, t) < 0)
+    if (acc_task_add(ctx, t) < 0)
         return -1;
     *out = &t->base;
     return 0;
@@ -393,10 +376,8 @@ int acc_cancel_task(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage 
 }
 
 typedef struct {
-    rp_ctx_t *ctx;
+    acc_rows_t rows;            /* first: acc_list_page's */
     bool day_plan;
-    Task **v;
-    size_t n;
 } s_tasks_t;
 
 static int s_task_row(void *arg, const ProtobufCMessage *m)
@@ -405,7 +386,7 @@ static int s_task_row(void *arg, const ProtobufCMessage *m)
     const Task *t = (const Task *)m;
     if (x->day_plan && t->kind != TK_CALL && t->kind != TK_MEETING && t->kind != TK_VISIT)
         return 0;
-    x->v[x->n++] = acc_copy(x->ctx, m);
+    x->rows.v[x->rows.n++] = acc_copy(x->rows.ctx, m);
     return 1;
 }
 
@@ -414,7 +395,7 @@ static int s_task_row_scoped(void *arg, const ProtobufCMessage *m)
 {
     s_tasks_t *x = arg;
     const Task *t = (const Task *)m;
-    if (!rp_scope_sees(rp_ctx_claims(x->ctx), t->assignee, t->assignee_unit))
+    if (!rp_scope_sees(rp_ctx_claims(x->rows.ctx), t->assignee, t->assignee_unit))
         return 0;
     return s_task_row(arg, m);
 }
@@ -422,10 +403,9 @@ static int s_task_row_scoped(void *arg, const ProtobufCMessage *m)
 int acc_list_tasks(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const ListTasksRequest *in = (const ListTasksRequest *)in_;
-    uint32_t limit = acc_page_size(in->page_size);
     int32_t today = acc_today(ctx), day = 0;
     rp_ulid_t cid;
-    s_tasks_t x = { ctx, in->view == ACC_(TASK_VIEW, TASK_VIEW_DAY_PLAN), rp_ctx_alloc(ctx, limit * sizeof(Task *)), 0 };
+    s_tasks_t x = { .day_plan = in->view == ACC_(TASK_VIEW, TASK_VIEW_DAY_PLAN) };
     acc_query_t q = { 0 };
     acc_row_fn fn = s_task_row_scoped;
 
@@ -456,17 +436,8 @@ int acc_list_tasks(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
         default:                                  q.n1 = INT32_MIN; q.n2 = (int64_t)INT32_MAX + 1; break;
         }
     }
-    char *next = NULL;
-    int rc = acc_query(ctx, &q, rp_str_empty(in->page_token) ? NULL : in->page_token, limit, 0, fn, &x, &next);
-    if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
-        return -1;
-    ListTasksReply *r = rp_ctx_alloc(ctx, sizeof *r);
-    rapport__accounts__v1__list_tasks_reply__init(r);
-    r->tasks = x.v;
-    r->n_tasks = x.n;
-    r->next_page_token = next ? next : "";
-    *out = &r->base;
-    return 0;
+    return acc_list_page(ctx, &q, in->page_size, in->page_token, fn, &x.rows,
+                         &rapport__accounts__v1__list_tasks_reply__descriptor, "tasks", out);
 }
 
 /* ---- contact policy ---- */
@@ -539,7 +510,7 @@ int acc_policy_job(rp_ctx_t *ctx)
         uint32_t days = acc_settings.silence_days[tier];
         if (days == 0)
             continue;
-        s_collect_t x = { ctx, rp_ctx_alloc(ctx, JOB_BATCH * sizeof(void *)), 0 };
+        acc_rows_t x = { ctx, rp_ctx_alloc(ctx, JOB_BATCH * sizeof(void *)), 0 };
         acc_query_t q = { .kind = AQ_CLIENT_SILENT, .n1 = tier, .n2 = now - (int64_t)days * ACC_DAY_MS };
         if (acc_query(ctx, &q, NULL, JOB_BATCH, 0, s_collect, &x, NULL) != 0)
             return -1;
@@ -548,7 +519,7 @@ int acc_policy_job(rp_ctx_t *ctx)
                 return -1;
         raised += x.n;
     }
-    s_collect_t x = { ctx, rp_ctx_alloc(ctx, JOB_BATCH * sizeof(void *)), 0 };
+    acc_rows_t x = { ctx, rp_ctx_alloc(ctx, JOB_BATCH * sizeof(void *)), 0 };
     acc_query_t q = { .kind = AQ_TASK_DUE, .n2 = acc_today(ctx) };
     if (acc_query(ctx, &q, NULL, JOB_BATCH, 0, s_collect, &x, NULL) != 0)
         return -1;

@@ -11,6 +11,13 @@
  *   RAPPORT_ACCOUNTS_EXPORT_LIMIT            rows an export may have without a head's
  *                                            approval                                  (500)
  *   RAPPORT_ACCOUNTS_JOB_MS                  how often the contact-policy job runs (1 h)
+ *   RAPPORT_ACCOUNTS_FROM_LEADS              1: follow rapport-leads (lead.won makes
+ *                                            clients; leads in the timeline); 0: off (1)
+ *   RAPPORT_ACCOUNTS_FROM_CONTRACTS          1: follow rapport-contracts (quotes,
+ *                                            contracts and orders in the timeline,
+ *                                            contract.expiring makes a renewal task); 0: off (1)
+ * Following an upstream needs a service token (RAPPORT_SERVICE_TOKEN or
+ * <keys>/accounts.token); an upstream that is not running is waited for.
  */
 #include "accounts.h"
 #include "rapport/config.h"
@@ -93,9 +100,8 @@ static int s_settings(void)
 
 int main(int argc, char **argv)
 {
-    if (s_settings() < 0)
-        return 2;
     rp_service_def_t def = s_def;
-    def.consumers = acc_consumers();
+    if (s_settings() < 0 || acc_consumers(&def.consumers) < 0)
+        return 2;
     return rp_service_main(argc, argv, &def);
 }

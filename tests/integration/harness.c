@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sodium.h>
+#include <lmdb.h>
 
 #include "harness.h"
 #include "rapport/keys.h"
@@ -1052,4 +1053,24 @@ size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_
             hits++;
     rp_suite_events_free(&ev, n);
     return hits;
+}
+
+void rp_suite_wipe_offsets(rp_suite_t *self, const char *name)
+{
+    assert_non_null(self);
+    assert_int_equal(rp_suite_pid(self, name), 0);
+    char *path = rp_sprintf("%s/data/%s", rp_suite_dir(self), name);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+    assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "offsets", 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(path);
 }

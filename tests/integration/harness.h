@@ -118,6 +118,10 @@ int64_t rp_suite_clock_advance(rp_suite_t *self, const char *name, int64_t ms);
  * appended after seq after_seq. */
 size_t rp_suite_count_events(rp_suite_t *self, const char *name, uint64_t after_seq,
                              const char *type, const char *subject);
+/* rp_suite_wipe_offsets - with service `name` stopped, empty its LMDB table
+ * `offsets` (its position in every upstream's stream): its next start applies every
+ * upstream event again. Asserts it worked. */
+void rp_suite_wipe_offsets(rp_suite_t *self, const char *name);
 
 
 #endif

@@ -12,7 +12,6 @@
  *                        per lapse as the test clock moves; task.overdue once
  */
 #include "test_accounts.h"
-#include <lmdb.h>
 #include <signal.h>
 
 #define LM(name) "rapport.leads.v1.Leads/" name
@@ -196,26 +195,6 @@ static void test_lead_won_links(void **state)
     free(lead);
 }
 
-/* s_wipe_offsets - with accounts stopped, forget where it was in every upstream's
- * stream (the LMDB table `offsets`): the next start applies everything again. */
-static void s_wipe_offsets(void)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/accounts", rp_suite_dir(TA.suite));
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "offsets", 0, &dbi), 0);
-    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-}
-
 static void test_replay_twice(void **state)
 {
     (void)state;
@@ -231,7 +210,7 @@ static void test_replay_twice(void **state)
     assert_int_equal(ta_events(0, AEV("client.created"), NULL), created0 + 1);
 
     assert_int_equal(rp_suite_kill(TA.suite, "accounts", SIGTERM), 0);
-    s_wipe_offsets();
+    rp_suite_wipe_offsets(TA.suite, "accounts");
     ta_start_accounts();
     ta_connect();
     /* a new lead won after the replay point: once it is linked, the whole stream
