@@ -5,7 +5,8 @@
  * approval, signing, documents, milestones, renewals), contracts_orders.c (orders,
  * deliveries, the overdue job), contracts_jobs.c (the daily contract job and the
  * lead.won consumer), contracts_sign.c (the canonical content, the company key,
- * signing and verifying), contracts_rules.c (validation, totals, the status
+ * signing and verifying), contracts_keyring.c (the current and retired public
+ * keys and the signing_keys table), contracts_rules.c (validation, totals, the status
  * machine, the document checklists) and contracts_store.c, the only file that
  * touches the tables and keeps the indexes consistent.
  *
@@ -201,14 +202,35 @@ int32_t contracts_next_day(const Contract *c);
 
 /* ---- contracts_sign.c ---- */
 
-/* contracts_key_open - load (creating on first start) the company signing key. */
-int contracts_key_open(const char *keys_dir);
+/* contracts_key_open - load (creating on first start) the company signing key and
+ * open the keyring around it. */
+int contracts_key_open(rp_store_t *store, const char *keys_dir);
 /* contracts_sign - fill c->signature (hash, signature, key id, who, when). 0 or -1. */
 int contracts_sign(rp_ctx_t *ctx, Contract *c);
 /* contracts_verify - recompute and check; *reason set when not valid. */
 bool contracts_verify(rp_ctx_t *ctx, const Contract *c, char hash_hex[65], const char **reason);
 const char *contracts_key_id(void);
 const char *contracts_public_hex(void);
+
+/* ---- contracts_keyring.c: the public keys signatures are verified with ---- */
+
+/* contracts_keyring_open - at start: trust the current key pk (secret sk), the
+ * retired keys in <keys_dir>/<name>.retired/ (files *.pub) and every recorded key endorsed
+ * by a trusted one; endorse the retired files with sk. 0, or -1 with a log line. */
+int contracts_keyring_open(rp_store_t *store, const char *keys_dir, const char *name,
+                           const unsigned char *sk, const unsigned char *pk);
+/* contracts_keyring_find - the trusted public key (32 bytes, static) with this key
+ * id, or NULL. */
+const unsigned char *contracts_keyring_find(const char *kid);
+/* contracts_keyring_recorded - 1 when the store records key kid (trusted or not),
+ * 0 when not, -1 replied. */
+int contracts_keyring_recorded(rp_ctx_t *ctx, const char *kid);
+/* contracts_keyring_record - record the current key, in the request's transaction,
+ * unless recorded already (its first signature: contract `number`). 0 or -1. */
+int contracts_keyring_record(rp_ctx_t *ctx, const char *number);
+/* contracts_keyring_list - every recorded key plus the current one, with current
+ * and trusted set; arena memory. 0 or -1 (replied). */
+int contracts_keyring_list(rp_ctx_t *ctx, Rapport__Contracts__V1__SigningKeyRecord ***out, size_t *n);
 
 /* ---- contracts_handlers.c: shared helpers ---- */
 

@@ -816,6 +816,8 @@ int contracts_signing_key(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCM
     rapport__contracts__v1__signing_key_reply__init(r);
     r->public_key = (char *)contracts_public_hex();
     r->key_id = (char *)contracts_key_id();
+    if (contracts_keyring_list(ctx, &r->keys, &r->n_keys) < 0)
+        return -1;
     *out = &r->base;
     return 0;
 }

@@ -3,7 +3,8 @@
  * The company's Ed25519 key lives in <keys>/<name>.key (hex, 0600) and
  * <keys>/<name>.pub, name from RAPPORT_CONTRACTS_SIGNING_KEY (company-sign); it is
  * created on first start and kept in sodium_malloc'd memory, wiped at exit, never
- * logged. SigningKey publishes the public half and its key id.
+ * logged. SigningKey publishes the public half and its key id, with the keyring of
+ * retired keys (contracts_keyring.c) that Verify looks the stored key id up in.
  *
  * Canonical content (contracts.proto, "Integrity"): a SignedContent built fresh
  * from the stored contract, parties and schedule sorted, packed with protobuf-c;
@@ -32,7 +33,7 @@ static void s_key_free(void)
     s_sk = NULL;
 }
 
-int contracts_key_open(const char *keys_dir)
+int contracts_key_open(rp_store_t *store, const char *keys_dir)
 {
     const char *name = contracts_settings.key_name;
     if (rp_sign_key_ensure(keys_dir, name) != 0 || rp_sign_key_load(keys_dir, name, &s_sk) != 0) {
@@ -44,7 +45,7 @@ int contracts_key_open(const char *keys_dir)
     rp_key_id(s_pk, s_kid);
     rp_hex_encode(s_pk, sizeof s_pk, s_pk_hex);
     rp_info("contracts: signing with company key %s", s_kid);
-    return 0;
+    return contracts_keyring_open(store, keys_dir, name, s_sk, s_pk);
 }
 
 const char *contracts_key_id(void)
@@ -99,6 +100,8 @@ int contracts_sign(rp_ctx_t *ctx, Contract *c)
     s_content_hash(ctx, c, sig, h);
     if (rp_ctx_failed(ctx))
         return -1;
+    if (contracts_keyring_record(ctx, c->number) < 0)
+        return -1;
     crypto_sign_detached(s, NULL, h, sizeof h, s_sk);
     sig->content_hash = rp_ctx_alloc(ctx, 65);
     rp_hex_encode(h, sizeof h, sig->content_hash);
@@ -124,16 +127,21 @@ bool contracts_verify(rp_ctx_t *ctx, const Contract *c, char hash_hex[65], const
         *reason = "the stored signature is malformed";
         return false;
     }
+    const unsigned char *pk = contracts_keyring_find(sig->key_id);
+    if (!pk) {
+        int recorded = contracts_keyring_recorded(ctx, sig->key_id);
+        *reason = rp_ctx_sprintf(ctx, "signed with key %.40s, which this service does not know%s",
+                                 rp_str_empty(sig->key_id) ? "(none)" : sig->key_id,
+                                 recorded > 0 ? " (its store records that key, but no trusted key "
+                                 "endorses it: see docs/OPERATIONS.md on adopting a key)" : "");
+        return false;
+    }
     if (sodium_memcmp(h, stored, sizeof h) != 0) {
         *reason = "the contract's content differs from what was signed";
         return false;
     }
-    if (strcmp(sig->key_id, s_kid) != 0) {
-        *reason = "signed with a key that is not the company's current key";
-        return false;
-    }
-    if (crypto_sign_verify_detached(s, stored, sizeof stored, s_pk) != 0) {
-        *reason = "the signature does not verify with the company's key";
+    if (crypto_sign_verify_detached(s, stored, sizeof stored, pk) != 0) {
+        *reason = rp_ctx_sprintf(ctx, "the signature does not verify with the company's key %s", sig->key_id);
         return false;
     }
     *reason = "";

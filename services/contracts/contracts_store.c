@@ -16,6 +16,8 @@
  *                                                                  + contract
  *   ix_order_contract  contract ULID                               + order
  *   ix_order_due       due days i64 (open orders, overdue not yet raised) + order
+ * Keyring (declared here, used only by contracts_keyring.c):
+ *   signing_keys       key id NUL -> SigningKeyRecord
  *
  * contracts_store_put removes the index entries of the stored version and adds
  * those of the new one in the request's transaction (rapport/index.h), so indexes
@@ -40,6 +42,7 @@ const rp_table_t contracts_tables[] = {
     { "ix_contract_owner", 0 }, { "ix_contract_number", 0 }, { "ix_contract_lead", 0 },
     { "ix_contract_due", 0 },
     { "ix_order_contract", 0 }, { "ix_order_due", 0 },
+    { "signing_keys", 0 },
     { NULL, 0 }
 };
 

@@ -12,7 +12,8 @@
  *   RAPPORT_CONTRACTS_SELLER        the company's name as the SELLER party of
  *                                   drafts made from quotes and won leads (Rapport)
  *   RAPPORT_CONTRACTS_SIGNING_KEY   name of the company signing key in the keys
- *                                   directory: <name>.key, <name>.pub  (company-sign)
+ *                                   directory: <name>.key, <name>.pub, retired
+ *                                   public keys in <name>.retired/   (company-sign)
  *   RAPPORT_CONTRACTS_FROM_LEADS    1: draft a contract for every lead won with an
  *                                   accepted offer (follows rapport-leads; needs a
  *                                   service token); 0: off               (1)
@@ -75,8 +76,7 @@ static const rp_consumer_def_t s_consumers[] = {
 
 static int s_on_open(rp_service_t *svc, rp_store_t *store)
 {
-    (void)store;
-    return contracts_key_open(rp_service_keys_dir(svc));
+    return contracts_key_open(store, rp_service_keys_dir(svc));
 }
 
 static rp_service_def_t s_def = {
