@@ -228,6 +228,8 @@ static const cli_ecol_t s_decision_cols[] = {
 };
 
 static void s_print_docs(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply);
+static void s_print_keys(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply);
+static char *s_key_cell(const ProtobufCMessage *row, const char *key);
 static void s_print_milestones(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply);
 static int s_verify(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
 static int s_show(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
@@ -236,6 +238,7 @@ static const cli_eview_t s_contracts_view = { .items = "contracts", .none = "con
 static const cli_eview_t s_docs_view = { .print = s_print_docs };
 static const cli_eview_t s_milestones_view = { .print = s_print_milestones };
 static const cli_eview_t s_verify_view = { .run = s_verify };
+static const cli_eview_t s_keys_view = { .print = s_print_keys, .cell = s_key_cell };
 static const cli_eview_t s_show_view = { .run = s_show };
 
 static const cli_erow_t s_contract_rows[] = {
@@ -292,8 +295,11 @@ static const cli_erow_t s_contract_rows[] = {
       "add a milestone to a draft, signed or active contract (AddMilestone)", NULL },
     { "milestones done", "N MILESTONE", { "contract_id", "milestone_id" }, "CompleteMilestone", NULL, s_write_flags, NULL,
       "mark a milestone done (CompleteMilestone)", NULL },
-    { "signing-key",  "",       { NULL }, "SigningKey", NULL, NULL, NULL,
-      "the company's Ed25519 public key (hex) and its key id, to check signatures elsewhere (SigningKey)", NULL },
+    { "signing-key",  "",       { NULL }, "SigningKey", NULL, NULL, &s_keys_view,
+      "the company's current Ed25519 public key and its keyring of retired keys, to check signatures "
+      "elsewhere (SigningKey)",
+      "STATE: current (signs now), retired (endorsed: its signatures verify) or untrusted (recorded\n"
+      "  in the store but endorsed by no trusted key: adopt it as docs/OPERATIONS.md says)." },
 };
 
 /* ---- orders ---- */
@@ -641,6 +647,30 @@ static void s_print_docs(cli_t *cli, const cli_args_t *a, const ProtobufCMessage
     const Contract *c = (const Contract *) reply;
     printf("documents of %s:\n", c->number);
     s_print_items(stdout, reply, "documents", s_doc_cols, "no documents");
+}
+
+static const cli_ecol_t s_key_cols[] = {
+    { "KEY ID", "key_id", CLI_COL_TEXT }, { "STATE", "state", CLI_COL_CELL },
+    { "FIRST SIGNED", "first_signed_at", CLI_COL_DAY }, { "FIRST CONTRACT", "first_contract", CLI_COL_TEXT },
+    { "ENDORSED BY", "endorsed_by", CLI_COL_TEXT }, { "PUBLIC KEY", "public_key", CLI_COL_TEXT }, { NULL, NULL, 0 }
+};
+
+static char *s_key_cell(const ProtobufCMessage *row, const char *key)
+{
+    const Rapport__Contracts__V1__SigningKeyRecord *k = (const Rapport__Contracts__V1__SigningKeyRecord *) row;
+    (void) key;
+    return rp_strdup(k->current ? "current" : k->trusted ? "retired" : "untrusted");
+}
+
+static void s_print_keys(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply)
+{
+    const Rapport__Contracts__V1__SigningKeyReply *r = (const Rapport__Contracts__V1__SigningKeyReply *) reply;
+    printf("key_id: %s\npublic_key: %s\nkeyring:\n", r->key_id, r->public_key);
+    cli_table_t *t = cli_engine_table_new(s_key_cols);
+    cli_engine_table_add(t, &s_keys_view, s_key_cols, reply, "keys");
+    cli_table_set_cut(t, 0);
+    cli_table_print(t, stdout);
+    cli_table_destroy(&t);
 }
 
 static void s_print_milestones(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply)

@@ -358,6 +358,20 @@ static void test_approval_chain(void **state)
     s_expect(r, 0, NULL);
     json_t *k = OK_JSON(P_ANNA, "contracts", "signing-key");
     assert_string_equal(s_str(k, "key_id"), key_id);
+    json_t *ring = json_object_get(k, "keys");
+    assert_int_equal(json_array_size(ring), 1);
+    assert_string_equal(s_str(json_array_get(ring, 0), "key_id"), key_id);
+    /* as text: the current key, then the keyring as a table */
+    r = RUN(P_ANNA, "contracts", "signing-key");
+    char *kring = rp_sprintf("key_id: %s\npublic_key: %s\nkeyring:\n", key_id, s_str(k, "public_key"));
+    s_has(r.out, kring);
+    s_has(r.out, "KEY ID");
+    s_has(r.out, "STATE");
+    char *row = rp_sprintf("%s  current", key_id);
+    s_has(r.out, row);
+    s_expect(r, 0, NULL);
+    free(kring);
+    free(row);
     json_decref(k);
     json_decref(sig);
     json_decref(d);
