@@ -8,7 +8,8 @@
  *   issuer-previous.pub                 the key before a rotation, also trusted (optional)
  *   <name>.token                        a service's own token (rp_keys_write_service_token)
  *   <name>.key, <name>.pub              other Ed25519 signing keys, same format as issuer.*
- *                                       (e.g. company-sign: contracts' signing key)
+ *                                       (e.g. company-sign: contracts' signing key,
+ *                                       its retired public keys in company-sign.retired/)
  * Secret files are written 0600 and directories 0700.
  * Secret keys live in sodium_malloc'd memory and are wiped by rp_curve_destroy.
  */
