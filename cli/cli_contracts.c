@@ -94,18 +94,21 @@ static const cli_ecol_t s_quote_cols[] = {
 
 static int s_merge(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
 static int s_quote_write(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+static void s_print_quote(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply);
 
 static const cli_eview_t s_quotes_view = { .items = "quotes", .none = "quotes", .cols = s_quote_cols };
 static const cli_eview_t s_merge_view = { .run = s_merge };
 static const cli_eview_t s_quote_write_view = { .run = s_quote_write };
+static const cli_eview_t s_quote_view = { .print = s_print_quote };
 
 static const cli_erow_t s_quote_rows[] = {
     { "create",      "",      { NULL },       "CreateQuote", NULL, s_quote_create_flags, &s_quote_write_view,
       "prepare a commercial offer for a client or a lead (CreateQuote)",
       "Required: --client or --lead, --client-name, --line and --valid-until (or --from-json). Totals\n"
       "  are computed by the service in minor units: a line is quantity * unit price less its discount." },
-    { "get",         "ID",    { "id" },       "GetQuote", NULL, NULL, NULL,
-      "show one quote with its lines, totals and revisions (GetQuote)", NULL },
+    { "get",         "ID",    { "id" },       "GetQuote", NULL, NULL, &s_quote_view,
+      "show one quote: its fields and totals, then its lines as a table (GetQuote)",
+      "Earlier versions (revisions) are counted; --json prints them in full." },
     { "revise",      "ID",    { "id" },       "ReviseQuote", NULL, s_quote_revise_flags, &s_merge_view,
       "a new version of a draft or sent quote: the flags given over its current terms (ReviseQuote)",
       "The previous terms are kept in revisions, the version goes up and the quote is a draft again\n"
@@ -647,6 +650,34 @@ static void s_print_docs(cli_t *cli, const cli_args_t *a, const ProtobufCMessage
     const Contract *c = (const Contract *) reply;
     printf("documents of %s:\n", c->number);
     s_print_items(stdout, reply, "documents", s_doc_cols, "no documents");
+}
+
+static const cli_ecol_t s_line_cols[] = {
+    { "KIND", "kind", CLI_COL_TEXT }, { "DESCRIPTION", "description", CLI_COL_TEXT },
+    { "QUANTITY", "quantity", CLI_COL_TEXT }, { "UNIT", "unit", CLI_COL_TEXT },
+    { "UNIT PRICE", "unit_price", CLI_COL_TEXT }, { "DISCOUNT", "discount_bp", CLI_COL_BP },
+    { "TOTAL", "line_total", CLI_COL_TEXT }, { NULL, NULL, 0 }
+};
+
+/* s_print_quote - the quote as key: value lines without its lines and revisions,
+ * then the lines as a table and the number of earlier versions. */
+static void s_print_quote(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply)
+{
+    const Rapport__Contracts__V1__Quote *q = (const Rapport__Contracts__V1__Quote *) reply;
+    Rapport__Contracts__V1__Quote head = *q;
+    Rapport__Contracts__V1__QuoteTerms terms;
+    head.n_revisions = 0;
+    if (q->terms) {
+        terms = *q->terms;
+        terms.n_lines = 0;
+        head.terms = &terms;
+    }
+    cli_print_record(&head.base, stdout);
+    printf("revisions: %zu earlier version%s\nlines:\n", q->n_revisions, q->n_revisions == 1 ? "" : "s");
+    if (q->terms)
+        s_print_items(stdout, &q->terms->base, "lines", s_line_cols, "no lines");
+    else
+        printf("  (no lines)\n");
 }
 
 static const cli_ecol_t s_key_cols[] = {

@@ -231,6 +231,33 @@ static void test_quote_to_contract(void **state)
     json_t *g = OK_JSON(P_ANNA, "quotes", "get", qid);
     assert_string_equal(s_str(g, "contract_id"), s_str(c, "id"));
     json_decref(g);
+    /* as text: the fields, then the lines as a table (header, one row per line) */
+    run = RUN(P_ANNA, "quotes", "get", qid);
+    s_has(run.out, "client_name:");
+    s_has(run.out, "Acme Pumps AG");
+    s_has(run.out, "terms.total:");
+    s_has(run.out, "revisions: 1 earlier version\nlines:\n");
+    const char *tab = strstr(run.out, "lines:\n");
+    const char *cols[] = { "KIND", "DESCRIPTION", "QUANTITY", "UNIT", "UNIT PRICE", "DISCOUNT", "TOTAL" };
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        s_has(tab, cols[i]);
+    /* each line on a row of its own, in the quote's order */
+    const char *row1 = strstr(tab, "Pump, large"), *row2 = strstr(tab, "Installation");
+    assert_non_null(row1);
+    assert_non_null(row2);
+    assert_true(row1 < row2);
+    assert_non_null(memchr(row1, '\n', (size_t)(row2 - row1)));
+    const char *eol1 = strchr(row1, '\n');
+    char *l1 = rp_strndup(row1, (size_t)(eol1 - row1)), *l2 = rp_strndup(row2, strcspn(row2, "\n"));
+    s_has(l1, "1000.00 EUR");
+    s_has(l1, "15.00%");
+    s_has(l1, "8500.00 EUR");
+    s_has(l2, "90.00 EUR");
+    s_has(l2, "720.00 EUR");
+    assert_null(strstr(run.out, "terms.lines"));     /* not also as key: value lines */
+    free(l1);
+    free(l2);
+    s_expect(run, 0, NULL);
     json_decref(c);
     json_decref(q);
 }
