@@ -116,6 +116,11 @@ int32_t rp_date_to_days(int year, int month, int day)
     return (int32_t)d;
 }
 
+int32_t rp_ms_to_days(int64_t ms)
+{
+    return (int32_t)s_floor_div(ms, RP_DAY_MS);
+}
+
 void rp_days_to_date(int32_t days, int *year, int *month, int *day)
 {
     int64_t y;

@@ -18,7 +18,9 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "rapport/index.h"
 #include "rapport/service.h"
+#include "rapport/values.h"
 #include "rapport/store.h"
 #include "rapport/accounts/v1/accounts.pb-c.h"
 #include "rapport/accounts/v1/store.pb-c.h"
@@ -102,8 +104,8 @@ extern acc_settings_t acc_settings;
 extern const rp_table_t acc_tables[];
 extern const rp_migration_t acc_migrations[];
 
-/* An entity kind: its table, message type and index entries. */
-typedef struct acc_entity acc_entity_t;
+/* An entity kind: its table, message type and index entries (rapport/index.h). */
+typedef rp_index_entity_t acc_entity_t;
 extern const acc_entity_t ACC_CLIENT, ACC_CONTACT, ACC_INTERACTION, ACC_TASK, ACC_EXPORT;
 
 /* acc_get - the record with this id, unpacked into the arena. 0, MDB_NOTFOUND, or
@@ -214,8 +216,9 @@ int acc_mask_or_reply(rp_ctx_t *ctx, char *const *mask, size_t n, const char *co
 bool acc_mask_has(char *const *mask, size_t n, const char *path);
 uint32_t acc_page_size(uint32_t page_size);
 int acc_due_time_or_reply(rp_ctx_t *ctx, const char *field, const char *s);
-int32_t acc_days(const Date *d);            /* d must be valid */
-int32_t acc_today(rp_ctx_t *ctx);           /* today (UTC) as days since epoch */
+/* acc_today, acc_date_of_days, acc_append - rp_ctx_today, rp_ctx_date, rp_ctx_append
+ * (rapport/values.h) under the names accounts_events.c and accounts_work.c use. */
+int32_t acc_today(rp_ctx_t *ctx);
 Date *acc_date_of_days(rp_ctx_t *ctx, int32_t days);
 /* acc_upper / acc_lower - ASCII case in place over an arena copy. */
 char *acc_upper(rp_ctx_t *ctx, const char *s);

@@ -176,31 +176,14 @@ int acc_due_time_or_reply(rp_ctx_t *ctx, const char *field, const char *s)
     return 0;
 }
 
-int32_t acc_days(const Date *d)
-{
-    return rp_date_to_days(d->year, d->month, d->day);
-}
-
 int32_t acc_today(rp_ctx_t *ctx)
 {
-    int64_t now = rp_ctx_now(ctx);
-    int64_t d = now / ACC_DAY_MS;
-    if (now < 0 && now % ACC_DAY_MS)
-        d--;
-    return (int32_t)d;
+    return rp_ctx_today(ctx);
 }
 
 Date *acc_date_of_days(rp_ctx_t *ctx, int32_t days)
 {
-    time_t t = (time_t)days * 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    Date *d = rp_ctx_alloc(ctx, sizeof *d);
-    rapport__v1__date__init(d);
-    d->year = tm.tm_year + 1900;
-    d->month = tm.tm_mon + 1;
-    d->day = tm.tm_mday;
-    return d;
+    return rp_ctx_date(ctx, days);
 }
 
 char *acc_upper(rp_ctx_t *ctx, const char *s)
@@ -221,11 +204,7 @@ char *acc_lower(rp_ctx_t *ctx, const char *s)
 
 void **acc_append(rp_ctx_t *ctx, void **arr, size_t n, void *item)
 {
-    void **v = rp_ctx_alloc(ctx, (n + 1) * sizeof *v);
-    if (n)
-        memcpy(v, arr, n * sizeof *v);
-    v[n] = item;
-    return v;
+    return rp_ctx_append(ctx, arr, n, item);
 }
 
 int acc_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m)

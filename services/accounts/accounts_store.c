@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include "accounts.h"
 #include "rapport/fold.h"
+#include "rapport/index.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
 
@@ -65,46 +66,24 @@ const rp_migration_t acc_migrations[] = {
 
 /* ---- index entries ---- */
 
-typedef struct {
-    const char *table;
-    rp_key_t key;
-} s_entry_t;
-
-typedef struct {
-    s_entry_t *v;
-    size_t n, cap;
-} s_entries_t;
-
-static rp_key_t *s_add(s_entries_t *e, const char *table)
-{
-    if (e->n == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 16;
-        e->v = rp_realloc(e->v, e->cap * sizeof *e->v);
-    }
-    s_entry_t *x = &e->v[e->n++];
-    x->table = table;
-    rp_key_init(&x->key);
-    return &x->key;
-}
-
 static bool s_ulid(const char *s, rp_ulid_t *u)
 {
     return s && *s && rp_ulid_parse(s, u) == 0;
 }
 
-static void s_client_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+static void s_client_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
     const Client *c = (const Client *)m;
     rp_key_t *k;
     char buf[512];
     rp_ulid_t u;
 
-    k = s_add(e, "ix_c_owner");
+    k = rp_index_add(e, "ix_c_owner");
     rp_key_str(k, c->owner); rp_key_ulid(k, id);
-    k = s_add(e, "ix_c_tier");
+    k = rp_index_add(e, "ix_c_tier");
     rp_key_u8(k, (uint8_t)c->tier); rp_key_ulid(k, id);
     for (size_t i = 0; i < c->n_segments; i++) {
-        k = s_add(e, "ix_c_segment");
+        k = rp_index_add(e, "ix_c_segment");
         rp_key_str(k, c->segments[i]); rp_key_ulid(k, id);
     }
     const char *names[2] = { c->legal_name, c->trade_name };
@@ -114,89 +93,82 @@ static void s_client_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_ent
             continue;
         if (i == 0)
             rp_strlcpy(first, buf, sizeof first);
-        k = s_add(e, "ix_c_name");
+        k = rp_index_add(e, "ix_c_name");
         rp_key_str(k, buf); rp_key_ulid(k, id);
     }
     if (s_ulid(c->parent_id, &u)) {
-        k = s_add(e, "ix_c_parent");
+        k = rp_index_add(e, "ix_c_parent");
         rp_key_ulid(k, &u); rp_key_ulid(k, id);
     }
     if (c->tax_id && rp_fold_taxid(c->tax_id, buf, 128) > 0) {
-        k = s_add(e, "ix_c_taxid");
+        k = rp_index_add(e, "ix_c_taxid");
         rp_key_str(k, buf); rp_key_ulid(k, id);
     }
     if (!rp_str_empty(c->import_key)) {
-        k = s_add(e, "ix_c_import");
+        k = rp_index_add(e, "ix_c_import");
         rp_key_str(k, c->import_key); rp_key_ulid(k, id);
     }
     if (c->tier < TIER_COUNT && acc_settings.silence_days[c->tier] > 0 && c->lifecycle != LC_LOST
         && c->overdue_raised_for != c->last_contact_at) {
-        k = s_add(e, "ix_c_silent");
+        k = rp_index_add(e, "ix_c_silent");
         rp_key_u8(k, (uint8_t)c->tier);
         rp_key_u64(k, (uint64_t)(c->last_contact_at > 0 ? c->last_contact_at : 0));
         rp_key_ulid(k, id);
     }
 }
 
-static void s_contact_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+static void s_contact_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
     const Contact *c = (const Contact *)m;
     rp_ulid_t u;
     rp_key_t *k;
     if (s_ulid(c->client_id, &u)) {
-        k = s_add(e, "ix_ct_client");
+        k = rp_index_add(e, "ix_ct_client");
         rp_key_ulid(k, &u); rp_key_ulid(k, id);
     }
     if (!rp_str_empty(c->import_key)) {
-        k = s_add(e, "ix_ct_import");
+        k = rp_index_add(e, "ix_ct_import");
         rp_key_str(k, c->import_key); rp_key_ulid(k, id);
     }
 }
 
-static void s_interaction_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+static void s_interaction_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
     const Interaction *x = (const Interaction *)m;
     rp_ulid_t u;
     if (s_ulid(x->client_id, &u)) {
-        rp_key_t *k = s_add(e, "ix_i_client");
+        rp_key_t *k = rp_index_add(e, "ix_i_client");
         rp_key_ulid(k, &u); rp_key_ulid(k, id);
     }
 }
 
-static void s_task_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+static void s_task_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
     const Task *t = (const Task *)m;
     rp_ulid_t u;
     rp_key_t *k;
     if (t->status != TS_OPEN || !t->due)
         return;
-    int64_t due = acc_days(t->due);
-    k = s_add(e, "ix_t_assignee");
+    int64_t due = rp_date_days(t->due);
+    k = rp_index_add(e, "ix_t_assignee");
     rp_key_str(k, t->assignee); rp_key_i64(k, due); rp_key_str(k, t->due_time ? t->due_time : "");
     rp_key_ulid(k, id);
     if (s_ulid(t->client_id, &u)) {
-        k = s_add(e, "ix_t_client");
+        k = rp_index_add(e, "ix_t_client");
         rp_key_ulid(k, &u); rp_key_ulid(k, id);
     }
     if (!t->overdue_raised) {
-        k = s_add(e, "ix_t_due");
+        k = rp_index_add(e, "ix_t_due");
         rp_key_i64(k, due); rp_key_ulid(k, id);
     }
 }
 
-static void s_export_index(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e)
+static void s_export_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
     const Export *x = (const Export *)m;
-    rp_key_t *k = s_add(e, "ix_e_time");
+    rp_key_t *k = rp_index_add(e, "ix_e_time");
     rp_key_u64(k, ~(uint64_t)x->created_at); rp_key_ulid(k, id);
 }
-
-struct acc_entity {
-    const char *table;
-    const char *what;
-    const ProtobufCMessageDescriptor *desc;
-    void (*index)(const ProtobufCMessage *m, const rp_ulid_t *id, s_entries_t *e);
-};
 
 const acc_entity_t ACC_CLIENT = { "clients", "client", &rapport__accounts__v1__client__descriptor, s_client_index };
 const acc_entity_t ACC_CONTACT = { "contacts", "contact", &rapport__accounts__v1__contact__descriptor, s_contact_index };
@@ -204,32 +176,6 @@ const acc_entity_t ACC_INTERACTION = { "interactions", "interaction", &rapport__
                                        s_interaction_index };
 const acc_entity_t ACC_TASK = { "tasks", "task", &rapport__accounts__v1__task__descriptor, s_task_index };
 const acc_entity_t ACC_EXPORT = { "exports", "export", &rapport__accounts__v1__export__descriptor, s_export_index };
-
-/* s_apply - put (del = false) or delete every entry. */
-static int s_apply(rp_ctx_t *ctx, const s_entries_t *e, bool del)
-{
-    MDB_txn *txn = rp_ctx_txn(ctx);
-    for (size_t i = 0; i < e->n; i++) {
-        const s_entry_t *x = &e->v[i];
-        if (x->key.overflow) {
-            rp_warn("accounts: index key too long for %s, entry skipped", x->table);
-            continue;
-        }
-        MDB_val k = rp_key_val(&x->key), v = { 0, (void *)"" };
-        int rc = del ? mdb_del(txn, rp_ctx_dbi(ctx, x->table), &k, NULL)
-                     : mdb_put(txn, rp_ctx_dbi(ctx, x->table), &k, &v, 0);
-        if (rc != 0 && !(del && rc == MDB_NOTFOUND))
-            return rp_reply_lmdb(ctx, rc, x->table);
-    }
-    return 0;
-}
-
-/* s_id_of - the "id" string field of m (every entity has one). */
-static const char *s_id_of(const ProtobufCMessage *m)
-{
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "id");
-    return f ? *(const char *const *)((const uint8_t *)m + f->offset) : NULL;
-}
 
 int acc_get(rp_ctx_t *ctx, const acc_entity_t *e, const rp_ulid_t *id, void *out)
 {
@@ -256,34 +202,7 @@ int acc_get_str(rp_ctx_t *ctx, const acc_entity_t *e, const char *id, void *out)
 
 int acc_put(rp_ctx_t *ctx, const acc_entity_t *e, const ProtobufCMessage *m)
 {
-    MDB_txn *txn = rp_ctx_txn(ctx);
-    MDB_dbi dbi = rp_ctx_dbi(ctx, e->table);
-    rp_ulid_t id;
-    if (!s_ulid(s_id_of(m), &id))
-        return rp_reply_error(ctx, RP_INTERNAL, "%s without a valid id", e->what);
-
-    s_entries_t ent = { 0 };
-    int ret = 0;
-    ProtobufCMessage *old = NULL;
-    int rc = rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, e->desc, NULL, &old);
-    if (rc == 0) {
-        e->index(old, &id, &ent);
-        protobuf_c_message_free_unpacked(old, NULL);
-        ret = s_apply(ctx, &ent, true);
-        ent.n = 0;
-    } else if (rc == -1) {
-        ret = rp_reply_error(ctx, RP_INTERNAL, "stored %s does not decode", e->what);
-    } else if (rc != MDB_NOTFOUND) {
-        ret = rp_reply_lmdb(ctx, rc, e->table);
-    }
-    if (ret == 0 && (rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, m)) != 0)
-        ret = rp_reply_lmdb(ctx, rc, e->table);
-    if (ret == 0) {
-        e->index(m, &id, &ent);
-        ret = s_apply(ctx, &ent, false);
-    }
-    free(ent.v);
-    return ret;
+    return rp_index_put(ctx, e, m, NULL, 0, false);
 }
 
 void *acc_copy(rp_ctx_t *ctx, const ProtobufCMessage *m)
@@ -296,37 +215,6 @@ void *acc_copy(rp_ctx_t *ctx, const ProtobufCMessage *m)
 
 /* ---- look-ups by a unique key ---- */
 
-/* s_prefix_find - the first key starting with prefix whose trailing ULID is not
- * exclude. 1 found, 0 none, -1 replied. */
-static int s_prefix_find(rp_ctx_t *ctx, const char *table, const rp_key_t *prefix,
-                         const char *exclude_id, char found[RP_ULID_STRLEN + 1])
-{
-    if (prefix->overflow)
-        return 0;
-    rp_ulid_t ex;
-    bool have_ex = s_ulid(exclude_id, &ex);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &cur);
-    if (rc)
-        return rp_reply_lmdb(ctx, rc, table);
-    MDB_val k = rp_key_val(prefix), v;
-    int ret = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != prefix->len + RP_ULID_LEN || memcmp(k.mv_data, prefix->b, prefix->len) != 0)
-            break;
-        const rp_ulid_t *u = (const rp_ulid_t *)((const uint8_t *)k.mv_data + prefix->len);
-        if (have_ex && memcmp(u->b, ex.b, RP_ULID_LEN) == 0)
-            continue;
-        rp_ulid_format(u, found);
-        ret = 1;
-        break;
-    }
-    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        ret = rp_reply_lmdb(ctx, rc, table);
-    mdb_cursor_close(cur);
-    return ret;
-}
-
 int acc_find_taxid(rp_ctx_t *ctx, const char *tax_id, const char *exclude_id, char id[RP_ULID_STRLEN + 1])
 {
     char t[128];
@@ -335,7 +223,7 @@ int acc_find_taxid(rp_ctx_t *ctx, const char *tax_id, const char *exclude_id, ch
     rp_key_t k;
     rp_key_init(&k);
     rp_key_str(&k, t);
-    return s_prefix_find(ctx, "ix_c_taxid", &k, exclude_id, id);
+    return rp_index_find_str(ctx, "ix_c_taxid", &k, exclude_id, id);
 }
 
 static int s_find_import(rp_ctx_t *ctx, const char *table, const char *key, char id[RP_ULID_STRLEN + 1])
@@ -345,7 +233,7 @@ static int s_find_import(rp_ctx_t *ctx, const char *table, const char *key, char
     rp_key_t k;
     rp_key_init(&k);
     rp_key_str(&k, key);
-    return s_prefix_find(ctx, table, &k, NULL, id);
+    return rp_index_find_str(ctx, table, &k, NULL, id);
 }
 
 int acc_find_client_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1])
@@ -359,65 +247,6 @@ int acc_find_contact_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRL
 }
 
 /* ---- range scans ---- */
-
-typedef struct {
-    rp_ctx_t *ctx;
-    MDB_txn *txn;
-    const acc_entity_t *e;
-    MDB_dbi entities;
-    bool direct;            /* rows are the entities themselves */
-    acc_row_fn fn;
-    void *arg;
-} s_query_t;
-
-static int s_query_row(void *arg, const MDB_val *key, const MDB_val *val)
-{
-    s_query_t *q = arg;
-    MDB_val v = *val;
-    if (!q->direct) {
-        if (key->mv_size < RP_ULID_LEN)
-            return 0;
-        MDB_val k = { RP_ULID_LEN, (uint8_t *)key->mv_data + key->mv_size - RP_ULID_LEN };
-        int rc = mdb_get(q->txn, q->entities, &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            rp_warn("accounts: index entry without a %s, skipped", q->e->what);
-            return 0;
-        }
-        if (rc) {
-            rp_reply_lmdb(q->ctx, rc, q->e->table);
-            return -1;
-        }
-    }
-    /* malloc'd, not the arena: a scan may examine many rows it does not keep. */
-    ProtobufCMessage *m = protobuf_c_message_unpack(q->e->desc, NULL, v.mv_size, v.mv_data);
-    if (!m) {
-        rp_warn("accounts: stored %s does not decode, skipped", q->e->what);
-        return 0;
-    }
-    int r = q->fn(q->arg, m);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return r;
-}
-
-/* s_scan - rp_page_scan over table with the arena token and the usual replies. */
-static int s_scan(rp_ctx_t *ctx, const char *table, const rp_key_t *lo, const rp_key_t *hi,
-                  const char *page_token, uint32_t limit, uint32_t budget, rp_scan_fn fn, void *arg,
-                  char **next_token)
-{
-    char *tok = NULL;
-    if (next_token)
-        *next_token = NULL;
-    if (lo->overflow || (hi && hi->overflow))
-        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "query value too long");
-    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), lo, hi, page_token, limit, budget,
-                          fn, arg, &tok);
-    if (rc == 0 && next_token && tok)
-        *next_token = rp_ctx_strdup(ctx, tok);
-    free(tok);
-    if (rc == -1 && !rp_ctx_failed(ctx))
-        rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
-    return rc;
-}
 
 int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint32_t limit,
               uint32_t budget, acc_row_fn fn, void *arg, char **next_token)
@@ -460,12 +289,8 @@ int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint3
         break;
     case AQ_EXPORT_TIME:    table = "ix_e_time"; e = &ACC_EXPORT; break;
     }
-    s_query_t st = {
-        .ctx = ctx, .txn = rp_ctx_txn(ctx), .e = e, .entities = rp_ctx_dbi(ctx, e->table),
-        .direct = strcmp(table, e->table) == 0, .fn = fn, .arg = arg,
-    };
-    return s_scan(ctx, table, &lo, use_hi ? &hi : NULL, page_token, limit, budget, s_query_row, &st,
-                  next_token);
+    return rp_index_scan(ctx, e, table, &lo, use_hi ? &hi : NULL, page_token, limit, budget, fn, arg,
+                         next_token);
 }
 
 /* ---- the timeline ---- */
@@ -515,7 +340,7 @@ int acc_timeline_page(rp_ctx_t *ctx, const rp_ulid_t *client, const char *page_t
     rp_key_init(&lo);
     rp_key_ulid(&lo, client);
     s_tl_t x = { ctx, v, 0 };
-    int rc = s_scan(ctx, "timeline", &lo, NULL, page_token, limit, 0, s_timeline_row, &x, next_token);
+    int rc = rp_index_page(ctx, "timeline", &lo, NULL, page_token, limit, 0, s_timeline_row, &x, next_token);
     *n = x.n;
     return rc;
 }

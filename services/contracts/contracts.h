@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "rapport/service.h"
+#include "rapport/values.h"
 #include "rapport/store.h"
 #include "rapport/contracts/v1/contracts.pb-c.h"
 #include "rapport/v1/types.pb-c.h"
@@ -164,12 +165,7 @@ int contracts_store_due(rp_ctx_t *ctx, const char *table, int32_t before_day, rp
 
 /* ---- contracts_rules.c ---- */
 
-int32_t contracts_days(const Date *d);               /* d valid */
-int32_t contracts_today(rp_ctx_t *ctx);
-Date *contracts_date(rp_ctx_t *ctx, int32_t days);  /* arena */
-Money *contracts_money(rp_ctx_t *ctx, int64_t units, const char *currency);
 const char *contracts_enum_name(const ProtobufCEnumDescriptor *d, int v);
-void **contracts_append(rp_ctx_t *ctx, void **arr, size_t n, void *item);
 
 /* contracts_quote_terms_or_reply - validate a quote's terms (violations on field.*). */
 int contracts_quote_terms_or_reply(rp_ctx_t *ctx, const char *field, const QuoteTerms *t);

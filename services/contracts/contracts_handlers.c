@@ -107,7 +107,7 @@ int contracts_new_draft(rp_ctx_t *ctx, const char *owner, const char *unit, cons
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "a contract needs a branch (the token has none)");
     int64_t now = rp_ctx_now(ctx);
     int y, m, d;
-    rp_days_to_date(contracts_today(ctx), &y, &m, &d);
+    rp_days_to_date(rp_ctx_today(ctx), &y, &m, &d);
     uint64_t seq;
     if (contracts_store_next_number(ctx, branch, y, &seq) < 0)
         return -1;
@@ -259,8 +259,8 @@ static void s_schedule_from_payment(rp_ctx_t *ctx, ContractTerms *t, int64_t tot
     if (pre > 0 && pre < total) {
         Instalment *a = rp_ctx_alloc(ctx, sizeof *a);
         rapport__contracts__v1__instalment__init(a);
-        a->due = contracts_date(ctx, start);
-        a->amount = contracts_money(ctx, pre, cur);
+        a->due = rp_ctx_date(ctx, start);
+        a->amount = rp_ctx_money(ctx, pre, cur);
         a->note = "prepayment";
         s[n++] = a;
     } else {
@@ -268,8 +268,8 @@ static void s_schedule_from_payment(rp_ctx_t *ctx, ContractTerms *t, int64_t tot
     }
     Instalment *b = rp_ctx_alloc(ctx, sizeof *b);
     rapport__contracts__v1__instalment__init(b);
-    b->due = contracts_date(ctx, due);
-    b->amount = contracts_money(ctx, total - pre, cur);
+    b->due = rp_ctx_date(ctx, due);
+    b->amount = rp_ctx_money(ctx, total - pre, cur);
     b->note = pre ? "balance" : "";
     s[n++] = b;
     t->schedule = s;
@@ -320,13 +320,13 @@ int contracts_draft_from_quote(rp_ctx_t *ctx, const ProtobufCMessage *in_, Proto
     parties[1] = buyer;
     t->parties = parties;
     t->n_parties = 2;
-    t->value = contracts_money(ctx, q->terms->total->units, q->terms->currency);
+    t->value = rp_ctx_money(ctx, q->terms->total->units, q->terms->currency);
     t->payment = q->terms->payment;
     t->delivery_terms = q->terms->delivery_terms;
     t->start = in->start;
     t->end = in->end;
     s_schedule_from_payment(ctx, t, q->terms->total->units, q->terms->currency, q->terms->payment,
-                            in->start ? d1 : contracts_today(ctx));
+                            in->start ? d1 : rp_ctx_today(ctx));
     if (t->value->units <= 0)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "quote %s has a total of zero", q->id);
     ContractTerms *norm;
@@ -452,7 +452,7 @@ static void s_decide(rp_ctx_t *ctx, Contract *c, int step, const char *role, int
     d->comment = rp_ctx_strdup(ctx, comment);
     d->at = rp_ctx_now(ctx);
     size_t n = c->n_decisions;
-    ApprovalDecision **v = (ApprovalDecision **)contracts_append(ctx, (void **)c->decisions, n, d);
+    ApprovalDecision **v = (ApprovalDecision **)rp_ctx_append(ctx, (void **)c->decisions, n, d);
     n++;
     if (n > CT_MAX_DECISIONS) {         /* keep the newest */
         v += n - CT_MAX_DECISIONS;
@@ -544,7 +544,7 @@ int contracts_sign_h(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     c->status = CS_SIGNED;
     if (contracts_emit(ctx, "contract.signed", c->id, &s_signed_event(ctx, c)->base) < 0)
         return -1;
-    if (contracts_days(c->terms->start) <= contracts_today(ctx) && contracts_activate(ctx, c) < 0)
+    if (rp_date_days(c->terms->start) <= rp_ctx_today(ctx) && contracts_activate(ctx, c) < 0)
         return -1;
     return s_reply(ctx, c, NULL, out);
 }
@@ -627,12 +627,12 @@ int contracts_renew(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
             return rp_reply_violation(ctx, "schedule", "is required with a new value");
     } else {
         /* the parent's schedule, moved by as many days as the start moves */
-        int32_t shift = d1 - (p->terms->start ? contracts_days(p->terms->start) : d1);
+        int32_t shift = d1 - (p->terms->start ? rp_date_days(p->terms->start) : d1);
         Instalment **s = rp_ctx_alloc(ctx, (p->terms->n_schedule + 1) * sizeof *s);
         for (size_t i = 0; i < p->terms->n_schedule; i++) {
             Instalment *x = rp_ctx_alloc(ctx, sizeof *x);
             *x = *p->terms->schedule[i];
-            x->due = contracts_date(ctx, contracts_days(x->due) + shift);
+            x->due = rp_ctx_date(ctx, rp_date_days(x->due) + shift);
             s[i] = x;
         }
         t->schedule = s;
@@ -697,7 +697,7 @@ int contracts_receive_document(rp_ctx_t *ctx, const ProtobufCMessage *in_, Proto
         rapport__contracts__v1__document__init(d);
         d->kind = in->kind;
         d->required = false;
-        c->documents = (Document **)contracts_append(ctx, (void **)c->documents, c->n_documents, d);
+        c->documents = (Document **)rp_ctx_append(ctx, (void **)c->documents, c->n_documents, d);
         c->n_documents++;
     }
     if (d->status == DS_VERIFIED)
@@ -761,7 +761,7 @@ int contracts_add_milestone(rp_ctx_t *ctx, const ProtobufCMessage *in_, Protobuf
     m->id = rp_ctx_strdup(ctx, idstr);
     m->description = in->description;
     m->due = in->due;
-    c->milestones = (Milestone **)contracts_append(ctx, (void **)c->milestones, c->n_milestones, m);
+    c->milestones = (Milestone **)rp_ctx_append(ctx, (void **)c->milestones, c->n_milestones, m);
     c->n_milestones++;
     return s_reply(ctx, c, "contract.updated", out);
 }

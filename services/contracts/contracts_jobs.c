@@ -37,7 +37,7 @@ static bool s_sent(const Contract *c, uint32_t t)
 /* s_expiring - raise the nearest threshold reached, mark every one reached. */
 static int s_expiring(rp_ctx_t *ctx, Contract *c, int32_t today)
 {
-    int32_t left = contracts_days(c->terms->end) - today;
+    int32_t left = rp_date_days(c->terms->end) - today;
     uint32_t nearest = 0;
     bool any = false;
     for (int i = 0; i < contracts_settings.n_expiring; i++) {
@@ -72,7 +72,7 @@ static int s_expiring(rp_ctx_t *ctx, Contract *c, int32_t today)
 int contracts_daily(rp_ctx_t *ctx)
 {
     rp_ulid_t ids[CT_JOB_BATCH];
-    int32_t today = contracts_today(ctx);
+    int32_t today = rp_ctx_today(ctx);
     int n = contracts_store_due(ctx, "ix_contract_due", today + 1, ids, CT_JOB_BATCH);
     if (n < 0)
         return -1;
@@ -85,10 +85,10 @@ int contracts_daily(rp_ctx_t *ctx)
             return -1;
         if ((c->status != CS_SIGNED && c->status != CS_ACTIVE) || !c->terms || !c->terms->end)
             continue;
-        if (c->status == CS_SIGNED && c->terms->start && contracts_days(c->terms->start) <= today
+        if (c->status == CS_SIGNED && c->terms->start && rp_date_days(c->terms->start) <= today
             && contracts_activate(ctx, c) < 0)
             return -1;
-        if (contracts_days(c->terms->end) < today) {
+        if (rp_date_days(c->terms->end) < today) {
             c->status = CS_EXPIRED;
             c->closed_at = rp_ctx_now(ctx);
             if (contracts_emit(ctx, "contract.expired", c->id, &c->base) < 0)
@@ -131,12 +131,12 @@ int contracts_on_lead_event(rp_ctx_t *ctx, const Rapport__V1__Event *ev)
                 (unsigned long long)ev->seq);
         return 0;
     }
-    int32_t today = contracts_today(ctx);
+    int32_t today = rp_ctx_today(ctx);
     const char *cur = offer->total->currency;
     ContractTerms *t = rp_ctx_alloc(ctx, sizeof *t);
     rapport__contracts__v1__contract_terms__init(t);
     t->client_name = lead->company && !rp_str_empty(lead->company->name) ? lead->company->name : "(unnamed)";
-    t->value = contracts_money(ctx, offer->total->units, cur);
+    t->value = rp_ctx_money(ctx, offer->total->units, cur);
     Party *seller = rp_ctx_alloc(ctx, sizeof *seller), *buyer = rp_ctx_alloc(ctx, sizeof *buyer);
     rapport__contracts__v1__party__init(seller);
     rapport__contracts__v1__party__init(buyer);
@@ -156,8 +156,8 @@ int contracts_on_lead_event(rp_ctx_t *ctx, const Rapport__V1__Event *ev)
     t->payment = p;
     Instalment *in = rp_ctx_alloc(ctx, sizeof *in);
     rapport__contracts__v1__instalment__init(in);
-    in->due = contracts_date(ctx, today + (int32_t)offer->payment_terms_days);
-    in->amount = contracts_money(ctx, offer->total->units, cur);
+    in->due = rp_ctx_date(ctx, today + (int32_t)offer->payment_terms_days);
+    in->amount = rp_ctx_money(ctx, offer->total->units, cur);
     Instalment **s = rp_ctx_alloc(ctx, sizeof *s);
     s[0] = in;
     t->schedule = s;

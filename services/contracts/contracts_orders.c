@@ -124,7 +124,7 @@ int contracts_hand_off(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     h->note = in->note;
     h->by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
     h->at = rp_ctx_now(ctx);
-    o->handoffs = (HandOff **)contracts_append(ctx, (void **)o->handoffs, o->n_handoffs, h);
+    o->handoffs = (HandOff **)rp_ctx_append(ctx, (void **)o->handoffs, o->n_handoffs, h);
     o->n_handoffs++;
     o->status = OS_PROCESSING;
     if (s_write(ctx, o, "order.updated") < 0)
@@ -165,14 +165,14 @@ int contracts_set_order_status(rp_ctx_t *ctx, const ProtobufCMessage *in_, Proto
     if (!s_move_ok(o->status, in->status))
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "order %s cannot move from %s to %s",
                               o->id, s_status(o->status), s_status(in->status));
-    if (in->status == OS_DELIVERED && in->date && days > contracts_today(ctx))
+    if (in->status == OS_DELIVERED && in->date && days > rp_ctx_today(ctx))
         return rp_reply_violation(ctx, "date", "an actual delivery is not in the future");
     o->status = in->status;
     const char *type = "order.updated";
     if (in->status == OS_SHIPPED && in->date)
         o->planned_delivery = in->date;
     else if (in->status == OS_DELIVERED) {
-        o->actual_delivery = in->date ? in->date : contracts_date(ctx, contracts_today(ctx));
+        o->actual_delivery = in->date ? in->date : rp_ctx_date(ctx, rp_ctx_today(ctx));
         type = "order.delivered";
     } else if (in->status == OS_CANCELLED)
         o->cancel_reason = in->note;
@@ -241,7 +241,7 @@ int contracts_list_orders(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCM
 int contracts_overdue_orders(rp_ctx_t *ctx)
 {
     rp_ulid_t ids[CT_JOB_BATCH];
-    int n = contracts_store_due(ctx, "ix_order_due", contracts_today(ctx), ids, CT_JOB_BATCH);
+    int n = contracts_store_due(ctx, "ix_order_due", rp_ctx_today(ctx), ids, CT_JOB_BATCH);
     if (n < 0)
         return -1;
     for (int i = 0; i < n; i++) {

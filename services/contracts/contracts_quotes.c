@@ -118,7 +118,7 @@ int contracts_revise_quote(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
     r->terms = q->terms;
     r->at = rp_ctx_now(ctx);
     r->by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
-    q->revisions = (QuoteRevision **)contracts_append(ctx, (void **)q->revisions, q->n_revisions, r);
+    q->revisions = (QuoteRevision **)rp_ctx_append(ctx, (void **)q->revisions, q->n_revisions, r);
     q->n_revisions++;
     q->version++;
     q->terms = t;
@@ -166,7 +166,7 @@ int contracts_send_quote(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMe
     if (q->status != QS_DRAFT)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "quote %s is %s; only drafts can be sent",
                               q->id, s_status(q->status));
-    if (contracts_days(q->terms->valid_until) < contracts_today(ctx))
+    if (rp_date_days(q->terms->valid_until) < rp_ctx_today(ctx))
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "quote %s is valid until a past date", q->id);
     uint32_t d = q->terms->max_discount_bp;
     if (d > (uint32_t)cl->limit_discount_bp && d > q->approved_discount_bp)
@@ -186,7 +186,7 @@ int contracts_accept_quote(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
         return -1;
     if (q->status != QS_SENT)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "quote %s is %s, not sent", q->id, s_status(q->status));
-    if (contracts_days(q->terms->valid_until) < contracts_today(ctx))
+    if (rp_date_days(q->terms->valid_until) < rp_ctx_today(ctx))
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "quote %s expired on %04d-%02d-%02d", q->id,
                               q->terms->valid_until->year, q->terms->valid_until->month,
                               q->terms->valid_until->day);
@@ -277,7 +277,7 @@ int contracts_list_quotes(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCM
 int contracts_expire_quotes(rp_ctx_t *ctx)
 {
     rp_ulid_t ids[CT_JOB_BATCH];
-    int n = contracts_store_due(ctx, "ix_quote_exp", contracts_today(ctx), ids, CT_JOB_BATCH);
+    int n = contracts_store_due(ctx, "ix_quote_exp", rp_ctx_today(ctx), ids, CT_JOB_BATCH);
     if (n < 0)
         return -1;
     for (int i = 0; i < n; i++) {

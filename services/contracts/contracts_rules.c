@@ -42,50 +42,10 @@ static const struct {
 
 /* ---- small helpers ---- */
 
-int32_t contracts_days(const Date *d)
-{
-    return rp_date_to_days(d->year, d->month, d->day);
-}
-
-int32_t contracts_today(rp_ctx_t *ctx)
-{
-    int64_t now = rp_ctx_now(ctx);
-    int64_t d = now / CT_DAY_MS;
-    if (now < 0 && now % CT_DAY_MS)
-        d--;
-    return (int32_t)d;
-}
-
-Date *contracts_date(rp_ctx_t *ctx, int32_t days)
-{
-    Date *d = rp_ctx_alloc(ctx, sizeof *d);
-    rapport__v1__date__init(d);
-    rp_days_to_date(days, &d->year, &d->month, &d->day);
-    return d;
-}
-
-Money *contracts_money(rp_ctx_t *ctx, int64_t units, const char *currency)
-{
-    Money *m = rp_ctx_alloc(ctx, sizeof *m);
-    rapport__v1__money__init(m);
-    m->units = units;
-    m->currency = rp_ctx_strdup(ctx, currency);
-    return m;
-}
-
 const char *contracts_enum_name(const ProtobufCEnumDescriptor *d, int v)
 {
     const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value(d, v);
     return e ? e->name : "?";
-}
-
-void **contracts_append(rp_ctx_t *ctx, void **arr, size_t n, void *item)
-{
-    void **v = rp_ctx_alloc(ctx, (n + 1) * sizeof *v);
-    if (n)
-        memcpy(v, arr, n * sizeof *v);
-    v[n] = item;
-    return v;
 }
 
 int contracts_page_size(uint32_t page_size)
@@ -177,14 +137,14 @@ int contracts_quote_totals_or_reply(rp_ctx_t *ctx, const QuoteTerms *t, QuoteTer
             return rp_reply_error(ctx, RP_FAILED_PRECONDITION,
                                   "the quote's total overflows at line %zu (at most %lld minor units)",
                                   i, (long long)CT_VALUE_MAX);
-        l->line_total = contracts_money(ctx, net, t->currency);
+        l->line_total = rp_ctx_money(ctx, net, t->currency);
         if (l->discount_bp > max_bp)
             max_bp = l->discount_bp;
         c->lines[i] = l;
     }
-    c->subtotal = contracts_money(ctx, sub, t->currency);
-    c->discount = contracts_money(ctx, disc, t->currency);
-    c->total = contracts_money(ctx, total, t->currency);
+    c->subtotal = rp_ctx_money(ctx, sub, t->currency);
+    c->discount = rp_ctx_money(ctx, disc, t->currency);
+    c->total = rp_ctx_money(ctx, total, t->currency);
     c->max_discount_bp = max_bp;
     *out = c;
     return 0;
@@ -219,7 +179,7 @@ int contracts_schedule_or_reply(rp_ctx_t *ctx, const char *field, Instalment *co
 
 static int s_date_cmp(const Date *a, const Date *b)
 {
-    int32_t x = a ? contracts_days(a) : INT32_MIN, y = b ? contracts_days(b) : INT32_MIN;
+    int32_t x = a ? rp_date_days(a) : INT32_MIN, y = b ? rp_date_days(b) : INT32_MIN;
     return x < y ? -1 : x > y;
 }
 
@@ -382,10 +342,10 @@ int32_t contracts_next_day(const Contract *c)
 {
     if ((c->status != CS_SIGNED && c->status != CS_ACTIVE) || !c->terms || !c->terms->end)
         return INT32_MAX;
-    int32_t end = contracts_days(c->terms->end);
+    int32_t end = rp_date_days(c->terms->end);
     int32_t day = end + 1;                          /* expires the day after its end */
     if (c->status == CS_SIGNED && c->terms->start) {
-        int32_t s = contracts_days(c->terms->start);
+        int32_t s = rp_date_days(c->terms->start);
         if (s < day)
             day = s;
     }

@@ -51,15 +51,6 @@ const rp_migration_t contracts_migrations[] = {
     { 0, NULL, NULL }
 };
 
-static const struct {
-    const char *table;
-    const ProtobufCMessageDescriptor *desc;
-} s_kinds[] = {
-    [CE_QUOTE] = { "quotes", &rapport__contracts__v1__quote__descriptor },
-    [CE_CONTRACT] = { "contracts", &rapport__contracts__v1__contract__descriptor },
-    [CE_ORDER] = { "orders", &rapport__contracts__v1__order__descriptor },
-};
-
 /* ---- index entries ---- */
 
 static int s_parse(const char *s, rp_ulid_t *u)
@@ -72,47 +63,56 @@ static bool s_order_open(int status)
     return status != OS_DELIVERED && status != OS_CLOSED && status != OS_CANCELLED;
 }
 
-/* s_entries - every index key of entity m (id already parsed). */
-static void s_entries(contracts_entity_t kind, const ProtobufCMessage *m, const rp_ulid_t *id,
-                      rp_index_set_t *e)
+static void s_quote_entries(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
-    rp_key_t *k;
-    rp_ulid_t u;
-    if (kind == CE_QUOTE) {
-        const Quote *q = (const Quote *)m;
-        k = rp_index_add(e, "ix_quote_owner");
-        rp_key_str(k, q->owner); rp_key_ulid(k, id);
-        if (q->status == QS_SENT && q->terms && q->terms->valid_until) {
-            k = rp_index_add(e, "ix_quote_exp");
-            rp_key_i64(k, contracts_days(q->terms->valid_until)); rp_key_ulid(k, id);
-        }
-    } else if (kind == CE_CONTRACT) {
-        const Contract *c = (const Contract *)m;
-        k = rp_index_add(e, "ix_contract_owner");
-        rp_key_str(k, c->owner); rp_key_ulid(k, id);
-        k = rp_index_add(e, "ix_contract_number");
-        rp_key_str(k, c->number); rp_key_ulid(k, id);
-        if (!rp_str_empty(c->lead_id) && s_parse(c->lead_id, &u) == 0) {
-            k = rp_index_add(e, "ix_contract_lead");
-            rp_key_ulid(k, &u); rp_key_ulid(k, id);
-        }
-        int32_t day = contracts_next_day(c);
-        if (day != INT32_MAX) {
-            k = rp_index_add(e, "ix_contract_due");
-            rp_key_i64(k, day); rp_key_ulid(k, id);
-        }
-    } else {
-        const Order *o = (const Order *)m;
-        if (s_parse(o->contract_id, &u) == 0) {
-            k = rp_index_add(e, "ix_order_contract");
-            rp_key_ulid(k, &u); rp_key_ulid(k, id);
-        }
-        if (s_order_open(o->status) && !o->overdue_raised && o->due) {
-            k = rp_index_add(e, "ix_order_due");
-            rp_key_i64(k, contracts_days(o->due)); rp_key_ulid(k, id);
-        }
+    const Quote *q = (const Quote *)m;
+    rp_key_t *k = rp_index_add(e, "ix_quote_owner");
+    rp_key_str(k, q->owner); rp_key_ulid(k, id);
+    if (q->status == QS_SENT && q->terms && q->terms->valid_until) {
+        k = rp_index_add(e, "ix_quote_exp");
+        rp_key_i64(k, rp_date_days(q->terms->valid_until)); rp_key_ulid(k, id);
     }
 }
+
+static void s_contract_entries(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
+{
+    const Contract *c = (const Contract *)m;
+    rp_ulid_t u;
+    rp_key_t *k = rp_index_add(e, "ix_contract_owner");
+    rp_key_str(k, c->owner); rp_key_ulid(k, id);
+    k = rp_index_add(e, "ix_contract_number");
+    rp_key_str(k, c->number); rp_key_ulid(k, id);
+    if (!rp_str_empty(c->lead_id) && s_parse(c->lead_id, &u) == 0) {
+        k = rp_index_add(e, "ix_contract_lead");
+        rp_key_ulid(k, &u); rp_key_ulid(k, id);
+    }
+    int32_t day = contracts_next_day(c);
+    if (day != INT32_MAX) {
+        k = rp_index_add(e, "ix_contract_due");
+        rp_key_i64(k, day); rp_key_ulid(k, id);
+    }
+}
+
+static void s_order_entries(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
+{
+    const Order *o = (const Order *)m;
+    rp_ulid_t u;
+    rp_key_t *k;
+    if (s_parse(o->contract_id, &u) == 0) {
+        k = rp_index_add(e, "ix_order_contract");
+        rp_key_ulid(k, &u); rp_key_ulid(k, id);
+    }
+    if (s_order_open(o->status) && !o->overdue_raised && o->due) {
+        k = rp_index_add(e, "ix_order_due");
+        rp_key_i64(k, rp_date_days(o->due)); rp_key_ulid(k, id);
+    }
+}
+
+static const rp_index_entity_t s_kinds[] = {
+    [CE_QUOTE] = { "quotes", "quote", &rapport__contracts__v1__quote__descriptor, s_quote_entries },
+    [CE_CONTRACT] = { "contracts", "contract", &rapport__contracts__v1__contract__descriptor, s_contract_entries },
+    [CE_ORDER] = { "orders", "order", &rapport__contracts__v1__order__descriptor, s_order_entries },
+};
 
 /* ---- entities ---- */
 
@@ -123,70 +123,15 @@ int contracts_store_get(rp_ctx_t *ctx, contracts_entity_t kind, const rp_ulid_t 
     if (rc == MDB_NOTFOUND)
         return MDB_NOTFOUND;
     if (rc == -1)
-        return rp_reply_error(ctx, RP_INTERNAL, "a stored %s does not decode", s_kinds[kind].table);
+        return rp_reply_error(ctx, RP_INTERNAL, "stored %s does not decode", s_kinds[kind].what);
     if (rc != 0)
         return rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
     return 0;
 }
 
-/* s_id_of - the id field (field 1, a string) of every entity. */
-static const char *s_id_of(const ProtobufCMessage *m)
-{
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
-    return *(const char *const *)((const uint8_t *)m + f->offset);
-}
-
 int contracts_store_put(rp_ctx_t *ctx, contracts_entity_t kind, const ProtobufCMessage *m)
 {
-    MDB_txn *txn = rp_ctx_txn(ctx);
-    MDB_dbi dbi = rp_ctx_dbi(ctx, s_kinds[kind].table);
-    rp_ulid_t id;
-    if (s_parse(s_id_of(m), &id) < 0)
-        return rp_reply_error(ctx, RP_INTERNAL, "%s without a valid id", s_kinds[kind].table);
-    rp_index_set_t e = { 0 };
-    ProtobufCMessage *old = NULL;
-    int ret = 0;
-    int rc = rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, s_kinds[kind].desc, NULL, &old);
-    if (rc == 0) {
-        s_entries(kind, old, &id, &e);
-        protobuf_c_message_free_unpacked(old, NULL);
-        ret = rp_index_apply(ctx, &e, true);
-        rp_index_reset(&e);
-    } else if (rc == -1) {
-        ret = rp_reply_error(ctx, RP_INTERNAL, "a stored %s does not decode", s_kinds[kind].table);
-    } else if (rc != MDB_NOTFOUND) {
-        ret = rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
-    }
-    if (ret == 0 && (rc = rp_store_put_msg(txn, dbi, id.b, RP_ULID_LEN, m)) != 0)
-        ret = rp_reply_lmdb(ctx, rc, s_kinds[kind].table);
-    if (ret == 0) {
-        s_entries(kind, m, &id, &e);
-        ret = rp_index_apply(ctx, &e, false);
-    }
-    rp_index_set_clear(&e);
-    return ret;
-}
-
-/* s_prefix_first - the ULID ending the first key that starts with prefix. 1/0/-1. */
-static int s_prefix_first(rp_ctx_t *ctx, const char *table, const rp_key_t *prefix, rp_ulid_t *id)
-{
-    if (prefix->overflow)
-        return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &cur);
-    if (rc)
-        return rp_reply_lmdb(ctx, rc, table);
-    MDB_val k = rp_key_val(prefix), v;
-    int ret = 0;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == prefix->len + RP_ULID_LEN && memcmp(k.mv_data, prefix->b, prefix->len) == 0) {
-        memcpy(id->b, (const uint8_t *)k.mv_data + prefix->len, RP_ULID_LEN);
-        ret = 1;
-    } else if (rc != 0 && rc != MDB_NOTFOUND) {
-        ret = rp_reply_lmdb(ctx, rc, table);
-    }
-    mdb_cursor_close(cur);
-    return ret;
+    return rp_index_put(ctx, &s_kinds[kind], m, NULL, 0, false);
 }
 
 int contracts_store_find_number(rp_ctx_t *ctx, const char *number, rp_ulid_t *id)
@@ -194,7 +139,7 @@ int contracts_store_find_number(rp_ctx_t *ctx, const char *number, rp_ulid_t *id
     rp_key_t k;
     rp_key_init(&k);
     rp_key_str(&k, number);
-    return s_prefix_first(ctx, "ix_contract_number", &k, id);
+    return rp_index_find(ctx, "ix_contract_number", &k, NULL, id);
 }
 
 int contracts_store_find_lead(rp_ctx_t *ctx, const char *lead_id, rp_ulid_t *id)
@@ -205,7 +150,7 @@ int contracts_store_find_lead(rp_ctx_t *ctx, const char *lead_id, rp_ulid_t *id)
     rp_key_t k;
     rp_key_init(&k);
     rp_key_ulid(&k, &u);
-    return s_prefix_first(ctx, "ix_contract_lead", &k, id);
+    return rp_index_find(ctx, "ix_contract_lead", &k, NULL, id);
 }
 
 int contracts_store_next_number(rp_ctx_t *ctx, const char *branch, int32_t year, uint64_t *seq)
@@ -240,42 +185,6 @@ int contracts_store_next_number(rp_ctx_t *ctx, const char *branch, int32_t year,
 
 /* ---- range scans ---- */
 
-typedef struct {
-    rp_ctx_t *ctx;
-    MDB_txn *txn;
-    MDB_dbi entities;
-    const ProtobufCMessageDescriptor *desc;
-    contracts_row_fn fn;
-    void *arg;
-} s_scan_t;
-
-static int s_row(void *arg, const MDB_val *key, const MDB_val *val)
-{
-    s_scan_t *s = arg;
-    (void)val;
-    if (key->mv_size < RP_ULID_LEN)
-        return 0;
-    MDB_val k = { RP_ULID_LEN, (uint8_t *)key->mv_data + key->mv_size - RP_ULID_LEN }, v;
-    int rc = mdb_get(s->txn, s->entities, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        rp_warn("contracts: index entry without its entity, skipped");
-        return 0;
-    }
-    if (rc) {
-        rp_reply_lmdb(s->ctx, rc, "scan");
-        return -1;
-    }
-    /* malloc'd, not the arena: a scan may examine rows it does not keep; fn copies. */
-    ProtobufCMessage *m = protobuf_c_message_unpack(s->desc, NULL, v.mv_size, v.mv_data);
-    if (!m) {
-        rp_warn("contracts: a stored entity does not decode, skipped");
-        return 0;
-    }
-    int r = s->fn(s->arg, m);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return r;
-}
-
 int contracts_store_query(rp_ctx_t *ctx, contracts_query_kind_t kind, const char *s,
                           const rp_ulid_t *id, const char *page_token, uint32_t limit,
                           contracts_row_fn fn, void *arg, char **next_token)
@@ -289,19 +198,7 @@ int contracts_store_query(rp_ctx_t *ctx, contracts_query_kind_t kind, const char
     case CQ_CONTRACTS_BY_OWNER: table = "ix_contract_owner"; ek = CE_CONTRACT; rp_key_str(&lo, s); break;
     default:                    table = "ix_order_contract"; ek = CE_ORDER;    rp_key_ulid(&lo, id); break;
     }
-    if (lo.overflow)
-        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "query value too long");
-    s_scan_t st = { ctx, rp_ctx_txn(ctx), rp_ctx_dbi(ctx, s_kinds[ek].table), s_kinds[ek].desc, fn, arg };
-    char *tok = NULL;
-    *next_token = NULL;
-    int rc = rp_page_scan(st.txn, rp_ctx_dbi(ctx, table), &lo, NULL, page_token, limit, 0,
-                          s_row, &st, &tok);
-    if (rc == 0 && tok)
-        *next_token = rp_ctx_strdup(ctx, tok);
-    free(tok);
-    if (rc == -1 && !rp_ctx_failed(ctx))
-        rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
-    return rc;
+    return rp_index_scan(ctx, &s_kinds[ek], table, &lo, NULL, page_token, limit, 0, fn, arg, next_token);
 }
 
 typedef struct {
@@ -327,11 +224,7 @@ int contracts_store_due(rp_ctx_t *ctx, const char *table, int32_t before_day, rp
     rp_key_i64(&lo, INT32_MIN);
     rp_key_i64(&hi, before_day);
     s_due_t d = { ids, 0, max };
-    char *tok = NULL;
-    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &lo, &hi, NULL, (uint32_t)max, 0,
-                          s_due_row, &d, &tok);
-    free(tok);
-    if (rc != 0)
-        return rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
+    if (rp_index_page(ctx, table, &lo, &hi, NULL, (uint32_t)max, 0, s_due_row, &d, NULL) != 0)
+        return -1;
     return d.n;
 }

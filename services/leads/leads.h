@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "rapport/service.h"
+#include "rapport/values.h"
 #include "rapport/store.h"
 #include "rapport/leads/v1/leads.pb-c.h"
 #include "rapport/v1/types.pb-c.h"
@@ -205,9 +206,7 @@ int leads_offer_input_or_reply(rp_ctx_t *ctx, OfferLine *const *lines, size_t n_
                                const Date *valid_until);
 int leads_offer_totals_or_reply(rp_ctx_t *ctx, Offer *o);
 
-/* Dates. */
-int32_t leads_date_days(const Date *d);          /* d must be valid */
-int32_t leads_today(rp_ctx_t *ctx);              /* today (UTC) as days */
+/* Dates (days, today, Date and Money in the arena: rapport/values.h). */
 bool leads_date_eq(const Date *a, const Date *b); /* NULL-safe */
 
 /* ---- leads_handlers.c: shared helpers ---- */
@@ -219,7 +218,6 @@ int leads_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Lead *
 int leads_open_or_reply(rp_ctx_t *ctx, const Lead *lead);
 /* leads_value_or_reply - a real currency and 0 <= units <= LEADS_VALUE_MAX. */
 int leads_value_or_reply(rp_ctx_t *ctx, const char *field, const Money *m);
-Money *leads_money(rp_ctx_t *ctx, int64_t units, const char *currency);
 /* leads_set_stage - move lead to stage and keep max_stage_reached, timestamps and the
  * close bookkeeping (stage_before_close, closed_at) consistent. */
 void leads_set_stage(rp_ctx_t *ctx, Lead *lead, int stage);
@@ -230,9 +228,6 @@ int leads_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Proto
 /* leads_emit_packed - emit type with a Lead already packed (len bytes) as data. */
 int leads_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
                       const uint8_t *lead, size_t len);
-
-/* Grow an arena array of pointers by one: returns the new array with item appended. */
-void **leads_append(rp_ctx_t *ctx, void **arr, size_t n, void *item);
 
 /* ---- method handlers ---- */
 int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **out);

@@ -127,7 +127,7 @@ int leads_funnel(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         fs->n_value = f->n_sums[s];
         fs->value = rp_ctx_alloc(ctx, (fs->n_value ? fs->n_value : 1) * sizeof *fs->value);
         for (size_t i = 0; i < fs->n_value; i++)
-            fs->value[i] = leads_money(ctx, f->sums[s][i].sum, f->sums[s][i].currency);
+            fs->value[i] = rp_ctx_money(ctx, f->sums[s][i].sum, f->sums[s][i].currency);
         r->stages[s - LS_NEW] = fs;
     }
     r->sources = rp_ctx_alloc(ctx, SRC_COUNT * sizeof *r->sources);

@@ -34,15 +34,6 @@ typedef Rapport__Leads__V1__RemoveCompetitorRequest RemoveCompetitorRequest;
 
 /* ---- shared helpers ---- */
 
-Money *leads_money(rp_ctx_t *ctx, int64_t units, const char *currency)
-{
-    Money *m = rp_ctx_alloc(ctx, sizeof *m);
-    rapport__v1__money__init(m);
-    m->units = units;
-    m->currency = rp_ctx_strdup(ctx, currency);
-    return m;
-}
-
 static Date *s_date_copy(rp_ctx_t *ctx, const Date *d)
 {
     if (!d)
@@ -53,15 +44,6 @@ static Date *s_date_copy(rp_ctx_t *ctx, const Date *d)
     c->month = d->month;
     c->day = d->day;
     return c;
-}
-
-void **leads_append(rp_ctx_t *ctx, void **arr, size_t n, void *item)
-{
-    void **v = rp_ctx_alloc(ctx, (n + 1) * sizeof *v);
-    if (n)
-        memcpy(v, arr, n * sizeof *v);
-    v[n] = item;
-    return v;
 }
 
 int leads_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Lead **out)
@@ -123,7 +105,7 @@ LeadSummary *leads_summary(rp_ctx_t *ctx, const Lead *l)
     s->owner = rp_ctx_strdup(ctx, l->owner);
     s->unit = rp_ctx_strdup(ctx, l->unit);
     if (l->expected_value)
-        s->expected_value = leads_money(ctx, l->expected_value->units, l->expected_value->currency);
+        s->expected_value = rp_ctx_money(ctx, l->expected_value->units, l->expected_value->currency);
     s->expected_close = s_date_copy(ctx, l->expected_close);
     s->score = l->qualification ? l->qualification->score : 0;
     s->verdict = l->qualification ? l->qualification->verdict : V_UNKNOWN;
@@ -391,7 +373,7 @@ static void s_close_change(rp_ctx_t *ctx, Lead *l, const Date *old, const Date *
     c->at = rp_ctx_now(ctx);
     c->by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
     size_t n = l->n_close_history;
-    CloseDateChange **h = (CloseDateChange **)leads_append(ctx, (void **)l->close_history, n, c);
+    CloseDateChange **h = (CloseDateChange **)rp_ctx_append(ctx, (void **)l->close_history, n, c);
     n++;
     if (n > LEADS_MAX_HISTORY) {       /* keep the newest */
         h += n - LEADS_MAX_HISTORY;
@@ -399,7 +381,7 @@ static void s_close_change(rp_ctx_t *ctx, Lead *l, const Date *old, const Date *
     }
     l->close_history = h;
     l->n_close_history = n;
-    if (old && new_ && leads_date_days(new_) > leads_date_days(old))
+    if (old && new_ && rp_date_days(new_) > rp_date_days(old))
         l->slip_count++;
 }
 
@@ -786,7 +768,7 @@ int leads_record_objection(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
     o->resolved = in->resolved;
     o->created_at = o->updated_at = now;
     o->by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
-    l->objections = (Objection **)leads_append(ctx, (void **)l->objections, l->n_objections, o);
+    l->objections = (Objection **)rp_ctx_append(ctx, (void **)l->objections, l->n_objections, o);
     l->n_objections++;
     l->updated_at = now;
     if (s_write(ctx, l, "objection.recorded", NULL) < 0)
@@ -872,7 +854,7 @@ int leads_set_competitor(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMe
         if (l->n_competitors >= LEADS_MAX_COMPETITORS)
             return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "a lead keeps at most %d competitors",
                                   LEADS_MAX_COMPETITORS);
-        l->competitors = (Competitor **)leads_append(ctx, (void **)l->competitors, l->n_competitors,
+        l->competitors = (Competitor **)rp_ctx_append(ctx, (void **)l->competitors, l->n_competitors,
                                                      (void *)c);
         l->n_competitors++;
     }

@@ -44,7 +44,7 @@ static int s_fill(rp_ctx_t *ctx, Offer *o, const OfferRequest *in)
         rapport__leads__v1__offer_line__init(l);
         l->description = in->lines[i]->description;
         l->quantity = in->lines[i]->quantity;
-        l->unit_price = leads_money(ctx, in->lines[i]->unit_price->units, in->lines[i]->unit_price->currency);
+        l->unit_price = rp_ctx_money(ctx, in->lines[i]->unit_price->units, in->lines[i]->unit_price->currency);
         lines[i] = l;
     }
     o->lines = lines;
@@ -99,7 +99,7 @@ int leads_add_offer(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     o->by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
     if (s_fill(ctx, o, in) < 0)
         return -1;
-    l->offers = (Offer **)leads_append(ctx, (void **)l->offers, l->n_offers, o);
+    l->offers = (Offer **)rp_ctx_append(ctx, (void **)l->offers, l->n_offers, o);
     l->n_offers++;
     l->updated_at = o->created_at;
     return s_finish(ctx, l, o, "offer.created", out);
@@ -151,7 +151,7 @@ static int s_sent_or_reply(rp_ctx_t *ctx, const Offer *o)
 
 static bool s_past(rp_ctx_t *ctx, const Offer *o)
 {
-    return o->valid_until && leads_date_days(o->valid_until) < leads_today(ctx);
+    return o->valid_until && rp_date_days(o->valid_until) < rp_ctx_today(ctx);
 }
 
 int leads_send_offer(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
@@ -224,7 +224,7 @@ int leads_reject_offer(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
 int leads_expire_offers(rp_ctx_t *ctx)
 {
     leads_offer_ref_t refs[EXPIRE_BATCH];
-    int32_t today = leads_today(ctx);
+    int32_t today = rp_ctx_today(ctx);
     int n = leads_store_expired_offers(ctx, today, refs, EXPIRE_BATCH);
     if (n < 0)
         return -1;

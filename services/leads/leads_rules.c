@@ -260,28 +260,14 @@ int leads_offer_totals_or_reply(rp_ctx_t *ctx, Offer *o)
         int64_t lt;
         if (rp_money_mul(l->quantity, l->unit_price->units, &lt) < 0 || rp_money_add(sub, lt, &sub) < 0)
             return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "offer total overflows (line %zu)", i);
-        l->line_total = leads_money(ctx, lt, cur);
+        l->line_total = rp_ctx_money(ctx, lt, cur);
     }
     if (rp_money_percent(sub, o->discount_bp, &disc) < 0 || rp_money_sub(sub, disc, &total) < 0)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "offer total overflows");
-    o->subtotal = leads_money(ctx, sub, cur);
-    o->discount = leads_money(ctx, disc, cur);
-    o->total = leads_money(ctx, total, cur);
+    o->subtotal = rp_ctx_money(ctx, sub, cur);
+    o->discount = rp_ctx_money(ctx, disc, cur);
+    o->total = rp_ctx_money(ctx, total, cur);
     return 0;
-}
-
-int32_t leads_date_days(const Date *d)
-{
-    return rp_date_to_days(d->year, d->month, d->day);
-}
-
-int32_t leads_today(rp_ctx_t *ctx)
-{
-    int64_t now = rp_ctx_now(ctx);
-    int64_t d = now / LEADS_DAY_MS;
-    if (now < 0 && now % LEADS_DAY_MS)
-        d--;
-    return (int32_t)d;
 }
 
 bool leads_date_eq(const Date *a, const Date *b)

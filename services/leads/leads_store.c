@@ -27,6 +27,7 @@
 #include <sodium.h>
 #include "leads.h"
 #include "rapport/fold.h"
+#include "rapport/index.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
 
@@ -53,28 +54,6 @@ const rp_migration_t leads_migrations[] = {
 };
 
 /* ---- keys ---- */
-
-typedef struct {
-    const char *table;
-    rp_key_t key;
-} s_entry_t;
-
-typedef struct {
-    s_entry_t *v;
-    size_t n, cap;
-} s_entries_t;
-
-static rp_key_t *s_add(s_entries_t *e, const char *table)
-{
-    if (e->n == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 16;
-        e->v = rp_realloc(e->v, e->cap * sizeof *e->v);
-    }
-    s_entry_t *x = &e->v[e->n++];
-    x->table = table;
-    rp_key_init(&x->key);
-    return &x->key;
-}
 
 static int s_parse_id(const char *s, rp_ulid_t *u)
 {
@@ -107,37 +86,38 @@ static bool s_fold_email(const char *s, char out[320])
 }
 
 /* s_index_entries - every index key of lead. */
-static void s_index_entries(const Lead *l, const rp_ulid_t *id, s_entries_t *e)
+static void s_index_entries(const ProtobufCMessage *m, const rp_ulid_t *id, rp_index_set_t *e)
 {
+    const Lead *l = (const Lead *)m;
     rp_key_t *k;
     char name_f[512], buf[512];
 
-    k = s_add(e, "ix_owner");
+    k = rp_index_add(e, "ix_owner");
     rp_key_str(k, l->owner); rp_key_ulid(k, id);
-    k = s_add(e, "ix_stage");
+    k = rp_index_add(e, "ix_stage");
     rp_key_u8(k, (uint8_t)l->stage); rp_key_ulid(k, id);
-    k = s_add(e, "ix_source");
+    k = rp_index_add(e, "ix_source");
     rp_key_u8(k, (uint8_t)l->source); rp_key_ulid(k, id);
     if (!rp_str_empty(l->campaign)) {
-        k = s_add(e, "ix_campaign");
+        k = rp_index_add(e, "ix_campaign");
         rp_key_str(k, l->campaign); rp_key_ulid(k, id);
     }
     if (l->expected_close) {
-        k = s_add(e, "ix_close");
-        rp_key_i64(k, leads_date_days(l->expected_close)); rp_key_ulid(k, id);
+        k = rp_index_add(e, "ix_close");
+        rp_key_i64(k, rp_date_days(l->expected_close)); rp_key_ulid(k, id);
     }
     bool have_name = l->company && s_fold_name(l->company->name, name_f);
     if (have_name) {
-        k = s_add(e, "ix_name");
+        k = rp_index_add(e, "ix_name");
         rp_key_str(k, name_f); rp_key_ulid(k, id);
     }
     if (leads_stage_is_open(l->stage)) {
-        k = s_add(e, "ix_activity");
+        k = rp_index_add(e, "ix_activity");
         rp_key_u64(k, (uint64_t)(l->last_activity_at > 0 ? l->last_activity_at : 0));
         rp_key_ulid(k, id);
     }
     if (l->company && s_fold_taxid(l->company->tax_id, buf)) {
-        k = s_add(e, "ix_taxid");
+        k = rp_index_add(e, "ix_taxid");
         rp_key_str(k, l->branch); rp_key_str(k, buf); rp_key_ulid(k, id);
     }
     if (have_name) {
@@ -147,12 +127,12 @@ static void s_index_entries(const Lead *l, const rp_ulid_t *id, s_entries_t *e)
             if (!s_fold_email(l->contacts[i]->email, email_f))
                 continue;
             s_name_email_hash(name_f, email_f, h);
-            k = s_add(e, "ix_name_email");
+            k = rp_index_add(e, "ix_name_email");
             rp_key_str(k, l->branch); rp_key_bytes(k, h, sizeof h); rp_key_ulid(k, id);
         }
     }
     if (!rp_str_empty(l->import_key)) {
-        k = s_add(e, "ix_import");
+        k = rp_index_add(e, "ix_import");
         rp_key_str(k, l->branch); rp_key_str(k, l->import_key); rp_key_ulid(k, id);
     }
     for (size_t i = 0; i < l->n_offers; i++) {
@@ -160,30 +140,12 @@ static void s_index_entries(const Lead *l, const rp_ulid_t *id, s_entries_t *e)
         rp_ulid_t oid;
         if (o->status != OS_SENT || !o->valid_until || s_parse_id(o->id, &oid) < 0)
             continue;
-        k = s_add(e, "ix_offer_exp");
-        rp_key_i64(k, leads_date_days(o->valid_until)); rp_key_ulid(k, id); rp_key_ulid(k, &oid);
+        k = rp_index_add(e, "ix_offer_exp");
+        rp_key_i64(k, rp_date_days(o->valid_until)); rp_key_ulid(k, id); rp_key_ulid(k, &oid);
     }
 }
 
-/* s_apply - put (del = false) or delete every entry. */
-static int s_apply(rp_ctx_t *ctx, const s_entries_t *e, bool del)
-{
-    MDB_txn *txn = rp_ctx_txn(ctx);
-    for (size_t i = 0; i < e->n; i++) {
-        const s_entry_t *x = &e->v[i];
-        if (x->key.overflow) {
-            rp_warn("leads: index key too long for %s, entry skipped", x->table);
-            continue;
-        }
-        MDB_dbi dbi = rp_ctx_dbi(ctx, x->table);
-        MDB_val k = rp_key_val(&x->key);
-        MDB_val v = { 0, (void *)"" };
-        int rc = del ? mdb_del(txn, dbi, &k, NULL) : mdb_put(txn, dbi, &k, &v, 0);
-        if (rc != 0 && !(del && rc == MDB_NOTFOUND))
-            return rp_reply_lmdb(ctx, rc, x->table);
-    }
-    return 0;
-}
+static const rp_index_entity_t s_lead = { "leads", "lead", LEAD_DESC, s_index_entries };
 
 /* ---- entities ---- */
 
@@ -227,38 +189,7 @@ int leads_store_put(rp_ctx_t *ctx, const Lead *lead)
 int leads_store_put_packed(rp_ctx_t *ctx, const Lead *lead, const uint8_t *packed, size_t len,
                            bool fresh)
 {
-    MDB_txn *txn = rp_ctx_txn(ctx);
-    MDB_dbi dbi = rp_ctx_dbi(ctx, "leads");
-    rp_ulid_t id;
-    if (s_parse_id(lead->id, &id) < 0)
-        return rp_reply_error(ctx, RP_INTERNAL, "lead without a valid id");
-
-    s_entries_t e = { 0 };
-    int ret = 0;
-    ProtobufCMessage *old = NULL;
-    int rc = fresh ? MDB_NOTFOUND : rp_store_get_msg(txn, dbi, id.b, RP_ULID_LEN, LEAD_DESC, NULL, &old);
-    if (rc == 0) {
-        s_index_entries((const Lead *)old, &id, &e);
-        protobuf_c_message_free_unpacked(old, NULL);
-        ret = s_apply(ctx, &e, true);
-        e.n = 0;
-    } else if (rc == -1) {
-        ret = rp_reply_error(ctx, RP_INTERNAL, "stored lead does not decode");
-    } else if (rc != MDB_NOTFOUND) {
-        ret = rp_reply_lmdb(ctx, rc, "leads get");
-    }
-    if (ret == 0) {
-        MDB_val k = { RP_ULID_LEN, id.b }, v = { len, (void *)packed };
-        rc = mdb_put(txn, dbi, &k, &v, fresh ? MDB_NOOVERWRITE : 0);
-        if (rc != 0)
-            ret = rp_reply_lmdb(ctx, rc, "leads put");
-    }
-    if (ret == 0) {
-        s_index_entries(lead, &id, &e);
-        ret = s_apply(ctx, &e, false);
-    }
-    free(e.v);
-    return ret;
+    return rp_index_put(ctx, &s_lead, &lead->base, packed, len, fresh);
 }
 
 int leads_store_put_activity(rp_ctx_t *ctx, const Activity *a)
@@ -276,38 +207,6 @@ int leads_store_put_activity(rp_ctx_t *ctx, const Activity *a)
 
 /* ---- duplicate look-ups ---- */
 
-/* s_prefix_find - the first key starting with prefix whose trailing lead ULID (at
- * offset prefix->len) is not exclude. 1 found, 0 none, -1 replied. */
-static int s_prefix_find(rp_ctx_t *ctx, const char *table, const rp_key_t *prefix,
-                         const char *exclude_id, char found[RP_ULID_STRLEN + 1])
-{
-    if (prefix->overflow)
-        return 0;
-    rp_ulid_t ex;
-    bool have_ex = exclude_id && s_parse_id(exclude_id, &ex) == 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &cur);
-    if (rc)
-        return rp_reply_lmdb(ctx, rc, table);
-    MDB_val k = rp_key_val(prefix), v;
-    int ret = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < prefix->len + RP_ULID_LEN || memcmp(k.mv_data, prefix->b, prefix->len) != 0)
-            break;
-        const rp_ulid_t *u = (const rp_ulid_t *)((const uint8_t *)k.mv_data + prefix->len);
-        if (have_ex && memcmp(u->b, ex.b, RP_ULID_LEN) == 0)
-            continue;
-        rp_ulid_format(u, found);
-        ret = 1;
-        break;
-    }
-    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        ret = rp_reply_lmdb(ctx, rc, table);
-    mdb_cursor_close(cur);
-    return ret;
-}
-
 int leads_store_find_taxid(rp_ctx_t *ctx, const char *branch, const char *tax_id,
                            const char *exclude_id, char found[RP_ULID_STRLEN + 1])
 {
@@ -318,7 +217,7 @@ int leads_store_find_taxid(rp_ctx_t *ctx, const char *branch, const char *tax_id
     rp_key_init(&k);
     rp_key_str(&k, branch ? branch : "");
     rp_key_str(&k, t);
-    return s_prefix_find(ctx, "ix_taxid", &k, exclude_id, found);
+    return rp_index_find_str(ctx, "ix_taxid", &k, exclude_id, found);
 }
 
 int leads_store_find_name_email(rp_ctx_t *ctx, const char *branch, const char *company_name,
@@ -334,7 +233,7 @@ int leads_store_find_name_email(rp_ctx_t *ctx, const char *branch, const char *c
     rp_key_init(&k);
     rp_key_str(&k, branch ? branch : "");
     rp_key_bytes(&k, h, sizeof h);
-    return s_prefix_find(ctx, "ix_name_email", &k, exclude_id, found);
+    return rp_index_find_str(ctx, "ix_name_email", &k, exclude_id, found);
 }
 
 int leads_store_find_import(rp_ctx_t *ctx, const char *branch, const char *import_key,
@@ -346,49 +245,20 @@ int leads_store_find_import(rp_ctx_t *ctx, const char *branch, const char *impor
     rp_key_init(&k);
     rp_key_str(&k, branch ? branch : "");
     rp_key_str(&k, import_key);
-    return s_prefix_find(ctx, "ix_import", &k, NULL, found);
+    return rp_index_find_str(ctx, "ix_import", &k, NULL, found);
 }
 
 /* ---- range scans ---- */
 
 typedef struct {
-    rp_ctx_t *ctx;
-    MDB_txn *txn;
-    MDB_dbi leads;
-    bool entity;            /* rows are leads themselves (LQ_CREATED) */
     leads_lead_fn fn;
     void *arg;
-    bool failed;            /* replied already */
 } s_query_t;
 
-static int s_query_row(void *arg, const MDB_val *key, const MDB_val *val)
+static int s_query_row(void *arg, const ProtobufCMessage *m)
 {
     s_query_t *q = arg;
-    MDB_val v = *val;
-    if (!q->entity) {
-        if (key->mv_size < RP_ULID_LEN)
-            return 0;
-        MDB_val k = { RP_ULID_LEN, (uint8_t *)key->mv_data + key->mv_size - RP_ULID_LEN };
-        int rc = mdb_get(q->txn, q->leads, &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            rp_warn("leads: index entry without a lead, skipped");
-            return 0;
-        }
-        if (rc) {
-            rp_reply_lmdb(q->ctx, rc, "leads get");
-            q->failed = true;
-            return -1;
-        }
-    }
-    /* malloc'd, not the arena: a scan may examine many rows it does not keep. */
-    ProtobufCMessage *m = protobuf_c_message_unpack(LEAD_DESC, NULL, v.mv_size, v.mv_data);
-    if (!m) {
-        rp_warn("leads: stored lead does not decode, skipped");
-        return 0;
-    }
-    int r = q->fn(q->arg, (const Lead *)m);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return r;
+    return q->fn(q->arg, (const Lead *)m);
 }
 
 /* s_ulid_at - the smallest ULID of millisecond ms. */
@@ -402,14 +272,6 @@ static void s_ulid_at(int64_t ms, rp_ulid_t *u)
         u->b[i] = (uint8_t)(t & 0xFF);
         t >>= 8;
     }
-}
-
-static int s_page_token_out(rp_ctx_t *ctx, char *tok, char **next_token)
-{
-    if (next_token)
-        *next_token = tok ? rp_ctx_strdup(ctx, tok) : NULL;
-    free(tok);
-    return 0;
 }
 
 int leads_store_query(rp_ctx_t *ctx, const leads_query_t *q, const char *page_token,
@@ -450,24 +312,9 @@ int leads_store_query(rp_ctx_t *ctx, const leads_query_t *q, const char *page_to
         break;
     }
     }
-    if (lo.overflow || hi.overflow)
-        return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "query value too long");
-    if (next_token)
-        *next_token = NULL;
-
-    s_query_t st = {
-        .ctx = ctx, .txn = rp_ctx_txn(ctx), .leads = rp_ctx_dbi(ctx, "leads"),
-        .entity = q->kind == LQ_CREATED, .fn = fn, .arg = arg,
-    };
-    char *tok = NULL;
-    int rc = rp_page_scan(st.txn, rp_ctx_dbi(ctx, table), &lo, use_hi ? &hi : NULL,
-                          page_token, limit, budget, s_query_row, &st, &tok);
-    if (rc == 0)
-        return s_page_token_out(ctx, tok, next_token);
-    free(tok);
-    if (rc == -1 && !rp_ctx_failed(ctx))
-        rp_reply_error(ctx, RP_INTERNAL, "scan of %s failed", table);
-    return rc;
+    s_query_t st = { fn, arg };
+    return rp_index_scan(ctx, &s_lead, table, &lo, use_hi ? &hi : NULL, page_token, limit, budget,
+                         s_query_row, &st, next_token);
 }
 
 typedef struct {
@@ -495,17 +342,8 @@ int leads_store_activities(rp_ctx_t *ctx, const rp_ulid_t *lead_id, const char *
     rp_key_init(&lo);
     rp_key_ulid(&lo, lead_id);
     s_act_t a = { ctx, fn, arg };
-    char *tok = NULL;
-    if (next_token)
-        *next_token = NULL;
-    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "activities"), &lo, NULL,
-                          page_token, limit, 0, s_activity_row, &a, &tok);
-    if (rc == 0)
-        return s_page_token_out(ctx, tok, next_token);
-    free(tok);
-    if (rc == -1 && !rp_ctx_failed(ctx))
-        rp_reply_error(ctx, RP_INTERNAL, "scan of activities failed");
-    return rc;
+    return rp_index_page(ctx, "activities", &lo, NULL, page_token, limit, 0, s_activity_row, &a,
+                         next_token);
 }
 
 typedef struct {
@@ -534,11 +372,7 @@ int leads_store_expired_offers(rp_ctx_t *ctx, int32_t today_days, leads_offer_re
     rp_key_i64(&lo, INT32_MIN);
     rp_key_i64(&hi, today_days);
     s_exp_t x = { refs, 0, max };
-    char *tok = NULL;
-    int rc = rp_page_scan(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "ix_offer_exp"), &lo, &hi, NULL,
-                          (uint32_t)max, 0, s_expired_row, &x, &tok);
-    free(tok);
-    if (rc != 0)
-        return rp_reply_error(ctx, RP_INTERNAL, "scan of ix_offer_exp failed");
+    if (rp_index_page(ctx, "ix_offer_exp", &lo, &hi, NULL, (uint32_t)max, 0, s_expired_row, &x, NULL) != 0)
+        return -1;
     return x.n;
 }

@@ -47,6 +47,23 @@ static void test_date_to_days(void **state)
     assert_int_equal(rp_date_to_days(2024, 12, 31), 20088);
 }
 
+static void test_ms_to_days(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ms;
+        int32_t want;
+    } cases[] = {
+        { 0, 0 }, { 1, 0 }, { RP_DAY_MS - 1, 0 }, { RP_DAY_MS, 1 },
+        /* before 1970 the day rounds down, not toward zero */
+        { -1, -1 }, { -RP_DAY_MS, -1 }, { -RP_DAY_MS - 1, -2 },
+        /* 2025-03-02T12:00:00Z */
+        { 20149LL * RP_DAY_MS + 12 * 3600000LL, 20149 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(rp_ms_to_days(cases[i].ms), cases[i].want);
+}
+
 static void test_days_to_date(void **state)
 {
     (void)state;
@@ -197,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_date_to_days),
+        cmocka_unit_test(test_ms_to_days),
         cmocka_unit_test(test_days_to_date),
         cmocka_unit_test(test_calendar_against_libc),
         cmocka_unit_test(test_date_valid),

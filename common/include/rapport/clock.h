@@ -24,6 +24,10 @@ bool rp_clock_is_test(void);
 int rp_clock_advance(int64_t ms);
 
 /* Calendar dates as days since 1970-01-01 (proleptic Gregorian). */
+#define RP_DAY_MS 86400000LL
+/* rp_ms_to_days - the day (UTC) that unix ms falls in, rounded down (before 1970
+ * too: -1 ms is day -1). */
+int32_t rp_ms_to_days(int64_t ms);
 int32_t rp_date_to_days(int year, int month, int day);
 void rp_days_to_date(int32_t days, int *year, int *month, int *day);
 /* rp_date_valid - true for a real calendar date in years 1900..9999. */
