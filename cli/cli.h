@@ -139,6 +139,11 @@ int cli_connect_quiet(cli_t *cli, const char *name, rp_client_t **out, char *why
 int cli_call(cli_t *cli, rp_client_t *c, const char *id, const char *method,
              const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
              ProtobufCMessage **out);
+/* cli_call_status - the same without printing: the status code, with *out
+ * (free_unpacked) on RP_OK and *st filled otherwise (for cli_print_status). */
+int cli_call_status(cli_t *cli, rp_client_t *c, const char *id, const char *method,
+                    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                    ProtobufCMessage **out, rp_call_status_t *st);
 /* cli_status_exit - the exit code for a status code. */
 int cli_status_exit(int code);
 /* cli_print_status - print a failed status (stderr, or a JSON error on stdout). */
