@@ -139,6 +139,11 @@ int cli_connect_quiet(cli_t *cli, const char *name, rp_client_t **out, char *why
 int cli_call(cli_t *cli, rp_client_t *c, const char *id, const char *method,
              const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
              ProtobufCMessage **out);
+/* cli_call_status - the same without printing: the status code, with *out
+ * (free_unpacked) on RP_OK and *st filled otherwise (for cli_print_status). */
+int cli_call_status(cli_t *cli, rp_client_t *c, const char *id, const char *method,
+                    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                    ProtobufCMessage **out, rp_call_status_t *st);
 /* cli_status_exit - the exit code for a status code. */
 int cli_status_exit(int code);
 /* cli_print_status - print a failed status (stderr, or a JSON error on stdout). */
@@ -282,6 +287,12 @@ typedef struct {
     void (*print)(cli_t *cli, const cli_args_t *a, const ProtobufCMessage *reply);
     /* run - instead of calling and printing: the request is built; returns the exit code. */
     int (*run)(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+    /* page_max - the largest --page-size of a list, refused outside 1..page_max as "a
+     * whole number from 1 to page_max"; 0: 1..500 in the leads groups' wording. */
+    unsigned page_max;
+    /* follow - follow every page unless --page-size or --page-token is given (a list
+     * without --all). Without --all a list prints one page. */
+    bool follow;
 } cli_eview_t;
 
 /* A command. A synopsis word in [] is optional (its request field stays unset). */
@@ -334,8 +345,13 @@ struct cli_ecall {
 };
 
 /* cli_engine_init - check every row of e against its descriptors (abort when one does
- * not fit) and fill e->cmds; e must stay valid for the process (it is registered). */
+ * not fit) and fill e->cmds; e must stay valid for the process (it is registered).
+ * The commands may be copied into a group's table behind local commands
+ * (cli_engine_join): a command is found by its group and name then. */
 void cli_engine_init(const cli_engine_t *e);
+/* cli_engine_join - cli_engine_init(e), then out = the local commands (NULL-name
+ * terminated) followed by e's; out has room for cap commands and the terminator. */
+void cli_engine_join(const cli_engine_t *e, const cli_cmd_t *local, cli_cmd_t *out, size_t cap);
 /* cli_engine_message - the request message of call (protobuf_c_message_free_unpacked). */
 ProtobufCMessage *cli_engine_message(const cli_ecall_t *call);
 /* cli_engine_connect - the token and a client of call's service; 0 or the exit code. */

@@ -210,19 +210,30 @@ void cli_print_status(cli_t *cli, const rp_call_status_t *st)
                 cli->service, cli->endpoint);
 }
 
+int cli_call_status(cli_t *cli, rp_client_t *c, const char *id, const char *method,
+                    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                    ProtobufCMessage **out, rp_call_status_t *st)
+{
+    memset(st, 0, sizeof *st);
+    *out = NULL;
+    int code = rp_client_call(c, id, method, in, out_desc, out, st, cli->timeout_ms);
+    if (code != RP_OK) {
+        if (st->code == 0)
+            st->code = code;
+        if (code == RP_UNAVAILABLE && !st->message[0])
+            snprintf(st->message, sizeof st->message, "no answer within %d ms", cli->timeout_ms);
+    }
+    return code;
+}
+
 int cli_call(cli_t *cli, rp_client_t *c, const char *id, const char *method,
              const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
              ProtobufCMessage **out)
 {
     rp_call_status_t st;
-    memset(&st, 0, sizeof st);
-    int code = rp_client_call(c, id, method, in, out_desc, out, &st, cli->timeout_ms);
+    int code = cli_call_status(cli, c, id, method, in, out_desc, out, &st);
     if (code == RP_OK)
         return CLI_EXIT_OK;
-    if (st.code == 0)
-        st.code = code;
-    if (code == RP_UNAVAILABLE && !st.message[0])
-        snprintf(st.message, sizeof st.message, "no answer within %d ms", cli->timeout_ms);
     cli_print_status(cli, &st);
     return cli_status_exit(code);
 }

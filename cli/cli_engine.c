@@ -24,7 +24,7 @@
 #include "rapport/util.h"
 
 /* The engines initialised, so that a command finds its own. */
-#define MAX_ENGINES 16
+#define MAX_ENGINES 32
 static const cli_engine_t *s_engines[MAX_ENGINES];
 static size_t s_nengines;
 
@@ -658,13 +658,22 @@ int cli_engine_list(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
     const cli_eview_t *v = call->row->view;
     bool paged = cli_engine_field(call->method->input, "page_token") != NULL;
     uint32_t page_size = 0;
-    if (cli_flag(a, "page-size")) {
-        if (s_uint(a, "page-size", cli_flag(a, "page-size"), 500, &page_size))
+    const char *ps = cli_flag(a, "page-size");
+    if (ps && v->page_max) {
+        uint64_t n;
+        if (cli_parse_u64(ps, &n) != 0 || n < 1 || n > v->page_max)
+            return cli_usage_error(a, "--page-size: must be a whole number from 1 to %u, got '%s'", v->page_max, ps);
+        page_size = (uint32_t) n;
+    } else if (ps) {
+        if (s_uint(a, "page-size", ps, 500, &page_size))
             return CLI_EXIT_USAGE;
         if (page_size == 0)
             return cli_usage_error(a, "--page-size: must be from 1 to 500");
     }
-    bool all = cli_flag_set(a, "all");
+    bool has_all = false;
+    for (const cli_eflag_t *f = call->row->flags; f && f->name && !has_all; f++)
+        has_all = strcmp(f->name, "all") == 0;
+    bool all = v->follow ? !ps && !cli_flag(a, "page-token") : has_all && cli_flag_set(a, "all");
     if (paged)
         json_object_set_new(call->req, "page_size", json_integer(page_size));
     char *token = rp_strdup(cli_flag(a, "page-token") ? cli_flag(a, "page-token") : "");
@@ -719,7 +728,7 @@ int cli_engine_list(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
         } else {
             cli_table_print(t, stdout);
             if (token[0])
-                fprintf(stderr, "more: --page-token %s (or --all)\n", token);
+                fprintf(stderr, "more: --page-token %s%s\n", token, has_all ? " (or --all)" : "");
         }
     }
     json_decref(acc);
@@ -739,6 +748,12 @@ static int s_run(cli_t *cli, const cli_args_t *a)
             call.row = &e->rows[a->cmd - e->cmds];
         }
     }
+    for (size_t i = 0; i < s_nengines && !call.engine; i++)    /* a copy (cli_engine_join) */
+        for (size_t r = 0; r < s_engines[i]->nrows && !call.engine; r++)
+            if (strcmp(s_engines[i]->group, a->group) == 0 && strcmp(s_engines[i]->rows[r].name, a->cmd->name) == 0) {
+                call.engine = s_engines[i];
+                call.row = &s_engines[i]->rows[r];
+            }
     assert(call.engine);
     const cli_eview_t *v = call.row->view;
     int rc = s_request(cli, a, &call);
@@ -858,4 +873,17 @@ void cli_engine_init(const cli_engine_t *e)
         e->cmds[i] = (cli_cmd_t) { c->name, c->args, c->summary, n ? e->flags[i] : NULL,
                                    min, npos, s_run, c->help };
     }
+}
+
+void cli_engine_join(const cli_engine_t *e, const cli_cmd_t *local, cli_cmd_t *out, size_t cap)
+{
+    cli_engine_init(e);
+    size_t n = 0;
+    for (const cli_cmd_t *l = local; l->name; l++) {
+        assert(n < cap);
+        out[n++] = *l;
+    }
+    assert(n + e->nrows <= cap);
+    memcpy(out + n, e->cmds, e->nrows * sizeof *out);
+    memset(out + n + e->nrows, 0, sizeof *out);
 }

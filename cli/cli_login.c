@@ -331,16 +331,7 @@ int cli_identity_call(cli_t *cli, rp_client_t *c, const char *id, const char *me
     const ProtobufCMethodDescriptor *m = s_method(method);
     char name[128];
     snprintf(name, sizeof name, "%s/%s", rapport__identity__v1__identity__descriptor.name, m->name);
-    memset(st, 0, sizeof *st);
-    *out = NULL;
-    int code = rp_client_call(c, id, name, in, m->output, out, st, cli->timeout_ms);
-    if (code != RP_OK) {
-        if (st->code == 0)
-            st->code = code;
-        if (code == RP_UNAVAILABLE && !st->message[0])
-            snprintf(st->message, sizeof st->message, "no answer within %d ms", cli->timeout_ms);
-    }
-    return code;
+    return cli_call_status(cli, c, id, name, in, m->output, out, st);
 }
 
 /* s_connect_anon - a client of identity without a token (the public methods). */

@@ -90,6 +90,15 @@ json_t *rp_test_json(const char *text);
  * unless it exits 0 with JSON on stdout; that JSON (json_decref). */
 json_t *rp_suite_cli_json(rp_suite_t *self, const char *token, const char *const *args);
 
+/* rp_test_file - the whole file at path (up to 16 MiB; free), or NULL when it cannot
+ * be read (harness_cli.c). */
+char *rp_test_file(const char *path);
+/* rp_test_exists - whether path exists. */
+bool rp_test_exists(const char *path);
+/* rp_test_assert_private - fails the test unless path is a regular file of mode 0600
+ * (a token or key file). */
+void rp_test_assert_private(const char *path);
+
 /* ---- additions (service-agnostic helpers over the System methods) ---- */
 
 /* rp_suite_pid - the pid of a running service, 0 when it is not running. */

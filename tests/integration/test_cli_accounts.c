@@ -86,15 +86,6 @@ static bool s_field_is(const char *out, const char *key, const char *value)
     return false;
 }
 
-static char *s_file(const char *path)
-{
-    char *data = NULL;
-    size_t len = 0;
-    if (rp_read_file(path, 16 << 20, &data, &len) != 0)
-        return NULL;
-    return data;
-}
-
 static size_t s_lines(const char *s)
 {
     size_t n = 0;
@@ -453,7 +444,7 @@ static void test_import(void **state)
     assert_false(seen[2] || seen[3] || seen[4]);
     json_decref(j);
     rp_cli_run_free(&r);
-    char *rep = s_file(report);
+    char *rep = rp_test_file(report);
     assert_non_null(rep);
     assert_true(strncmp(rep, "row,code,field,rule\n", 20) == 0);
     assert_non_null(strstr(rep, "\n6,\"INVALID_ARGUMENT\",\"tier\","));
@@ -526,7 +517,7 @@ static void test_export(void **state)
     struct stat st;
     assert_int_equal(stat(out, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    char *csv = s_file(out);
+    char *csv = rp_test_file(out);
     assert_non_null(csv);
     assert_non_null(strstr(csv, "Export Alpha"));
     assert_non_null(strstr(csv, "Export Beta"));
@@ -592,7 +583,7 @@ static void test_export(void **state)
     assert_true(counted > (size_t) atoi(EXPORT_LIMIT));
     assert_int_equal(json_integer_value(json_object_get(j, "rows_served")), counted);
     json_decref(j);
-    csv = s_file(big);
+    csv = rp_test_file(big);
     assert_non_null(csv);
     assert_int_equal(s_lines(csv), 1 + counted);
     assert_non_null(strstr(csv, "Export Gamma 3"));

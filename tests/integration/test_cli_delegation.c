@@ -48,29 +48,6 @@ typedef struct {
     char tok[1024], ref[1100], own[1100], own_ref[1100];   /* the token files under HOME */
 } s_fix_t;
 
-static char *s_file(const char *path)
-{
-    char *data = NULL;
-    size_t len = 0;
-    if (rp_read_file(path, 1 << 20, &data, &len) != 0)
-        return NULL;
-    return data;
-}
-
-static bool s_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static void s_assert_private(const char *path)
-{
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_mode & 0777, 0600);
-}
-
 /* s_create_user - `users create` as the suite's admin, the password on stdin. */
 static void s_create_user(s_fix_t *f, const char *user, const char *name, const char *role, const char *pw)
 {
@@ -150,7 +127,7 @@ static void test_delegation(void **state)
     s_create_user(f, "bob", "Bob Stone", "manager", PW_BOB);
     /* The head's token, from her login (the file is then reused by the others). */
     s_login(f, "hd", PW_HEAD);
-    char *head = s_file(f->tok);
+    char *head = rp_test_file(f->tok);
     assert_non_null(head);
     head[strcspn(head, "\n")] = 0;
     /* ann and bob each have a lead. */
@@ -158,7 +135,7 @@ static void test_delegation(void **state)
     s_create_lead(f, "Ann Corp");
     s_login(f, "bob", PW_BOB);
     s_create_lead(f, "Bob Industries");
-    char *bob_tok = s_file(f->tok), *bob_ref = s_file(f->ref);
+    char *bob_tok = rp_test_file(f->tok), *bob_ref = rp_test_file(f->ref);
     assert_non_null(bob_tok);
     assert_non_null(bob_ref);
 
@@ -167,8 +144,8 @@ static void test_delegation(void **state)
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "PERMISSION_DENIED"));
     rp_cli_run_free(&r);
-    assert_false(s_exists(f->own));
-    char *t = s_file(f->tok);
+    assert_false(rp_test_exists(f->own));
+    char *t = rp_test_file(f->tok);
     assert_string_equal(t, bob_tok);
     free(t);
     /* Bad usage never reaches the service. */
@@ -200,17 +177,17 @@ static void test_delegation(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bob as delegate of ann"));
     rp_cli_run_free(&r);
-    s_assert_private(f->tok);
-    s_assert_private(f->own);
-    s_assert_private(f->own_ref);
-    assert_false(s_exists(f->ref));     /* a delegated token is not renewed */
-    t = s_file(f->own);
+    rp_test_assert_private(f->tok);
+    rp_test_assert_private(f->own);
+    rp_test_assert_private(f->own_ref);
+    assert_false(rp_test_exists(f->ref));     /* a delegated token is not renewed */
+    t = rp_test_file(f->own);
     assert_string_equal(t, bob_tok);
     free(t);
-    t = s_file(f->own_ref);
+    t = rp_test_file(f->own_ref);
     assert_string_equal(t, bob_ref);
     free(t);
-    char *deleg = s_file(f->tok);
+    char *deleg = rp_test_file(f->tok);
     assert_non_null(deleg);
     assert_string_not_equal(deleg, bob_tok);
 
@@ -252,9 +229,9 @@ static void test_delegation(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "back to bob's own login"));
     rp_cli_run_free(&r);
-    assert_false(s_exists(f->own));
-    assert_false(s_exists(f->own_ref));
-    s_assert_private(f->ref);
+    assert_false(rp_test_exists(f->own));
+    assert_false(rp_test_exists(f->own_ref));
+    rp_test_assert_private(f->ref);
     r = RUN(f->s, NULL, NULL, "whoami");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "bob (Bob Stone)"));
@@ -270,7 +247,7 @@ static void test_delegation(void **state)
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "PERMISSION_DENIED"));
     rp_cli_run_free(&r);
-    assert_false(s_exists(f->own));
+    assert_false(rp_test_exists(f->own));
 
     /* A new delegation; `logout` while acting returns to the own login too, and a
      * second `logout` ends that. */
@@ -290,8 +267,8 @@ static void test_delegation(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "logged out"));
     rp_cli_run_free(&r);
-    assert_false(s_exists(f->tok));
-    assert_false(s_exists(f->own));
+    assert_false(rp_test_exists(f->tok));
+    assert_false(rp_test_exists(f->own));
 
     free(id2);
     free(id);

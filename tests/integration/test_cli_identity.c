@@ -69,29 +69,6 @@ static void s_fix_destroy(s_fix_t **f_p)
     *f_p = NULL;
 }
 
-static char *s_file(const char *path)
-{
-    char *data = NULL;
-    size_t len = 0;
-    if (rp_read_file(path, 1 << 20, &data, &len) != 0)
-        return NULL;
-    return data;
-}
-
-static void s_assert_private(const char *path)
-{
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_mode & 0777, 0600);
-}
-
-static bool s_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* s_create_user - `users create` as the suite's admin, the password on stdin. */
 static void s_create_user(s_fix_t *f, const char *user, const char *name, const char *role, const char *pw,
                           bool must_change)
@@ -149,7 +126,7 @@ static void test_login_whoami_logout(void **state)
     rp_cli_run_t r = RUN(f->s, NULL, "not the password at all\n", "login", "--user", "ann");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "UNAUTHENTICATED"));
-    assert_false(s_exists(f->tok));
+    assert_false(rp_test_exists(f->tok));
     rp_cli_run_free(&r);
     /* No password at all (empty stdin): a usage error. */
     r = RUN(f->s, NULL, "", "login", "--user", "ann");
@@ -160,9 +137,9 @@ static void test_login_whoami_logout(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "logged in as ann"));
     assert_non_null(strstr(r.out, "manager"));
-    s_assert_private(f->tok);
-    s_assert_private(f->ref);
-    char *tok = s_file(f->tok), *ref = s_file(f->ref);
+    rp_test_assert_private(f->tok);
+    rp_test_assert_private(f->ref);
+    char *tok = rp_test_file(f->tok), *ref = rp_test_file(f->ref);
     assert_non_null(tok);
     assert_non_null(ref);
     tok[strcspn(tok, "\n")] = 0;
@@ -186,7 +163,7 @@ static void test_login_whoami_logout(void **state)
     rp_cli_run_free(&r);
     free(tok);
     free(ref);
-    tok = s_file(f->tok);
+    tok = rp_test_file(f->tok);
     tok[strcspn(tok, "\n")] = 0;
 
     r = RUN(f->s, NULL, NULL, "whoami");
@@ -227,8 +204,8 @@ static void test_login_whoami_logout(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "logged out"));
     rp_cli_run_free(&r);
-    assert_false(s_exists(f->tok));
-    assert_false(s_exists(f->ref));
+    assert_false(rp_test_exists(f->tok));
+    assert_false(rp_test_exists(f->ref));
     assert_int_equal(s_whoami_code(f, tok), RP_UNAUTHENTICATED);
     /* Nothing saved any more. */
     r = RUN(f->s, NULL, NULL, "whoami");
@@ -259,7 +236,7 @@ static void test_refresh(void **state)
     s_fix_t *f = s_fix_new(env);
     s_create_user(f, "carl", "Carl Berg", "manager", PW_ANN, false);
     s_login(f, "carl", PW_ANN);
-    char *tok1 = s_file(f->tok), *ref1 = s_file(f->ref);
+    char *tok1 = rp_test_file(f->tok), *ref1 = rp_test_file(f->ref);
     assert_non_null(tok1);
     assert_non_null(ref1);
     sleep(2);               /* under a minute left */
@@ -269,13 +246,13 @@ static void test_refresh(void **state)
     assert_non_null(strstr(r.out, "Renewed Ltd"));
     assert_null(strstr(r.err, "cannot renew"));
     rp_cli_run_free(&r);
-    char *tok2 = s_file(f->tok), *ref2 = s_file(f->ref);
+    char *tok2 = rp_test_file(f->tok), *ref2 = rp_test_file(f->ref);
     assert_non_null(tok2);
     assert_non_null(ref2);
     assert_string_not_equal(tok1, tok2);
     assert_string_not_equal(ref1, ref2);
-    s_assert_private(f->tok);
-    s_assert_private(f->ref);
+    rp_test_assert_private(f->tok);
+    rp_test_assert_private(f->ref);
     /* Expired: renewed before the call, so the command works. */
     s_expire(f, "carl");
     r = RUN(f->s, NULL, NULL, "whoami");
@@ -299,13 +276,13 @@ static void test_refresh(void **state)
     rp_cli_run_free(&r);
 
     /* A token from --token or RAPPORT_TOKEN is never renewed nor written. */
-    char *before = s_file(f->tok);
+    char *before = rp_test_file(f->tok);
     char *expired = rp_suite_token(f->s, "carl", "manager", "hq", "/hq/sales/g1", NULL, -10);
     r = RUN(f->s, expired, NULL, "whoami");
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "UNAUTHENTICATED"));
     rp_cli_run_free(&r);
-    char *after = s_file(f->tok);
+    char *after = rp_test_file(f->tok);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -315,8 +292,8 @@ static void test_refresh(void **state)
     r = RUN(f->s, NULL, NULL, "token", "mint", "--sub", "dora", "--role", "director", "--branch", "hq", "--save");
     assert_int_equal(r.status, 0);
     rp_cli_run_free(&r);
-    assert_true(s_exists(f->tok));
-    assert_false(s_exists(f->ref));
+    assert_true(rp_test_exists(f->tok));
+    assert_false(rp_test_exists(f->ref));
 
     free(tok1);
     free(ref1);
@@ -337,7 +314,7 @@ static void test_passwd_and_users(void **state)
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "FAILED_PRECONDITION"));
     assert_non_null(strstr(r.err, "rapport passwd"));
-    assert_false(s_exists(f->tok));
+    assert_false(rp_test_exists(f->tok));
     rp_cli_run_free(&r);
 
     /* A wrong current password changes nothing. */
