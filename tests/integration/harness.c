@@ -30,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -491,6 +494,36 @@ static int s_parse_endpoints(const char *path, s_proc_t *p, pid_t *pid_out)
     return 0;
 }
 
+/* s_port_free - nothing is bound to 127.0.0.1:port (a bind with SO_REUSEADDR, as
+ * ZeroMQ binds, succeeds). */
+static bool s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+int rp_suite_free_ports(int n)
+{
+    assert_true(n >= 1 && n <= 8);
+    for (int i = 0; i < 500; i++) {
+        int p = RP_SUITE_PORT_LO + (int) randombytes_uniform((uint32_t) (RP_SUITE_PORT_HI - RP_SUITE_PORT_LO - n));
+        bool ok = true;
+        for (int k = 0; k < n && ok; k++)
+            ok = s_port_free(p + k);
+        if (ok)
+            return p;
+    }
+    fail_msg("harness: no %d free adjacent ports in %d..%d", n, RP_SUITE_PORT_LO, RP_SUITE_PORT_HI);
+    return -1;
+}
+
 /* s_start_once - spawn and wait for the ready file. The pid, or -1 when the process
  * exited before it was ready (*status set), or -2 on timeout (process killed). */
 static pid_t s_start_once(rp_suite_t *self, s_proc_t *p, const char *const *extra,
@@ -512,9 +545,12 @@ static pid_t s_start_once(rp_suite_t *self, s_proc_t *p, const char *const *extr
         s_env_setf(&env, "RAPPORT_PUB_BIND=%s", p->pub);
         s_env_setf(&env, "RAPPORT_HTTP=%s", p->http[0] ? p->http : "127.0.0.1:0");
     } else {
-        s_env_put(&env, "RAPPORT_BIND=tcp://127.0.0.1:*");
-        s_env_put(&env, "RAPPORT_PUB_BIND=tcp://127.0.0.1:*");
-        s_env_put(&env, "RAPPORT_HTTP=127.0.0.1:0");
+        /* Ports below the kernel's ephemeral range, so that no client connection
+         * of this or another test holds one when the service restarts on it. */
+        int port = rp_suite_free_ports(3);
+        s_env_setf(&env, "RAPPORT_BIND=tcp://127.0.0.1:%d", port);
+        s_env_setf(&env, "RAPPORT_PUB_BIND=tcp://127.0.0.1:%d", port + 1);
+        s_env_setf(&env, "RAPPORT_HTTP=127.0.0.1:%d", port + 2);
     }
     for (size_t i = 0; extra && extra[i]; i++)
         s_env_put(&env, extra[i]);
@@ -593,6 +629,11 @@ pid_t rp_suite_start(rp_suite_t *self, const char *name, const char *const *env)
     if (pid == -1 && reuse) {
         fprintf(stderr, "harness: %s could not rebind %s (status 0x%x); using new ports\n",
                 name, p->rpc, (unsigned) status);
+        pid = s_start_once(self, p, env, false, &status);
+    } else if (pid == -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+        /* Another test may have bound the ports picked for it in the meantime. */
+        fprintf(stderr, "harness: %s failed to start (status 0x%x); once more on other ports\n",
+                name, (unsigned) status);
         pid = s_start_once(self, p, env, false, &status);
     }
     if (pid < 0) {

@@ -3,8 +3,8 @@
  * rp_suite_new makes a temporary directory with data/ and keys/ (service certs,
  * a client cert in the allowlist, the token issuer key), so each test runs on its
  * own LMDB over real loopback sockets. rp_suite_start spawns bin/rapport-<name>
- * with RAPPORT_* pointing there, binding tcp://127.0.0.1:* (ephemeral ports), and
- * waits for the service's ready file to learn its endpoints.
+ * with RAPPORT_* pointing there, binding free ports on 127.0.0.1 (rp_suite_free_ports),
+ * and waits for the service's ready file to learn its endpoints.
  */
 #ifndef RAPPORT_HARNESS_H
 #define RAPPORT_HARNESS_H
@@ -35,6 +35,13 @@ pid_t rp_suite_start(rp_suite_t *self, const char *name, const char *const *env)
  * extra environment env (may be NULL). E.g. leads following identity's revocations. */
 pid_t rp_suite_start_following(rp_suite_t *self, const char *name, const char *upstream,
                                const char *const *env);
+/* rp_suite_free_ports - the first of n adjacent TCP ports free on 127.0.0.1, in
+ * RP_SUITE_PORT_LO..HI: below the kernel's ephemeral range (32768..), so no client
+ * connection takes one while a service is down. Services started by the suite bind
+ * such ports, and a restart binds the same ones again. Asserts on failure. */
+#define RP_SUITE_PORT_LO 20000
+#define RP_SUITE_PORT_HI 32000
+int rp_suite_free_ports(int n);
 /* rp_suite_kill - send sig (SIGKILL, SIGTERM) and wait for exit; returns the wait status. */
 int rp_suite_kill(rp_suite_t *self, const char *name, int sig);
 /* Endpoints of a running service (borrowed). */

@@ -65,8 +65,6 @@
  * and CZMQ's "*" range (49152..): leads is killed and restarted under a running
  * tally, whose RAPPORT_LEADS_* must stay right, and a port in those ranges may be
  * taken meanwhile by any process on the machine binding "*" or connecting out. */
-#define PORT_LO 20000
-#define PORT_HI 32000
 
 typedef struct {
     uint64_t events, duplicates, gaps, next_seq;
@@ -592,32 +590,10 @@ static void test_idle_no_spin(void **state)
 
 /* ---- fixture: a fresh suite per case, leads running, the tally not yet ---- */
 
-/* s_port_free - nothing is bound to 127.0.0.1:port (a bind with SO_REUSEADDR, as
- * ZeroMQ binds, succeeds). */
-static bool s_port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
 /* s_pick_ports - two free adjacent ports for leads' RPC and PUB, fixed for the case. */
 static void s_pick_ports(fx_t *fx)
 {
-    int port = 0;
-    for (int i = 0; i < 200 && !port; i++) {
-        int p = PORT_LO + (int) (randombytes_uniform((PORT_HI - PORT_LO) / 2)) * 2;
-        if (s_port_free(p) && s_port_free(p + 1))
-            port = p;
-    }
-    if (!port)
-        fail_msg("no two free adjacent ports in %d..%d", PORT_LO, PORT_HI);
+    int port = rp_suite_free_ports(2);
     snprintf(fx->env_bind, sizeof fx->env_bind, "RAPPORT_BIND=tcp://127.0.0.1:%d", port);
     snprintf(fx->env_pub_bind, sizeof fx->env_pub_bind, "RAPPORT_PUB_BIND=tcp://127.0.0.1:%d",
              port + 1);
