@@ -124,6 +124,39 @@ static void test_percent(void **state)
     }
 }
 
+static void test_format_text(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t units;
+        const char *cur;
+        size_t cap;
+        int want_rc;
+        const char *want;
+    } cases[] = {
+        { 1200000, "EUR", 64, 0, "12,000.00 EUR" },
+        { 100000, "EUR", 64, 0, "1,000.00 EUR" },
+        { 99999, "EUR", 64, 0, "999.99 EUR" },
+        { 0, "EUR", 64, 0, "0.00 EUR" },
+        { -123456789, "EUR", 64, 0, "-1,234,567.89 EUR" },
+        { 1234567, "JPY", 64, 0, "1,234,567 JPY" },
+        { -100, "JPY", 64, 0, "-100 JPY" },
+        { 1234567, "KWD", 64, 0, "1,234.567 KWD" },
+        { INT64_MAX, "EUR", 64, 0, "92,233,720,368,547,758.07 EUR" },
+        { INT64_MIN, "JPY", 64, 0, "-9,223,372,036,854,775,808 JPY" },
+        { 100, "XXX", 64, -1, NULL },
+        { 1200000, "EUR", 14, 0, "12,000.00 EUR" },   /* exactly fits */
+        { 1200000, "EUR", 13, -1, NULL },             /* one short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64] = "";
+        assert_int_equal(rp_money_format_text(cases[i].units, cases[i].cur, out, cases[i].cap),
+                         cases[i].want_rc);
+        if (cases[i].want_rc == 0)
+            assert_string_equal(out, cases[i].want);
+    }
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -245,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_arithmetic),
         cmocka_unit_test(test_percent),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_text),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_roundtrip),
     };
