@@ -175,6 +175,12 @@ static char *s_new_client(char *name, size_t cap)
     return id;
 }
 
+static bool s_ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
 /* s_timeline - entries of the client's timeline whose type ends with suffix (NULL:
  * all) and, when subject is given, are about it. */
 static size_t s_timeline(const char *client_id, const char *suffix, const char *subject)
@@ -186,9 +192,7 @@ static size_t s_timeline(const char *client_id, const char *suffix, const char *
     expect_ok(s_call(T.acc_dora, AM("Timeline"), &rq, &rapport__accounts__v1__timeline_reply__descriptor, &r));
     size_t n = 0;
     for (size_t i = 0; i < r->n_entries; i++) {
-        const char *t = r->entries[i]->type;
-        size_t lt = strlen(t), ls = suffix ? strlen(suffix) : 0;
-        if (suffix && (lt < ls || strcmp(t + lt - ls, suffix) != 0))
+        if (suffix && !s_ends_with(r->entries[i]->type, suffix))
             continue;
         if (subject && strcmp(r->entries[i]->subject, subject) != 0)
             continue;
@@ -196,6 +200,25 @@ static size_t s_timeline(const char *client_id, const char *suffix, const char *
     }
     s_free(r);
     return n;
+}
+
+/* s_said - whether an entry of the client's timeline whose type ends with suffix
+ * says exactly want; when none does, every such summary is printed. */
+static bool s_said(const char *client_id, const char *suffix, const char *want)
+{
+    Rapport__Accounts__V1__TimelineRequest rq = RAPPORT__ACCOUNTS__V1__TIMELINE_REQUEST__INIT;
+    rq.client_id = (char *)client_id;
+    rq.page_size = 500;
+    Rapport__Accounts__V1__TimelineReply *r = NULL;
+    expect_ok(s_call(T.acc_dora, AM("Timeline"), &rq, &rapport__accounts__v1__timeline_reply__descriptor, &r));
+    bool found = false;
+    for (size_t i = 0; i < r->n_entries && !found; i++)
+        found = s_ends_with(r->entries[i]->type, suffix) && strcmp(r->entries[i]->summary, want) == 0;
+    for (size_t i = 0; i < r->n_entries && !found; i++)
+        if (s_ends_with(r->entries[i]->type, suffix))
+            print_message("%s says \"%s\", want \"%s\"\n", r->entries[i]->type, r->entries[i]->summary, want);
+    s_free(r);
+    return found;
 }
 
 /* s_renewal_tasks - the client's open renewal tasks for contract_id; each is
@@ -417,7 +440,8 @@ static void test_signed_in_timeline(void **state)
     /* quote.created and the approval steps are not the client's story */
     assert_int_equal(s_timeline(client, "quote.created", NULL), 0);
     assert_int_equal(s_timeline(client, "contract.approved", NULL), 0);
-    /* the summary names the contract: read it back */
+    /* the summaries read as people say it: the contract's number, money in the
+     * currency's minor units, enum values and dates */
     Rapport__Accounts__V1__TimelineRequest rq = RAPPORT__ACCOUNTS__V1__TIMELINE_REQUEST__INIT;
     rq.client_id = client;
     Rapport__Accounts__V1__TimelineReply *r = NULL;
@@ -426,13 +450,27 @@ static void test_signed_in_timeline(void **state)
     for (size_t i = 0; i < r->n_entries; i++)
         if (strstr(r->entries[i]->type, "contract.signed")) {
             assert_string_equal(r->entries[i]->source, "contracts");
-            assert_non_null(strstr(r->entries[i]->summary, "contract.signed: B1-"));
-            assert_non_null(strstr(r->entries[i]->summary, "100000, EUR"));
             assert_string_equal(r->entries[i]->actor, "u-anna");
             seen = true;
         }
     assert_true(seen);
     s_free(r);
+    TContract *c = NULL;
+    Rapport__Contracts__V1__GetRequest gq = RAPPORT__CONTRACTS__V1__GET_REQUEST__INIT;
+    gq.id = contract;
+    expect_ok(s_call(T.ct_anna, CM("Get"), &gq, &rapport__contracts__v1__contract__descriptor, &c));
+    assert_true(rp_str_has_prefix(c->number, "B1-"));
+    char want[300];
+    snprintf(want, sizeof want, "Contract %s signed, 1,000.00 EUR, %04d-%02d-%02d to %04d-%02d-%02d", c->number,
+             c->terms->start->year, c->terms->start->month, c->terms->start->day, c->terms->end->year,
+             c->terms->end->month, c->terms->end->day);
+    assert_true(s_said(client, "contract.signed", want));
+    snprintf(want, sizeof want, "Contract %s drafted, services, 1,000.00 EUR", c->number);
+    assert_true(s_said(client, "contract.drafted", want));
+    snprintf(want, sizeof want, "Contract %s activated, 1,000.00 EUR", c->number);
+    assert_true(s_said(client, "contract.activated", want));
+    assert_true(s_said(client, "quote.sent", "Quote v1 sent, 1,000.00 EUR"));
+    s_free(c);
     s_free(q);
     free(contract);
     free(client);
@@ -594,6 +632,19 @@ static void test_lead_contract(void **state)
     /* the draft knows no client id, only the lead: it joins the client through it */
     s_wait_timeline(client, "contract.drafted", contract, 1);
     assert_int_equal(s_timeline(client, "lead.won", lead), 1);
+    /* the lead's story, as people say it */
+    char want[300];
+    snprintf(want, sizeof want, "Lead won: %s, 12,345.00 EUR", name);
+    assert_true(s_said(client, "lead.won", want));
+    snprintf(want, sizeof want, "Lead created: %s, 12,345.00 EUR", name);
+    assert_true(s_said(client, "lead.created", want));
+    assert_true(s_said(client, "lead.stage_changed", "Stage: offer"));        /* sending the offer */
+    assert_true(s_said(client, "lead.stage_changed", "Stage: offer → won"));
+    Rapport__V1__Date valid;
+    s_date(&valid, (int32_t)(rp_suite_now(T.suite, "leads") / DAY_MS) + 30);
+    snprintf(want, sizeof want, "Offer accepted, 12,345.00 EUR, valid until %04d-%02d-%02d", valid.year, valid.month,
+             valid.day);
+    assert_true(s_said(client, "offer.accepted", want));
 
     /* sign it (terms need dates and a schedule first: UpdateDraft) */
     TContract *c = NULL;
@@ -670,6 +721,19 @@ static void test_contract_before_lead(void **state)
     char *client = s_client_named(name);
     s_wait_timeline(client, "contract.drafted", contract, 1);
     assert_int_equal(s_timeline(client, "lead.won", lead), 1);
+    /* the lead's story, as people say it */
+    char want[300];
+    snprintf(want, sizeof want, "Lead won: %s, 12,345.00 EUR", name);
+    assert_true(s_said(client, "lead.won", want));
+    snprintf(want, sizeof want, "Lead created: %s, 12,345.00 EUR", name);
+    assert_true(s_said(client, "lead.created", want));
+    assert_true(s_said(client, "lead.stage_changed", "Stage: offer"));        /* sending the offer */
+    assert_true(s_said(client, "lead.stage_changed", "Stage: offer → won"));
+    Rapport__V1__Date valid;
+    s_date(&valid, (int32_t)(rp_suite_now(T.suite, "leads") / DAY_MS) + 30);
+    snprintf(want, sizeof want, "Offer accepted, 12,345.00 EUR, valid until %04d-%02d-%02d", valid.year, valid.month,
+             valid.day);
+    assert_true(s_said(client, "offer.accepted", want));
     free(client);
     free(mcontract);
     free(mclient);
