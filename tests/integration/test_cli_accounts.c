@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "harness.h"
 #include "rapport/clock.h"
 #include "rapport/util.h"
 #include "rapport/accounts/v1/accounts.pb-c.h"
+#include "rapport/leads/v1/leads.pb-c.h"
 
 /* RUN - `rapport ...` with the suite's environment; stdout, stderr and the status. */
 #define RUN(token, ...) rp_suite_cli(s_suite, (token), NULL, (const char *const[]) { __VA_ARGS__, NULL })
@@ -300,7 +302,7 @@ static void test_contacts_interactions_tasks(void **state)
     r = RUN(s_alice, "timeline", c);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "interaction.logged"));
-    assert_non_null(strstr(r.out, "renewal call"));
+    assert_non_null(strstr(r.out, "Phone, outbound, positive: renewal call: wants a volume discount"));
     rp_cli_run_free(&r);
 
     /* Do-not-contact: every channel respects it. */
@@ -609,6 +611,92 @@ static void test_export(void **state)
     free(id);
 }
 
+/* s_client_named - the id (malloc'd) of alice's client with this name, or NULL. */
+static char *s_client_named(const char *name)
+{
+    json_t *j = OK_JSON(s_alice, "clients", "list", "--name-prefix", name);
+    json_t *rows = json_object_get(j, "clients");
+    char *id = json_array_size(rows) == 1 ? rp_strdup(s_str(json_array_get(rows, 0), "id")) : NULL;
+    json_decref(j);
+    return id;
+}
+
+/* The timeline of a client made from a won lead: what the lead went through, as an
+ * account manager reads it (money in EUR, stages by name), one row each. */
+static void test_timeline_from_lead(void **state)
+{
+    (void) state;
+    char name[64];
+    snprintf(name, sizeof name, "Timeline Co %d", (int) getpid());
+    Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
+    co.name = name;
+    Rapport__V1__Money v = RAPPORT__V1__MONEY__INIT;
+    v.units = 1200000;
+    v.currency = "EUR";
+    Rapport__Leads__V1__CreateRequest cr = RAPPORT__LEADS__V1__CREATE_REQUEST__INIT;
+    cr.company = &co;
+    Rapport__Leads__V1__Contact ct = RAPPORT__LEADS__V1__CONTACT__INIT, *cts[1] = { &ct };
+    ct.name = "Dee Maker";
+    ct.role = RAPPORT__LEADS__V1__CONTACT_ROLE__CONTACT_ROLE_DECISION_MAKER;
+    cr.contacts = cts;
+    cr.n_contacts = 1;
+    cr.source = RAPPORT__LEADS__V1__LEAD_SOURCE__LEAD_SOURCE_WEB;
+    cr.expected_value = &v;
+    cr.force = true;
+    rp_client_t *leads = rp_suite_client(s_suite, "leads", s_alice);
+    ProtobufCMessage *m = NULL;
+    rp_call_status_t st;
+    assert_int_equal(rp_client_call(leads, NULL, "rapport.leads.v1.Leads/Create", &cr.base,
+                                    &rapport__leads__v1__lead__descriptor, &m, &st, 10000), 0);
+    Rapport__Leads__V1__SetStageRequest sq = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
+    sq.id = ((Rapport__Leads__V1__Lead *) m)->id;
+    sq.stage = RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON;
+    if (rp_client_call(leads, NULL, "rapport.leads.v1.Leads/SetStage", &sq.base, NULL, NULL, &st, 10000) != 0)
+        fail_msg("SetStage: %s", st.message);
+    protobuf_c_message_free_unpacked(m, NULL);
+    rp_client_destroy(&leads);
+
+    char *c = NULL;
+    for (int i = 0; i < 400 && !(c = s_client_named(name)); i++)
+        usleep(50 * 1000);
+    assert_non_null(c);
+    char want[128];
+    rp_cli_run_t r = RUN(s_alice, "timeline", c);
+    assert_int_equal(r.status, 0);
+    snprintf(want, sizeof want, "Lead won: %s, 12,000.00 EUR", name);
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof want, "Lead created: %s, 12,000.00 EUR", name);
+    assert_non_null(strstr(r.out, want));
+    assert_non_null(strstr(r.out, "Stage: new → won"));
+    /* WHAT without the service's prefix (SOURCE names it); no raw enum or minor units */
+    assert_non_null(strstr(r.out, " lead.won "));
+    assert_null(strstr(r.out, "rapport.leads.v1."));
+    assert_null(strstr(r.out, "LEAD_STAGE_"));
+    assert_null(strstr(r.out, "1200000"));
+    rp_cli_run_free(&r);
+    /* pages: one row and the way on; --all follows them; a bad size is a usage error */
+    r = RUN(s_alice, "timeline", c, "--page-size", "1");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(s_lines(r.out), 2);
+    assert_non_null(strstr(r.err, "more: --page-token "));
+    rp_cli_run_free(&r);
+    r = RUN(s_alice, "timeline", c, "--page-size", "1", "--all");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(s_lines(r.out), 4);
+    assert_null(strstr(r.err, "more:"));
+    rp_cli_run_free(&r);
+    r = RUN(s_alice, "timeline", c, "--page-size", "0");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--page-size: must be from 1 to 500"));
+    rp_cli_run_free(&r);
+    /* --json keeps the full type */
+    json_t *j = OK_JSON(s_alice, "timeline", c);
+    json_t *e = json_array_get(json_object_get(j, "entries"), 0);
+    assert_true(rp_str_has_prefix(s_str(e, "type"), "rapport.leads.v1."));
+    json_decref(j);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_contacts_interactions_tasks),
         cmocka_unit_test(test_import),
         cmocka_unit_test(test_export),
+        cmocka_unit_test(test_timeline_from_lead),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
