@@ -26,6 +26,8 @@ typedef Rapport__Accounts__V1__TimelineRequest TimelineRequest;
 typedef Rapport__Accounts__V1__TimelineReply TimelineReply;
 
 #define JOB_BATCH 256           /* clients or tasks one job run handles per scan */
+#define PURGE_SCAN 20000        /* pending keys one job run looks at (keys only: ~ms) */
+#define PURGE_DROP 2000         /* and drops at most */
 #define TEN_YEARS_MS (3650 * ACC_DAY_MS)
 
 /* s_enum_text - an enum value as people read it ("no contact"), in the arena. */
@@ -507,6 +509,8 @@ static int s_raise_silence(rp_ctx_t *ctx, Client *c)
     return 0;
 }
 
+/* acc_policy_job - also purges pending timeline entries that never joined a client
+ * (older than RAPPORT_ACCOUNTS_PENDING_DAYS), a bounded batch each run. */
 int acc_policy_job(rp_ctx_t *ctx)
 {
     int64_t now = rp_ctx_now(ctx);
@@ -535,7 +539,14 @@ int acc_policy_job(rp_ctx_t *ctx)
             return -1;
     }
     overdue = x.n;
-    if (raised || overdue)
-        rp_info("accounts: %zu contact lapse(s) raised, %zu task(s) overdue", raised, overdue);
+    size_t purged = 0;
+    if (acc_settings.pending_days
+        && acc_pending_purge(ctx, now - (int64_t)acc_settings.pending_days * ACC_DAY_MS, PURGE_SCAN, PURGE_DROP,
+                             &purged) < 0)
+        return -1;
+    if (raised || overdue || purged)
+        rp_info("accounts: %zu contact lapse(s) raised, %zu task(s) overdue, %zu pending timeline entr%s "
+                "older than %u days dropped", raised, overdue, purged, purged == 1 ? "y" : "ies",
+                acc_settings.pending_days);
     return 0;
 }
