@@ -18,7 +18,8 @@
  *   kill9                accounts is killed with SIGKILL while contracts are signed
  *                        and notices raised: nothing lost, nothing twice
  *   off                  RAPPORT_ACCOUNTS_FROM_CONTRACTS=0: accounts does not follow
- *                        contracts (and a bad value stops the start with exit 2)
+ *                        contracts (and a bad value of it or of
+ *                        RAPPORT_ACCOUNTS_PENDING_DAYS stops the start with exit 2)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -840,20 +841,29 @@ static void test_kill9(void **state)
 static void test_off(void **state)
 {
     (void)state;
-    /* a bad value stops the start with exit 2, naming the setting */
+    /* a bad value stops the start with exit 2 */
+    static const struct { const char *var, *value; } bad[] = {
+        { "RAPPORT_ACCOUNTS_FROM_CONTRACTS", "maybe" },
+        { "RAPPORT_ACCOUNTS_PENDING_DAYS", "-1" },
+        { "RAPPORT_ACCOUNTS_PENDING_DAYS", "a year" },
+        { "RAPPORT_ACCOUNTS_PENDING_DAYS", "36501" },
+    };
     char *const argv[] = { (char *)rp_suite_bin("rapport-accounts"), NULL };
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("RAPPORT_ACCOUNTS_FROM_CONTRACTS", "maybe", 1);
-        setenv("RAPPORT_DATA", rp_suite_dir(T.suite), 1);
-        execv(argv[0], argv);
-        _exit(127);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            setenv(bad[i].var, bad[i].value, 1);
+            setenv("RAPPORT_DATA", rp_suite_dir(T.suite), 1);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 2)
+            fail_msg("%s=%s: exit %d, want 2", bad[i].var, bad[i].value, WEXITSTATUS(status));
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 2);
 
     /* off: accounts follows leads only */
     assert_int_equal(rp_suite_kill(T.suite, "accounts", SIGTERM), 0);
