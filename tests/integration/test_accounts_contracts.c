@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_leads.h"
 #include "rapport/clock.h"
 #include "rapport/status.h"
 #include "rapport/ulid.h"
@@ -525,55 +526,13 @@ static void test_expiring_tasks(void **state)
     free(client);
 }
 
-/* s_win_lead - a lead of anna's with an accepted offer, won: contracts drafts a
- * contract from it and accounts makes a client of it. Returns the lead id. */
+/* s_win_lead - a lead of anna's with an accepted offer of 12,345.00 EUR, won:
+ * contracts drafts a contract from it and accounts makes a client of it. Its
+ * company's name into name; returns the lead id (malloc'd). */
 static char *s_win_lead(char *name, size_t cap)
 {
     snprintf(name, cap, "Lead Co %u-%d", ++T.seq, (int)getpid());
-    Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
-    co.name = name;
-    Rapport__Leads__V1__Contact ct = RAPPORT__LEADS__V1__CONTACT__INIT, *cts[1] = { &ct };
-    ct.name = "Dee Maker";
-    ct.role = RAPPORT__LEADS__V1__CONTACT_ROLE__CONTACT_ROLE_DECISION_MAKER;
-    Rapport__V1__Money v = RAPPORT__V1__MONEY__INIT;
-    v.units = 1234500;
-    v.currency = "EUR";
-    Rapport__Leads__V1__CreateRequest cr = RAPPORT__LEADS__V1__CREATE_REQUEST__INIT;
-    cr.company = &co;
-    cr.contacts = cts;
-    cr.n_contacts = 1;
-    cr.source = RAPPORT__LEADS__V1__LEAD_SOURCE__LEAD_SOURCE_WEB;
-    cr.expected_value = &v;
-    cr.force = true;
-    Rapport__Leads__V1__Lead *l = NULL;
-    expect_ok(s_call(T.leads_anna, LM("Create"), &cr, &rapport__leads__v1__lead__descriptor, &l));
-    char *id = rp_strdup(l->id);
-    s_free(l);
-    Rapport__Leads__V1__OfferLine ol = RAPPORT__LEADS__V1__OFFER_LINE__INIT, *ols[1] = { &ol };
-    ol.description = "Annual service";
-    ol.quantity = 1;
-    ol.unit_price = &v;
-    Rapport__V1__Date valid;
-    s_date(&valid, (int32_t)(rp_suite_now(T.suite, "leads") / DAY_MS) + 30);
-    Rapport__Leads__V1__OfferRequest orq = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
-    orq.lead_id = id;
-    orq.lines = ols;
-    orq.n_lines = 1;
-    orq.payment_terms_days = 14;
-    orq.valid_until = &valid;
-    Rapport__Leads__V1__Offer *o = NULL;
-    expect_ok(s_call(T.leads_anna, LM("AddOffer"), &orq, &rapport__leads__v1__offer__descriptor, &o));
-    Rapport__Leads__V1__OfferActionRequest oa = RAPPORT__LEADS__V1__OFFER_ACTION_REQUEST__INIT;
-    oa.lead_id = id;
-    oa.offer_id = o->id;
-    expect_ok(s_call(T.leads_anna, LM("SendOffer"), &oa, NULL, NULL));
-    expect_ok(s_call(T.leads_anna, LM("AcceptOffer"), &oa, NULL, NULL));
-    s_free(o);
-    Rapport__Leads__V1__SetStageRequest ss = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
-    ss.id = id;
-    ss.stage = RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON;
-    expect_ok(s_call(T.leads_anna, LM("SetStage"), &ss, NULL, NULL));
-    return id;
+    return rp_it_win_lead(T.suite, T.leads_anna, name, 1234500, true);
 }
 
 /* s_client_named - the id (malloc'd) of the client accounts made with this legal

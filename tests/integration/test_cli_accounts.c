@@ -23,10 +23,10 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "harness_leads.h"
 #include "rapport/clock.h"
 #include "rapport/util.h"
 #include "rapport/accounts/v1/accounts.pb-c.h"
-#include "rapport/leads/v1/leads.pb-c.h"
 
 /* RUN - `rapport ...` with the suite's environment; stdout, stderr and the status. */
 #define RUN(token, ...) rp_suite_cli(s_suite, (token), NULL, (const char *const[]) { __VA_ARGS__, NULL })
@@ -628,32 +628,8 @@ static void test_timeline_from_lead(void **state)
     (void) state;
     char name[64];
     snprintf(name, sizeof name, "Timeline Co %d", (int) getpid());
-    Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
-    co.name = name;
-    Rapport__V1__Money v = RAPPORT__V1__MONEY__INIT;
-    v.units = 1200000;
-    v.currency = "EUR";
-    Rapport__Leads__V1__CreateRequest cr = RAPPORT__LEADS__V1__CREATE_REQUEST__INIT;
-    cr.company = &co;
-    Rapport__Leads__V1__Contact ct = RAPPORT__LEADS__V1__CONTACT__INIT, *cts[1] = { &ct };
-    ct.name = "Dee Maker";
-    ct.role = RAPPORT__LEADS__V1__CONTACT_ROLE__CONTACT_ROLE_DECISION_MAKER;
-    cr.contacts = cts;
-    cr.n_contacts = 1;
-    cr.source = RAPPORT__LEADS__V1__LEAD_SOURCE__LEAD_SOURCE_WEB;
-    cr.expected_value = &v;
-    cr.force = true;
     rp_client_t *leads = rp_suite_client(s_suite, "leads", s_alice);
-    ProtobufCMessage *m = NULL;
-    rp_call_status_t st;
-    assert_int_equal(rp_client_call(leads, NULL, "rapport.leads.v1.Leads/Create", &cr.base,
-                                    &rapport__leads__v1__lead__descriptor, &m, &st, 10000), 0);
-    Rapport__Leads__V1__SetStageRequest sq = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
-    sq.id = ((Rapport__Leads__V1__Lead *) m)->id;
-    sq.stage = RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON;
-    if (rp_client_call(leads, NULL, "rapport.leads.v1.Leads/SetStage", &sq.base, NULL, NULL, &st, 10000) != 0)
-        fail_msg("SetStage: %s", st.message);
-    protobuf_c_message_free_unpacked(m, NULL);
+    free(rp_it_win_lead(s_suite, leads, name, 1200000, false));
     rp_client_destroy(&leads);
 
     char *c = NULL;
