@@ -371,23 +371,82 @@ static const cli_erow_t s_task_rows[] = {
 
 /* ---- timeline and portfolio ---- */
 
-/* s_timeline_cell - an entry's summary; an interaction's with what was said. */
+#define ACC_PAGE_MAX_CLI 500    /* the service's largest page */
+
+/* s_timeline_cell - an entry's type without "rapport.<source>.v1." (the SOURCE
+ * column says it: "lead.won"), and its summary; an interaction's with what was said. */
 static char *s_timeline_cell(const ProtobufCMessage *row, const char *key)
 {
     const Rapport__Accounts__V1__TimelineEntry *e = (const Rapport__Accounts__V1__TimelineEntry *) row;
+    if (strcmp(key, "type") == 0) {
+        const char *t = e->type ? e->type : "";
+        char *prefix = rp_sprintf("rapport.%s.v1.", e->source ? e->source : "");
+        size_t n = strlen(prefix);
+        char *r = rp_strdup(strncmp(t, prefix, n) == 0 && t[n] ? t + n : t);
+        free(prefix);
+        return r;
+    }
     if (e->interaction && e->interaction->summary && e->interaction->summary[0])
         return rp_sprintf("%s: %s", e->summary, e->interaction->summary);
     return rp_strdup(e->summary ? e->summary : "");
 }
 
 static const cli_ecol_t s_timeline_cols[] = {
-    { "WHEN", "at", CLI_COL_TEXT }, { "SOURCE", "source", CLI_COL_TEXT }, { "WHAT", "type", CLI_COL_TEXT },
+    { "WHEN", "at", CLI_COL_TEXT }, { "SOURCE", "source", CLI_COL_TEXT }, { "WHAT", "type", CLI_COL_CELL },
     { "SUMMARY", "summary", CLI_COL_CELL }, { "BY", "actor", CLI_COL_TEXT }, { "SUBJECT", "subject", CLI_COL_TEXT },
     { NULL, NULL, 0 }
 };
 
+static int s_timeline_run(cli_t *cli, const cli_args_t *a, cli_ecall_t *call);
+
 static const cli_eview_t s_timeline_view = { .items = "entries", .none = "timeline entries", .cols = s_timeline_cols,
-                                             .cell = s_timeline_cell };
+                                             .cell = s_timeline_cell, .run = s_timeline_run };
+
+/* s_timeline_run - the engine's list, but a summary is not cut at the engine's 40
+ * columns: it is what the timeline is read for. --json is the engine's. */
+static int s_timeline_run(cli_t *cli, const cli_args_t *a, cli_ecall_t *call)
+{
+    if (cli->json)
+        return cli_engine_list(cli, a, call);
+    uint64_t size = 0;
+    const char *ps = cli_flag(a, "page-size");
+    if (ps && (cli_parse_u64(ps, &size) != 0 || size < 1 || size > ACC_PAGE_MAX_CLI))
+        return cli_usage_error(a, "--page-size: must be from 1 to %d, got '%s'", ACC_PAGE_MAX_CLI, ps);
+    json_object_set_new(call->req, "page_size", json_integer((json_int_t) size));
+    char *token = rp_strdup(cli_flag(a, "page-token") ? cli_flag(a, "page-token") : "");
+    rp_client_t *client = NULL;
+    int rc = cli_engine_connect(cli, call, &client);
+    cli_table_t *t = cli_engine_table_new(s_timeline_cols);
+    size_t rows = 0;
+    while (rc == 0) {
+        json_object_set_new(call->req, "page_token", json_string_nocheck(token));
+        ProtobufCMessage *in = cli_engine_message(call), *rep = NULL;
+        rc = cli_call(cli, client, NULL, call->name, in, call->method->output, &rep);
+        protobuf_c_message_free_unpacked(in, NULL);
+        if (rc)
+            break;
+        const Rapport__Accounts__V1__TimelineReply *r = (const Rapport__Accounts__V1__TimelineReply *) rep;
+        cli_engine_table_add(t, &s_timeline_view, s_timeline_cols, rep, "entries");
+        rows += r->n_entries;
+        free(token);
+        token = rp_strdup(r->next_page_token ? r->next_page_token : "");
+        protobuf_c_message_free_unpacked(rep, NULL);
+        if (!cli_flag_set(a, "all") || !token[0])
+            break;
+    }
+    rp_client_destroy(&client);
+    if (rc == 0 && rows == 0)
+        fprintf(stderr, "no timeline entries found\n");
+    else if (rc == 0) {
+        cli_table_set_cut(t, 200);     /* an event's summary is at most 200 bytes */
+        cli_table_print(t, stdout);
+        if (token[0])
+            fprintf(stderr, "more: --page-token %s (or --all)\n", token);
+    }
+    cli_table_destroy(&t);
+    free(token);
+    return rc;
+}
 
 static const cli_erow_t s_timeline_rows[] = {
     { "", "CLIENT", { "client_id" }, "Timeline", NULL, s_page_flags, &s_timeline_view,

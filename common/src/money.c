@@ -152,6 +152,30 @@ int rp_money_format(int64_t units, const char *currency, char *out, size_t cap)
     return 0;
 }
 
+int rp_money_format_text(int64_t units, const char *currency, char *out, size_t cap)
+{
+    assert(out || cap == 0);
+    char plain[48];
+    if (rp_money_format(units, currency, plain, sizeof plain) != 0)
+        return -1;
+    /* plain is "[-]digits[.frac] CODE": copy it, grouping the whole part's digits. */
+    const char *p = plain;
+    size_t o = 0;
+    char buf[64];
+    if (*p == '-')
+        buf[o++] = *p++;
+    size_t whole = strspn(p, "0123456789");
+    for (size_t i = 0; i < whole; i++) {
+        if (i > 0 && (whole - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = p[i];
+    }
+    int n = snprintf(out, cap, "%.*s%s", (int)o, buf, p + whole);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    return 0;
+}
+
 int rp_money_parse(const char *text, const char *currency, int64_t *units)
 {
     assert(units);

@@ -158,6 +158,24 @@ s_enum_prefix_len(const ProtobufCEnumDescriptor *d)
     return common;
 }
 
+const char *
+rp_enum_text(const ProtobufCEnumDescriptor *d, int value, char *out, size_t cap)
+{
+    assert(d && d->magic == PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC);
+    assert(out && cap > 0);
+    out[0] = '\0';
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, value);
+    if (!ev)
+        return NULL;
+    size_t prefix = s_enum_prefix_len(d);
+    const char *p = ev->name + (prefix < strlen(ev->name) ? prefix : 0);
+    size_t o = 0;
+    for (; *p && o + 1 < cap; p++)
+        out[o++] = *p == '_' ? ' ' : (char)tolower((unsigned char)*p);
+    out[o] = '\0';
+    return out;
+}
+
 int
 rp_enum_value(const ProtobufCEnumDescriptor *d, const char *name, int *value)
 {

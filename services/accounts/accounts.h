@@ -96,6 +96,7 @@ typedef Rapport__V1__Date Date;
 typedef struct {
     uint32_t silence_days[TIER_COUNT];  /* by tier; 0 = no policy */
     uint64_t export_limit;              /* rows an export may have without approval */
+    uint32_t pending_days;              /* pending timeline entries older are purged; 0 = never */
 } acc_settings_t;
 extern acc_settings_t acc_settings;
 
@@ -197,6 +198,10 @@ int acc_wait_put(rp_ctx_t *ctx, const char *on_upstream, const char *on_subject,
 /* acc_waits_take - remove and return (arena array in *out, *n entries) what waited
  * on (upstream, subject). 0 or -1 (replied). */
 int acc_waits_take(rp_ctx_t *ctx, const char *upstream, const char *subject, acc_ref_t **out, size_t *n);
+/* acc_pending_purge (accounts_store_purge.c) - drop pending entries whose at is
+ * before `before` (unix ms), walking on from where the last call stopped: at most
+ * `scan` keys looked at and `drop` dropped (*dropped). 0, or -1 (replied). */
+int acc_pending_purge(rp_ctx_t *ctx, int64_t before, uint32_t scan, uint32_t drop, size_t *dropped);
 /* Export cursors (store.proto). acc_cursor_get: 0 (a fresh cursor when none) or -1. */
 int acc_cursor_get(rp_ctx_t *ctx, const rp_ulid_t *export_id, Rapport__Accounts__V1__ExportCursor **out);
 int acc_cursor_put(rp_ctx_t *ctx, const rp_ulid_t *export_id, const Rapport__Accounts__V1__ExportCursor *c);

@@ -36,6 +36,8 @@
 #include "rapport/config.h"
 #include "rapport/fold.h"
 #include "rapport/log.h"
+#include "rapport/money.h"
+#include "rapport/pbjson.h"
 #include "rapport/perm.h"
 #include "rapport/util.h"
 #include "rapport/leads/v1/leads.pb-c.h"
@@ -61,7 +63,7 @@ struct acc_source {
     const char *client;                       /* path of a field holding the client id, or NULL */
     acc_key_t self;                           /* the entity the event is about */
     acc_key_t via[2];                         /* entities it belongs with */
-    const char *summary;                      /* comma-separated dotted field paths */
+    const char *say;                          /* the summary's template (below) */
     acc_effect_fn effect;                     /* runs before the timeline entry, or NULL */
 };
 
@@ -70,46 +72,131 @@ static int s_lead_won(rp_ctx_t *ctx, const acc_source_t *src, const Rapport__V1_
 static int s_renewal_task(rp_ctx_t *ctx, const acc_source_t *src, const Rapport__V1__Event *ev,
                           const ProtobufCMessage *data);
 
+/* The summary template, `say`: text as written, with
+ *   {path}   a dotted field path of the data, as people read it: rapport.v1.Money
+ *            "12,000.00 EUR" (the currency's minor units), rapport.v1.Date and unix-ms
+ *            *_at fields "2026-03-31", enums their short lower-case name ("needs
+ *            identified"; UNSPECIFIED is empty), a true bool its field name, numbers
+ *            in decimal; empty strings and unset messages are empty;
+ *   {@}      the event's name after its entity, as words ("signed", "stage changed");
+ *   [...]    a part left out when a {...} in it is empty (not nested).
+ * The first letter is made upper case. So "Contract {number} {@}[, {value}]" says
+ * "Contract HQ-2026-000017 signed, 1,000.00 EUR". */
+
 #define LEAD_D(m) &rapport__leads__v1__##m##__descriptor
 #define CT_D(m) &rapport__contracts__v1__##m##__descriptor
-#define LEAD_SELF { "leads", NULL }
-#define CONTRACT_VIA { { "leads", "lead_id" }, { "contracts", "parent_id" } }
-#define CONTRACT_SUMMARY "number,terms.client_name,terms.value.units,terms.value.currency"
+#define NO_VIA { { NULL, NULL } }
+/* A row about a lead (or something of the lead: an activity, offer, objection). */
+#define LEAD_ROW(prefix, only, msg, say, effect) \
+    { "leads", "rapport.leads.v1." prefix, only, LEAD_D(msg), NULL, { "leads", NULL }, NO_VIA, say, effect }
+/* A row about a contract: its client when it names one, else its lead or parent. */
+#define CONTRACT_ROW(only, say) \
+    { "contracts", "rapport.contracts.v1.contract.", only, CT_D(contract), "terms.client_id", { "contracts", "id" }, \
+      { { "leads", "lead_id" }, { "contracts", "parent_id" } }, say, NULL }
 
 /* First matching row wins: specific prefixes before general ones. */
 static const acc_source_t s_sources[] = {
-    { "leads", "rapport.leads.v1.lead.won", NULL, LEAD_D(lead), NULL, LEAD_SELF, { { NULL, NULL } },
-      "company.name,expected_value.units,expected_value.currency", s_lead_won },
-    { "leads", "rapport.leads.v1.lead.", NULL, LEAD_D(lead), NULL, LEAD_SELF, { { NULL, NULL } },
-      "company.name,stage", NULL },
-    { "leads", "rapport.leads.v1.activity.", NULL, LEAD_D(activity), NULL, LEAD_SELF, { { NULL, NULL } },
-      "kind,outcome,subject", NULL },
-    { "leads", "rapport.leads.v1.offer.", NULL, LEAD_D(offer), NULL, LEAD_SELF, { { NULL, NULL } },
-      "status,total.units,total.currency", NULL },
-    { "leads", "rapport.leads.v1.objection.", NULL, LEAD_D(objection), NULL, LEAD_SELF, { { NULL, NULL } },
-      "category,resolved", NULL },
+    LEAD_ROW("lead.won", NULL, lead, "Lead won: {company.name}[, {expected_value}]", s_lead_won),
+    /* the event does not carry the stage left, except when closing */
+    LEAD_ROW("lead.stage_changed", NULL, lead, "Stage: [{stage_before_close} → ]{stage}", NULL),
+    LEAD_ROW("lead.lost", NULL, lead, "Lead lost: {company.name}[, {lost_reason}][ to {lost_competitor_name}]", NULL),
+    LEAD_ROW("lead.disqualified", NULL, lead, "Lead disqualified: {company.name}[: {lost_note}]", NULL),
+    LEAD_ROW("lead.assigned", NULL, lead, "Lead assigned to {owner}: {company.name}", NULL),
+    LEAD_ROW("lead.qualified", NULL, lead, "Lead qualified: {company.name}[, {qualification.verdict}]"
+             "[, score {qualification.score}]", NULL),
+    LEAD_ROW("lead.", NULL, lead, "Lead {@}: {company.name}[, {expected_value}]", NULL),
+    LEAD_ROW("activity.", NULL, activity, "{kind}[ ({outcome})][: {subject}]", NULL),
+    LEAD_ROW("offer.", NULL, offer, "Offer {@}[, {total}][, valid until {valid_until}][: {reject_reason}]", NULL),
+    LEAD_ROW("objection.", NULL, objection, "Objection {@}: {category}[, {resolved}]", NULL),
     { "contracts", "rapport.contracts.v1.quote.", "sent accepted rejected expired", CT_D(quote), "client_id",
       { NULL, NULL }, { { "leads", "lead_id" } },
-      "client_name,version,terms.total.units,terms.total.currency", NULL },
+      "Quote v{version} {@}[, {terms.total}][: {reject_reason}]", NULL },
     { "contracts", "rapport.contracts.v1.contract.signed", NULL, CT_D(contract_signed), "client_id",
       { "contracts", "contract_id" }, { { "contracts", "parent_id" } },
-      "number,client_name,value.units,currency", NULL },
+      "Contract {number} signed[, {value}][, {start} to {end}]", NULL },
     { "contracts", "rapport.contracts.v1.contract.expiring", NULL, CT_D(contract_expiring), "client_id",
-      { "contracts", "contract_id" }, { { NULL, NULL } }, "number,client_name,days_left", s_renewal_task },
-    { "contracts", "rapport.contracts.v1.contract.", "drafted activated fulfilled expired terminated renewed",
-      CT_D(contract), "terms.client_id", { "contracts", "id" }, CONTRACT_VIA, CONTRACT_SUMMARY ",terminate_reason",
-      NULL },
+      { "contracts", "contract_id" }, NO_VIA, "Contract {number} ends[ on {end}], {days_left} days left",
+      s_renewal_task },
+    CONTRACT_ROW("drafted", "Contract {number} drafted[, {terms.type}][, {terms.value}]"),
+    CONTRACT_ROW("terminated", "Contract {number} terminated[: {terminate_reason}]"),
+    CONTRACT_ROW("activated fulfilled expired renewed", "Contract {number} {@}[, {terms.value}]"),
     { "contracts", "rapport.contracts.v1.order.", "placed delivered overdue", CT_D(order), NULL,
-      { NULL, NULL }, { { "contracts", "contract_id" } }, "contract_number,status,note", NULL },
-    { NULL, NULL, NULL, NULL, NULL, { NULL, NULL }, { { NULL, NULL } }, NULL, NULL }
+      { NULL, NULL }, { { "contracts", "contract_id" } },
+      "Order {@}[ on contract {contract_number}][, due {due}][, delivered {actual_delivery}]", NULL },
+    { NULL, NULL, NULL, NULL, NULL, { NULL, NULL }, NO_VIA, NULL, NULL }
 };
 
 /* ---- reflection ---- */
 
-/* s_field_text - the value at a dotted path of m as text (arena), or NULL when a
- * step is missing or the value is empty. Enums print their name, messages and
- * repeated fields are not printed. */
-static const char *s_field_text(rp_ctx_t *ctx, const ProtobufCMessage *m, const char *path)
+/* s_date - "2026-03-31" (arena) for a rapport.v1.Date, or NULL when unset. */
+static const char *s_date(rp_ctx_t *ctx, const ProtobufCMessage *m)
+{
+    const Rapport__V1__Date *d = (const Rapport__V1__Date *)m;
+    if (!d || d->year <= 0)
+        return NULL;
+    return rp_ctx_sprintf(ctx, "%04d-%02d-%02d", d->year, d->month, d->day);
+}
+
+/* s_money - "12,000.00 EUR" (arena) for a rapport.v1.Money, or NULL when unset.
+ * A currency the table does not know shows its minor units as they are. */
+static const char *s_money(rp_ctx_t *ctx, const ProtobufCMessage *m)
+{
+    const Rapport__V1__Money *v = (const Rapport__V1__Money *)m;
+    if (!v || rp_str_empty(v->currency))
+        return NULL;
+    char buf[64];
+    if (rp_money_format_text(v->units, v->currency, buf, sizeof buf) == 0)
+        return rp_ctx_strdup(ctx, buf);
+    return rp_ctx_sprintf(ctx, "%lld %.8s", (long long)v->units, v->currency);
+}
+
+/* s_day_of_ms - "2026-03-31" (arena) for unix ms, or NULL for 0. */
+static const char *s_day_of_ms(rp_ctx_t *ctx, int64_t ms)
+{
+    if (ms <= 0)
+        return NULL;
+    int32_t days = (int32_t)(ms / ACC_DAY_MS);
+    Date *d = acc_date_of_days(ctx, days);
+    return s_date(ctx, &d->base);
+}
+
+/* s_scalar_text - a non-message field's value as text (arena), or NULL when empty. */
+static const char *s_scalar_text(rp_ctx_t *ctx, const ProtobufCFieldDescriptor *f, const void *p)
+{
+    size_t n = strlen(f->name);
+    bool at = n > 3 && strcmp(f->name + n - 3, "_at") == 0;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)p;
+        return rp_str_empty(s) ? NULL : s;
+    }
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        char buf[64];
+        return v && rp_enum_text(f->descriptor, v, buf, sizeof buf) ? rp_ctx_strdup(ctx, buf) : NULL;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)p ? rp_ctx_strdup(ctx, f->name) : NULL;
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+        return rp_ctx_sprintf(ctx, "%d", *(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+        return rp_ctx_sprintf(ctx, "%u", *(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+        if (at)
+            return s_day_of_ms(ctx, *(const int64_t *)p);
+        return rp_ctx_sprintf(ctx, "%lld", (long long)*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+        return rp_ctx_sprintf(ctx, "%llu", (unsigned long long)*(const uint64_t *)p);
+    default:
+        return NULL;
+    }
+}
+
+/* s_field - the value at a dotted path of m as text (arena), or NULL when a step is
+ * missing or the value is empty. With raw, ids and enum names as they are stored
+ * (to find things); otherwise as people read them (the template's {path}). Repeated
+ * fields, and messages other than Money and Date, are not printed. */
+static const char *s_field(rp_ctx_t *ctx, const ProtobufCMessage *m, const char *path, bool raw)
 {
     char name[64];
     while (m) {
@@ -123,69 +210,114 @@ static const char *s_field_text(rp_ctx_t *ctx, const ProtobufCMessage *m, const 
         if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
             return NULL;
         const void *p = (const uint8_t *)m + f->offset;
-        if (dot) {
-            if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+            if (dot)
                 return NULL;
-            m = *(const ProtobufCMessage *const *)p;
+            if (raw && f->type != PROTOBUF_C_TYPE_STRING)
+                return NULL;
+            return s_scalar_text(ctx, f, p);
+        }
+        m = *(const ProtobufCMessage *const *)p;
+        if (dot) {
             path = dot + 1;
             continue;
         }
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_STRING: {
-            const char *s = *(const char *const *)p;
-            return rp_str_empty(s) ? NULL : s;
-        }
-        case PROTOBUF_C_TYPE_ENUM: {
-            const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
-            return v && v->value ? v->name : NULL;
-        }
-        case PROTOBUF_C_TYPE_BOOL:
-            return *(const protobuf_c_boolean *)p ? rp_ctx_strdup(ctx, name) : NULL;
-        case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-            return rp_ctx_sprintf(ctx, "%d", *(const int32_t *)p);
-        case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-            return rp_ctx_sprintf(ctx, "%u", *(const uint32_t *)p);
-        case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-            return rp_ctx_sprintf(ctx, "%lld", (long long)*(const int64_t *)p);
-        case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-            return rp_ctx_sprintf(ctx, "%llu", (unsigned long long)*(const uint64_t *)p);
-        default:
+        if (raw || !m)
             return NULL;
-        }
+        if (m->descriptor == &rapport__v1__money__descriptor)
+            return s_money(ctx, m);
+        if (m->descriptor == &rapport__v1__date__descriptor)
+            return s_date(ctx, m);
+        return NULL;
     }
     return NULL;
 }
 
-/* s_summary - "lead.won: Acme Ltd, 250000, EUR" from the row's fields, at most
- * ACC_SUMMARY_MAX bytes (cut on a UTF-8 boundary). */
+/* s_field_text - a stored id (or other string) at a dotted path, or NULL. */
+static const char *s_field_text(rp_ctx_t *ctx, const ProtobufCMessage *m, const char *path)
+{
+    return s_field(ctx, m, path, true);
+}
+
+/* s_event_words - "signed" for rapport.contracts.v1.contract.signed, "stage changed"
+ * for ...lead.stage_changed (arena). */
+static const char *s_event_words(rp_ctx_t *ctx, const char *type)
+{
+    const char *dot = strrchr(type, '.');
+    char *w = rp_ctx_strdup(ctx, dot ? dot + 1 : type);
+    for (char *p = w; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    return w;
+}
+
+/* Text being said: longer than any summary, so a cut one is still cut on a character. */
+typedef struct {
+    char b[4 * ACC_SUMMARY_MAX];
+    size_t len;
+} s_text_t;
+
+static void s_add(s_text_t *t, const char *p, size_t n)
+{
+    if (n > sizeof t->b - 1 - t->len)
+        n = sizeof t->b - 1 - t->len;
+    memcpy(t->b + t->len, p, n);
+    t->len += n;
+    t->b[t->len] = '\0';
+}
+
+/* s_say - render a template part [p, end) into out; false when a {...} in it is
+ * empty. */
+static bool s_say(rp_ctx_t *ctx, const char *p, const char *end, const Rapport__V1__Event *ev,
+                  const ProtobufCMessage *data, s_text_t *out)
+{
+    bool full = true;
+    while (p < end) {
+        const char *open = memchr(p, '{', (size_t)(end - p));
+        const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
+        if (!close) {
+            s_add(out, p, (size_t)(end - p));
+            break;
+        }
+        s_add(out, p, (size_t)(open - p));
+        char *path = rp_ctx_alloc(ctx, (size_t)(close - open));
+        memcpy(path, open + 1, (size_t)(close - open - 1));
+        const char *v = strcmp(path, "@") == 0 ? s_event_words(ctx, ev->type) : s_field(ctx, data, path, false);
+        if (v)
+            s_add(out, v, strlen(v));
+        else
+            full = false;
+        p = close + 1;
+    }
+    return full;
+}
+
+/* s_summary - the row's template said for this event ("Lead won: Acme Ltd,
+ * 12,000.00 EUR"), at most ACC_SUMMARY_MAX bytes (cut on a UTF-8 boundary). */
 static char *s_summary(rp_ctx_t *ctx, const acc_source_t *src, const Rapport__V1__Event *ev,
                        const ProtobufCMessage *data)
 {
-    const char *type = ev->type + strlen("rapport.") + strlen(src->upstream) + strlen(".v1.");
-    if (strlen(ev->type) < (size_t)(type - ev->type))
-        type = ev->type;
-    char *s = rp_ctx_sprintf(ctx, "%s:", type);
-    const char *p = src->summary;
-    bool first = true;
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        char *path = rp_ctx_alloc(ctx, n + 1);
-        memcpy(path, p, n);
-        const char *v = s_field_text(ctx, data, path);
-        if (v) {
-            s = rp_ctx_sprintf(ctx, "%s%s%s", s, first ? " " : ", ", v);
-            first = false;
+    s_text_t out = { "", 0 }, part;
+    for (const char *p = src->say; *p;) {
+        const char *open = strchr(p, '[');
+        const char *close = open ? strchr(open, ']') : NULL;
+        if (!close) {
+            s_say(ctx, p, p + strlen(p), ev, data, &out);
+            break;
         }
-        p = comma ? comma + 1 : NULL;
+        s_say(ctx, p, open, ev, data, &out);
+        part.len = 0;
+        if (s_say(ctx, open + 1, close, ev, data, &part))
+            s_add(&out, part.b, part.len);
+        p = close + 1;
     }
-    size_t len = strlen(s);
-    if (len > ACC_SUMMARY_MAX) {
-        len = ACC_SUMMARY_MAX;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--;
-        s[len] = '\0';
-    }
+    size_t len = out.len < ACC_SUMMARY_MAX ? out.len : ACC_SUMMARY_MAX;
+    while (len > 0 && len < out.len && ((unsigned char)out.b[len] & 0xC0) == 0x80)
+        len--;
+    char *s = rp_ctx_alloc(ctx, len + 1);
+    memcpy(s, out.b, len);
+    s[len] = '\0';
+    s[0] = (char)toupper((unsigned char)s[0]);
     return s;
 }
 

@@ -4,11 +4,13 @@
  * allowed silence; the job raises client.contact_overdue and creates a task for the
  * owner once per lapse, and task.overdue once per open task past its due date.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "accounts.h"
 #include "rapport/log.h"
+#include "rapport/pbjson.h"
 #include "rapport/perm.h"
 #include "rapport/util.h"
 
@@ -24,12 +26,15 @@ typedef Rapport__Accounts__V1__TimelineRequest TimelineRequest;
 typedef Rapport__Accounts__V1__TimelineReply TimelineReply;
 
 #define JOB_BATCH 256           /* clients or tasks one job run handles per scan */
+#define PURGE_SCAN 20000        /* pending keys one job run looks at (keys only: ~ms) */
+#define PURGE_DROP 2000         /* and drops at most */
 #define TEN_YEARS_MS (3650 * ACC_DAY_MS)
 
-static const char *s_enum_name(const ProtobufCEnumDescriptor *d, int v)
+/* s_enum_text - an enum value as people read it ("no contact"), in the arena. */
+static const char *s_enum_text(rp_ctx_t *ctx, const ProtobufCEnumDescriptor *d, int v)
 {
-    const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value(d, v);
-    return e ? e->name : "?";
+    char buf[64];
+    return rp_ctx_strdup(ctx, rp_enum_text(d, v, buf, sizeof buf) ? buf : "?");
 }
 
 /* ---- interactions ---- */
@@ -107,10 +112,12 @@ int acc_log_interaction(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
     t->source = "accounts";
     t->type = "interaction.logged";
     t->subject = x->id;
-    t->summary = rp_ctx_sprintf(ctx, "%s %s, %s",
-                                s_enum_name(&rapport__accounts__v1__channel__descriptor, x->channel) + 8,
-                                s_enum_name(&rapport__accounts__v1__direction__descriptor, x->direction) + 10,
-                                s_enum_name(&rapport__accounts__v1__outcome__descriptor, x->outcome) + 8);
+    /* "Phone, outbound, positive" */
+    t->summary = rp_ctx_sprintf(ctx, "%s, %s, %s",
+                                s_enum_text(ctx, &rapport__accounts__v1__channel__descriptor, x->channel),
+                                s_enum_text(ctx, &rapport__accounts__v1__direction__descriptor, x->direction),
+                                s_enum_text(ctx, &rapport__accounts__v1__outcome__descriptor, x->outcome));
+    t->summary[0] = (char)toupper((unsigned char)t->summary[0]);
     t->actor = x->by;
     t->interaction = x;
     rp_ulid_t cid;
@@ -502,6 +509,8 @@ static int s_raise_silence(rp_ctx_t *ctx, Client *c)
     return 0;
 }
 
+/* acc_policy_job - also purges pending timeline entries that never joined a client
+ * (older than RAPPORT_ACCOUNTS_PENDING_DAYS), a bounded batch each run. */
 int acc_policy_job(rp_ctx_t *ctx)
 {
     int64_t now = rp_ctx_now(ctx);
@@ -530,7 +539,14 @@ int acc_policy_job(rp_ctx_t *ctx)
             return -1;
     }
     overdue = x.n;
-    if (raised || overdue)
-        rp_info("accounts: %zu contact lapse(s) raised, %zu task(s) overdue", raised, overdue);
+    size_t purged = 0;
+    if (acc_settings.pending_days
+        && acc_pending_purge(ctx, now - (int64_t)acc_settings.pending_days * ACC_DAY_MS, PURGE_SCAN, PURGE_DROP,
+                             &purged) < 0)
+        return -1;
+    if (raised || overdue || purged)
+        rp_info("accounts: %zu contact lapse(s) raised, %zu task(s) overdue, %zu pending timeline entr%s "
+                "older than %u days dropped", raised, overdue, purged, purged == 1 ? "y" : "ies",
+                acc_settings.pending_days);
     return 0;
 }

@@ -11,6 +11,10 @@
  *   RAPPORT_ACCOUNTS_EXPORT_LIMIT            rows an export may have without a head's
  *                                            approval                                  (500)
  *   RAPPORT_ACCOUNTS_JOB_MS                  how often the contact-policy job runs (1 h)
+ *   RAPPORT_ACCOUNTS_PENDING_DAYS            timeline entries of upstream entities that
+ *                                            never joined a client (a lead never won)
+ *                                            are dropped by that job after so many
+ *                                            days; 0 = kept for ever              (365)
  *   RAPPORT_ACCOUNTS_FROM_LEADS              1: follow rapport-leads (lead.won makes
  *                                            clients; leads in the timeline); 0: off (1)
  *   RAPPORT_ACCOUNTS_FROM_CONTRACTS          1: follow rapport-contracts (quotes,
@@ -92,6 +96,9 @@ static int s_settings(void)
     if (rp_config_int("RAPPORT_ACCOUNTS_EXPORT_LIMIT", 500, 0, 100000000, &v) < 0)
         return -1;
     acc_settings.export_limit = (uint64_t)v;
+    if (rp_config_int("RAPPORT_ACCOUNTS_PENDING_DAYS", 365, 0, 36500, &v) < 0)
+        return -1;
+    acc_settings.pending_days = (uint32_t)v;
     if (rp_config_int("RAPPORT_ACCOUNTS_JOB_MS", 3600 * 1000, 100, 24 * 3600 * 1000, &v) < 0)
         return -1;
     s_timers[0].interval_ms = v;

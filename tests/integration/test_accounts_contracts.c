@@ -18,7 +18,8 @@
  *   kill9                accounts is killed with SIGKILL while contracts are signed
  *                        and notices raised: nothing lost, nothing twice
  *   off                  RAPPORT_ACCOUNTS_FROM_CONTRACTS=0: accounts does not follow
- *                        contracts (and a bad value stops the start with exit 2)
+ *                        contracts (and a bad value of it or of
+ *                        RAPPORT_ACCOUNTS_PENDING_DAYS stops the start with exit 2)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_leads.h"
 #include "rapport/clock.h"
 #include "rapport/status.h"
 #include "rapport/ulid.h"
@@ -175,20 +177,32 @@ static char *s_new_client(char *name, size_t cap)
     return id;
 }
 
-/* s_timeline - entries of the client's timeline whose type ends with suffix (NULL:
- * all) and, when subject is given, are about it. */
-static size_t s_timeline(const char *client_id, const char *suffix, const char *subject)
+static bool s_ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* s_timeline_page - the client's timeline as the director sees it, up to 500
+ * entries (s_free). */
+static Rapport__Accounts__V1__TimelineReply *s_timeline_page(const char *client_id)
 {
     Rapport__Accounts__V1__TimelineRequest rq = RAPPORT__ACCOUNTS__V1__TIMELINE_REQUEST__INIT;
     rq.client_id = (char *)client_id;
     rq.page_size = 500;
     Rapport__Accounts__V1__TimelineReply *r = NULL;
     expect_ok(s_call(T.acc_dora, AM("Timeline"), &rq, &rapport__accounts__v1__timeline_reply__descriptor, &r));
+    return r;
+}
+
+/* s_timeline - entries of the client's timeline whose type ends with suffix (NULL:
+ * all) and, when subject is given, are about it. */
+static size_t s_timeline(const char *client_id, const char *suffix, const char *subject)
+{
+    Rapport__Accounts__V1__TimelineReply *r = s_timeline_page(client_id);
     size_t n = 0;
     for (size_t i = 0; i < r->n_entries; i++) {
-        const char *t = r->entries[i]->type;
-        size_t lt = strlen(t), ls = suffix ? strlen(suffix) : 0;
-        if (suffix && (lt < ls || strcmp(t + lt - ls, suffix) != 0))
+        if (suffix && !s_ends_with(r->entries[i]->type, suffix))
             continue;
         if (subject && strcmp(r->entries[i]->subject, subject) != 0)
             continue;
@@ -196,6 +210,21 @@ static size_t s_timeline(const char *client_id, const char *suffix, const char *
     }
     s_free(r);
     return n;
+}
+
+/* s_said - whether an entry of the client's timeline whose type ends with suffix
+ * says exactly want; when none does, every such summary is printed. */
+static bool s_said(const char *client_id, const char *suffix, const char *want)
+{
+    Rapport__Accounts__V1__TimelineReply *r = s_timeline_page(client_id);
+    bool found = false;
+    for (size_t i = 0; i < r->n_entries && !found; i++)
+        found = s_ends_with(r->entries[i]->type, suffix) && strcmp(r->entries[i]->summary, want) == 0;
+    for (size_t i = 0; i < r->n_entries && !found; i++)
+        if (s_ends_with(r->entries[i]->type, suffix))
+            print_message("%s says \"%s\", want \"%s\"\n", r->entries[i]->type, r->entries[i]->summary, want);
+    s_free(r);
+    return found;
 }
 
 /* s_renewal_tasks - the client's open renewal tasks for contract_id; each is
@@ -417,7 +446,8 @@ static void test_signed_in_timeline(void **state)
     /* quote.created and the approval steps are not the client's story */
     assert_int_equal(s_timeline(client, "quote.created", NULL), 0);
     assert_int_equal(s_timeline(client, "contract.approved", NULL), 0);
-    /* the summary names the contract: read it back */
+    /* the summaries read as people say it: the contract's number, money in the
+     * currency's minor units, enum values and dates */
     Rapport__Accounts__V1__TimelineRequest rq = RAPPORT__ACCOUNTS__V1__TIMELINE_REQUEST__INIT;
     rq.client_id = client;
     Rapport__Accounts__V1__TimelineReply *r = NULL;
@@ -426,13 +456,27 @@ static void test_signed_in_timeline(void **state)
     for (size_t i = 0; i < r->n_entries; i++)
         if (strstr(r->entries[i]->type, "contract.signed")) {
             assert_string_equal(r->entries[i]->source, "contracts");
-            assert_non_null(strstr(r->entries[i]->summary, "contract.signed: B1-"));
-            assert_non_null(strstr(r->entries[i]->summary, "100000, EUR"));
             assert_string_equal(r->entries[i]->actor, "u-anna");
             seen = true;
         }
     assert_true(seen);
     s_free(r);
+    TContract *c = NULL;
+    Rapport__Contracts__V1__GetRequest gq = RAPPORT__CONTRACTS__V1__GET_REQUEST__INIT;
+    gq.id = contract;
+    expect_ok(s_call(T.ct_anna, CM("Get"), &gq, &rapport__contracts__v1__contract__descriptor, &c));
+    assert_true(rp_str_has_prefix(c->number, "B1-"));
+    char want[300];
+    snprintf(want, sizeof want, "Contract %s signed, 1,000.00 EUR, %04d-%02d-%02d to %04d-%02d-%02d", c->number,
+             c->terms->start->year, c->terms->start->month, c->terms->start->day, c->terms->end->year,
+             c->terms->end->month, c->terms->end->day);
+    assert_true(s_said(client, "contract.signed", want));
+    snprintf(want, sizeof want, "Contract %s drafted, services, 1,000.00 EUR", c->number);
+    assert_true(s_said(client, "contract.drafted", want));
+    snprintf(want, sizeof want, "Contract %s activated, 1,000.00 EUR", c->number);
+    assert_true(s_said(client, "contract.activated", want));
+    assert_true(s_said(client, "quote.sent", "Quote v1 sent, 1,000.00 EUR"));
+    s_free(c);
     s_free(q);
     free(contract);
     free(client);
@@ -486,55 +530,13 @@ static void test_expiring_tasks(void **state)
     free(client);
 }
 
-/* s_win_lead - a lead of anna's with an accepted offer, won: contracts drafts a
- * contract from it and accounts makes a client of it. Returns the lead id. */
+/* s_win_lead - a lead of anna's with an accepted offer of 12,345.00 EUR, won:
+ * contracts drafts a contract from it and accounts makes a client of it. Its
+ * company's name into name; returns the lead id (malloc'd). */
 static char *s_win_lead(char *name, size_t cap)
 {
     snprintf(name, cap, "Lead Co %u-%d", ++T.seq, (int)getpid());
-    Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
-    co.name = name;
-    Rapport__Leads__V1__Contact ct = RAPPORT__LEADS__V1__CONTACT__INIT, *cts[1] = { &ct };
-    ct.name = "Dee Maker";
-    ct.role = RAPPORT__LEADS__V1__CONTACT_ROLE__CONTACT_ROLE_DECISION_MAKER;
-    Rapport__V1__Money v = RAPPORT__V1__MONEY__INIT;
-    v.units = 1234500;
-    v.currency = "EUR";
-    Rapport__Leads__V1__CreateRequest cr = RAPPORT__LEADS__V1__CREATE_REQUEST__INIT;
-    cr.company = &co;
-    cr.contacts = cts;
-    cr.n_contacts = 1;
-    cr.source = RAPPORT__LEADS__V1__LEAD_SOURCE__LEAD_SOURCE_WEB;
-    cr.expected_value = &v;
-    cr.force = true;
-    Rapport__Leads__V1__Lead *l = NULL;
-    expect_ok(s_call(T.leads_anna, LM("Create"), &cr, &rapport__leads__v1__lead__descriptor, &l));
-    char *id = rp_strdup(l->id);
-    s_free(l);
-    Rapport__Leads__V1__OfferLine ol = RAPPORT__LEADS__V1__OFFER_LINE__INIT, *ols[1] = { &ol };
-    ol.description = "Annual service";
-    ol.quantity = 1;
-    ol.unit_price = &v;
-    Rapport__V1__Date valid;
-    s_date(&valid, (int32_t)(rp_suite_now(T.suite, "leads") / DAY_MS) + 30);
-    Rapport__Leads__V1__OfferRequest orq = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
-    orq.lead_id = id;
-    orq.lines = ols;
-    orq.n_lines = 1;
-    orq.payment_terms_days = 14;
-    orq.valid_until = &valid;
-    Rapport__Leads__V1__Offer *o = NULL;
-    expect_ok(s_call(T.leads_anna, LM("AddOffer"), &orq, &rapport__leads__v1__offer__descriptor, &o));
-    Rapport__Leads__V1__OfferActionRequest oa = RAPPORT__LEADS__V1__OFFER_ACTION_REQUEST__INIT;
-    oa.lead_id = id;
-    oa.offer_id = o->id;
-    expect_ok(s_call(T.leads_anna, LM("SendOffer"), &oa, NULL, NULL));
-    expect_ok(s_call(T.leads_anna, LM("AcceptOffer"), &oa, NULL, NULL));
-    s_free(o);
-    Rapport__Leads__V1__SetStageRequest ss = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
-    ss.id = id;
-    ss.stage = RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON;
-    expect_ok(s_call(T.leads_anna, LM("SetStage"), &ss, NULL, NULL));
-    return id;
+    return rp_it_win_lead(T.suite, T.leads_anna, name, 1234500, true);
 }
 
 /* s_client_named - the id (malloc'd) of the client accounts made with this legal
@@ -582,6 +584,24 @@ static char *s_lead_contract(const char *lead_id)
     return found;
 }
 
+/* s_lead_story - the client's timeline tells the story of s_win_lead's lead (company
+ * name) as people say it. */
+static void s_lead_story(const char *client, const char *name)
+{
+    char want[300];
+    snprintf(want, sizeof want, "Lead won: %s, 12,345.00 EUR", name);
+    assert_true(s_said(client, "lead.won", want));
+    snprintf(want, sizeof want, "Lead created: %s, 12,345.00 EUR", name);
+    assert_true(s_said(client, "lead.created", want));
+    assert_true(s_said(client, "lead.stage_changed", "Stage: offer"));        /* sending the offer */
+    assert_true(s_said(client, "lead.stage_changed", "Stage: offer → won"));
+    Rapport__V1__Date valid;
+    s_date(&valid, (int32_t)(rp_suite_now(T.suite, "leads") / DAY_MS) + 30);
+    snprintf(want, sizeof want, "Offer accepted, 12,345.00 EUR, valid until %04d-%02d-%02d", valid.year, valid.month,
+             valid.day);
+    assert_true(s_said(client, "offer.accepted", want));
+}
+
 static void test_lead_contract(void **state)
 {
     (void)state;
@@ -594,6 +614,7 @@ static void test_lead_contract(void **state)
     /* the draft knows no client id, only the lead: it joins the client through it */
     s_wait_timeline(client, "contract.drafted", contract, 1);
     assert_int_equal(s_timeline(client, "lead.won", lead), 1);
+    s_lead_story(client, name);
 
     /* sign it (terms need dates and a schedule first: UpdateDraft) */
     TContract *c = NULL;
@@ -670,6 +691,7 @@ static void test_contract_before_lead(void **state)
     char *client = s_client_named(name);
     s_wait_timeline(client, "contract.drafted", contract, 1);
     assert_int_equal(s_timeline(client, "lead.won", lead), 1);
+    s_lead_story(client, name);
     free(client);
     free(mcontract);
     free(mclient);
@@ -776,20 +798,29 @@ static void test_kill9(void **state)
 static void test_off(void **state)
 {
     (void)state;
-    /* a bad value stops the start with exit 2, naming the setting */
+    /* a bad value stops the start with exit 2 */
+    static const struct { const char *var, *value; } bad[] = {
+        { "RAPPORT_ACCOUNTS_FROM_CONTRACTS", "maybe" },
+        { "RAPPORT_ACCOUNTS_PENDING_DAYS", "-1" },
+        { "RAPPORT_ACCOUNTS_PENDING_DAYS", "a year" },
+        { "RAPPORT_ACCOUNTS_PENDING_DAYS", "36501" },
+    };
     char *const argv[] = { (char *)rp_suite_bin("rapport-accounts"), NULL };
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("RAPPORT_ACCOUNTS_FROM_CONTRACTS", "maybe", 1);
-        setenv("RAPPORT_DATA", rp_suite_dir(T.suite), 1);
-        execv(argv[0], argv);
-        _exit(127);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            setenv(bad[i].var, bad[i].value, 1);
+            setenv("RAPPORT_DATA", rp_suite_dir(T.suite), 1);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 2)
+            fail_msg("%s=%s: exit %d, want 2", bad[i].var, bad[i].value, WEXITSTATUS(status));
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 2);
 
     /* off: accounts follows leads only */
     assert_int_equal(rp_suite_kill(T.suite, "accounts", SIGTERM), 0);

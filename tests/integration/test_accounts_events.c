@@ -10,14 +10,18 @@
  *                        are won: every won lead ends linked exactly once
  *   contact_overdue      the policy job raises client.contact_overdue and a task once
  *                        per lapse as the test clock moves; task.overdue once
+ *   pending_purge        the same job drops pending entries of a lead never won once
+ *                        they are older than RAPPORT_ACCOUNTS_PENDING_DAYS (365), and
+ *                        keeps younger ones
  */
 #include "test_accounts.h"
 #include <signal.h>
 
 #define LM(name) "rapport.leads.v1.Leads/" name
 
-/* s_won_lead - a lead of p with tax_id and contacts (emails), won. Returns its id (malloc'd). */
-static char *s_won_lead(int p, const char *tax_id, const char *const *emails, size_t n_emails)
+/* s_open_lead - a lead of p with tax_id, contacts (emails) and an activity, not won.
+ * Returns its id (malloc'd). */
+static char *s_open_lead(int p, const char *tax_id, const char *const *emails, size_t n_emails)
 {
     char name[96];
     Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
@@ -57,11 +61,23 @@ static char *s_won_lead(int p, const char *tax_id, const char *const *emails, si
     aq.outcome = RAPPORT__LEADS__V1__ACTIVITY_OUTCOME__ACTIVITY_OUTCOME_POSITIVE;
     aq.subject = "Demo";
     ta_expect(ta_call_on(TA.leads[p], NULL, LM("LogActivity"), &aq, &rapport__leads__v1__activity__descriptor, NULL), RP_OK);
+    return id;
+}
 
+/* s_win - p wins the lead. */
+static void s_win(int p, const char *lead_id)
+{
     Rapport__Leads__V1__SetStageRequest sq = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
-    sq.id = id;
+    sq.id = (char *)lead_id;
     sq.stage = RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON;
     ta_expect(ta_call_on(TA.leads[p], NULL, LM("SetStage"), &sq, &rapport__leads__v1__lead__descriptor, NULL), RP_OK);
+}
+
+/* s_won_lead - s_open_lead, won. Returns its id (malloc'd). */
+static char *s_won_lead(int p, const char *tax_id, const char *const *emails, size_t n_emails)
+{
+    char *id = s_open_lead(p, tax_id, emails, n_emails);
+    s_win(p, id);
     return id;
 }
 
@@ -400,6 +416,66 @@ static void test_contact_overdue(void **state)
     free(tok);
 }
 
+/* ---- the purge of pending entries ---- */
+
+/* s_marker - a lead won now, once it is a client: every leads event before it has
+ * been applied by accounts. */
+static void s_marker(const char *tag)
+{
+    char tax[32];
+    const char *emails[] = { "marker@purge.example" };
+    snprintf(tax, sizeof tax, "%s-%06d", tag, (int)getpid() % 1000000);
+    char *lead = s_won_lead(P_ANNA, tax, emails, 1);
+    TClient *c = s_wait_client(lead);
+    ta_free(c);
+    free(lead);
+}
+
+static void s_advance_both(int64_t days)
+{
+    rp_suite_clock_advance(TA.suite, "leads", days * TA_DAY_MS);
+    rp_suite_clock_advance(TA.suite, "accounts", days * TA_DAY_MS);
+}
+
+/* A lead never won leaves entries in pending; the job drops those older than
+ * RAPPORT_ACCOUNTS_PENDING_DAYS (365) and keeps younger ones: a lead won after that
+ * shows only what happened within the year. */
+static void test_pending_purge(void **state)
+{
+    (void)state;
+    char tax_old[32], tax_young[32];
+    const char *emails[] = { "old@purge.example" };
+    snprintf(tax_old, sizeof tax_old, "PRG-OLD-%06d", (int)getpid() % 1000000);
+    snprintf(tax_young, sizeof tax_young, "PRG-NEW-%06d", (int)getpid() % 1000000);
+    char *old = s_open_lead(P_ANNA, tax_old, emails, 1);      /* created, activity: pending */
+    s_marker("PRG-M1");
+    s_advance_both(200);
+    char *young = s_open_lead(P_ANNA, tax_young, emails, 1);  /* 200 days younger */
+    s_marker("PRG-M2");
+    /* a key client lapses after the next move: once its lapse is raised, the job
+     * (which purges in the same run) has run after the move */
+    TClient *m = ta_new_client(P_ANNA, TIER(KEY), NULL);
+    s_advance_both(200);        /* old: 400 days and more, young: 200 days and more */
+    s_wait_overdue(m->id, 1);
+    ta_free(m);
+
+    s_win(P_ANNA, old);
+    s_win(P_ANNA, young);
+    TClient *co = s_wait_client(old), *cy = s_wait_client(young);
+    /* the old lead's history before the purge is gone; what came after is there */
+    assert_int_equal(s_timeline(co->id, "lead.created"), 0);
+    assert_int_equal(s_timeline(co->id, "activity.logged"), 0);
+    assert_int_equal(s_timeline(co->id, "lead.won"), 1);
+    /* the young one's is whole */
+    assert_int_equal(s_timeline(cy->id, "lead.created"), 1);
+    assert_int_equal(s_timeline(cy->id, "activity.logged"), 1);
+    assert_int_equal(s_timeline(cy->id, "lead.won"), 1);
+    ta_free(co);
+    ta_free(cy);
+    free(old);
+    free(young);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_kill9_both),
         cmocka_unit_test(test_kill9_upstream),
         cmocka_unit_test(test_contact_overdue),
+        cmocka_unit_test(test_pending_purge),   /* last: it moves the clocks a year on */
     };
     return cmocka_run_group_tests(tests, ta_setup, ta_teardown);
 }

@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "harness.h"
+#include "harness_leads.h"
 #include "rapport/clock.h"
 #include "rapport/util.h"
 #include "rapport/accounts/v1/accounts.pb-c.h"
@@ -291,7 +293,7 @@ static void test_contacts_interactions_tasks(void **state)
     r = RUN(s_alice, "timeline", c);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "interaction.logged"));
-    assert_non_null(strstr(r.out, "renewal call"));
+    assert_non_null(strstr(r.out, "Phone, outbound, positive: renewal call: wants a volume discount"));
     rp_cli_run_free(&r);
 
     /* Do-not-contact: every channel respects it. */
@@ -600,6 +602,68 @@ static void test_export(void **state)
     free(id);
 }
 
+/* s_client_named - the id (malloc'd) of alice's client with this name, or NULL. */
+static char *s_client_named(const char *name)
+{
+    json_t *j = OK_JSON(s_alice, "clients", "list", "--name-prefix", name);
+    json_t *rows = json_object_get(j, "clients");
+    char *id = json_array_size(rows) == 1 ? rp_strdup(s_str(json_array_get(rows, 0), "id")) : NULL;
+    json_decref(j);
+    return id;
+}
+
+/* The timeline of a client made from a won lead: what the lead went through, as an
+ * account manager reads it (money in EUR, stages by name), one row each. */
+static void test_timeline_from_lead(void **state)
+{
+    (void) state;
+    char name[64];
+    snprintf(name, sizeof name, "Timeline Co %d", (int) getpid());
+    rp_client_t *leads = rp_suite_client(s_suite, "leads", s_alice);
+    free(rp_it_win_lead(s_suite, leads, name, 1200000, false));
+    rp_client_destroy(&leads);
+
+    char *c = NULL;
+    for (int i = 0; i < 400 && !(c = s_client_named(name)); i++)
+        usleep(50 * 1000);
+    assert_non_null(c);
+    char want[128];
+    rp_cli_run_t r = RUN(s_alice, "timeline", c);
+    assert_int_equal(r.status, 0);
+    snprintf(want, sizeof want, "Lead won: %s, 12,000.00 EUR", name);
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof want, "Lead created: %s, 12,000.00 EUR", name);
+    assert_non_null(strstr(r.out, want));
+    assert_non_null(strstr(r.out, "Stage: new → won"));
+    /* WHAT without the service's prefix (SOURCE names it); no raw enum or minor units */
+    assert_non_null(strstr(r.out, " lead.won "));
+    assert_null(strstr(r.out, "rapport.leads.v1."));
+    assert_null(strstr(r.out, "LEAD_STAGE_"));
+    assert_null(strstr(r.out, "1200000"));
+    rp_cli_run_free(&r);
+    /* pages: one row and the way on; --all follows them; a bad size is a usage error */
+    r = RUN(s_alice, "timeline", c, "--page-size", "1");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(s_lines(r.out), 2);
+    assert_non_null(strstr(r.err, "more: --page-token "));
+    rp_cli_run_free(&r);
+    r = RUN(s_alice, "timeline", c, "--page-size", "1", "--all");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(s_lines(r.out), 4);
+    assert_null(strstr(r.err, "more:"));
+    rp_cli_run_free(&r);
+    r = RUN(s_alice, "timeline", c, "--page-size", "0");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--page-size: must be from 1 to 500"));
+    rp_cli_run_free(&r);
+    /* --json keeps the full type */
+    json_t *j = OK_JSON(s_alice, "timeline", c);
+    json_t *e = json_array_get(json_object_get(j, "entries"), 0);
+    assert_true(rp_str_has_prefix(s_str(e, "type"), "rapport.leads.v1."));
+    json_decref(j);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_contacts_interactions_tasks),
         cmocka_unit_test(test_import),
         cmocka_unit_test(test_export),
+        cmocka_unit_test(test_timeline_from_lead),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -6,7 +6,7 @@
  * numbers and signatures in test_contracts_integrity.c.
  */
 #include "test_contracts.h"
-#include "rapport/store.h"
+#include "harness_leads.h"
 
 /* ---- quotes ---- */
 
@@ -605,66 +605,13 @@ static void test_scope(void **state)
 
 /* ---- lead.won ---- */
 
-static int s_leads_call(const char *method, const void *in, const ProtobufCMessageDescriptor *d, void *out)
-{
-    return tc_call_on(TC.leads, method, in, d, out);
-}
-
-/* s_win_lead - a lead of anna's, won; with an accepted offer of total 12,345.00 when
- * with_offer. Returns the lead id (malloc'd). */
+/* s_win_lead - a lead of anna's worth 12,345.00 EUR, won; with an accepted offer of
+ * that total when with_offer. Returns the lead id (malloc'd). */
 static char *s_win_lead(bool with_offer)
 {
-    Rapport__Leads__V1__Company co = RAPPORT__LEADS__V1__COMPANY__INIT;
     char name[64];
     snprintf(name, sizeof name, "Won Co %u-%d", ++TC.seq, (int)getpid());
-    co.name = name;
-    Rapport__Leads__V1__Contact ct = RAPPORT__LEADS__V1__CONTACT__INIT, *cts[1] = { &ct };
-    ct.name = "Dee Maker";
-    ct.role = RAPPORT__LEADS__V1__CONTACT_ROLE__CONTACT_ROLE_DECISION_MAKER;
-    Rapport__V1__Money v = RAPPORT__V1__MONEY__INIT;
-    v.units = 1234500;
-    v.currency = "EUR";
-    Rapport__Leads__V1__CreateRequest cr = RAPPORT__LEADS__V1__CREATE_REQUEST__INIT;
-    cr.company = &co;
-    cr.contacts = cts;
-    cr.n_contacts = 1;
-    cr.source = RAPPORT__LEADS__V1__LEAD_SOURCE__LEAD_SOURCE_WEB;
-    cr.expected_value = &v;
-    Rapport__Leads__V1__Lead *l = NULL;
-    tc_expect(s_leads_call("rapport.leads.v1.Leads/Create", &cr, &rapport__leads__v1__lead__descriptor, &l), RP_OK);
-    char *id = rp_strdup(l->id);
-    tc_free(l);
-    if (with_offer) {
-        Rapport__Leads__V1__OfferLine ol = RAPPORT__LEADS__V1__OFFER_LINE__INIT, *ols[1] = { &ol };
-        Rapport__V1__Money price = RAPPORT__V1__MONEY__INIT;
-        price.units = 1234500;
-        price.currency = "EUR";
-        ol.description = "Annual service";
-        ol.quantity = 1;
-        ol.unit_price = &price;
-        Rapport__V1__Date valid = RAPPORT__V1__DATE__INIT;
-        tc_set_date(&valid, (int32_t)(rp_suite_now(TC.suite, "leads") / TC_DAY_MS) + 30);
-        Rapport__Leads__V1__OfferRequest orq = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
-        orq.lead_id = id;
-        orq.lines = ols;
-        orq.n_lines = 1;
-        orq.payment_terms_days = 14;
-        orq.valid_until = &valid;
-        Rapport__Leads__V1__Offer *o = NULL;
-        tc_expect(s_leads_call("rapport.leads.v1.Leads/AddOffer", &orq, &rapport__leads__v1__offer__descriptor, &o),
-                  RP_OK);
-        Rapport__Leads__V1__OfferActionRequest oa = RAPPORT__LEADS__V1__OFFER_ACTION_REQUEST__INIT;
-        oa.lead_id = id;
-        oa.offer_id = o->id;
-        tc_expect(s_leads_call("rapport.leads.v1.Leads/SendOffer", &oa, NULL, NULL), RP_OK);
-        tc_expect(s_leads_call("rapport.leads.v1.Leads/AcceptOffer", &oa, NULL, NULL), RP_OK);
-        tc_free(o);
-    }
-    Rapport__Leads__V1__SetStageRequest ss = RAPPORT__LEADS__V1__SET_STAGE_REQUEST__INIT;
-    ss.id = id;
-    ss.stage = RAPPORT__LEADS__V1__LEAD_STAGE__LEAD_STAGE_WON;
-    tc_expect(s_leads_call("rapport.leads.v1.Leads/SetStage", &ss, NULL, NULL), RP_OK);
-    return id;
+    return rp_it_win_lead(TC.suite, TC.leads, name, 1234500, with_offer);
 }
 
 /* s_contracts_of_lead - how many of anna's contracts came from lead_id; *number set
@@ -713,22 +660,6 @@ static size_t s_wait_lead(const char *lead_id, char *number, size_t cap)
     return 0;
 }
 
-/* s_reset_offsets - with contracts stopped: forget how far it read leads' events,
- * so that on restart it applies every lead.won again. */
-static void s_reset_offsets(void)
-{
-    char *path = rp_sprintf("%s/data/contracts", rp_suite_dir(TC.suite));
-    static const rp_migration_t any[] = { { 1, "contracts", NULL }, { 0, NULL, NULL } };
-    rp_store_t *st = rp_store_open(path, NULL, any, 0);
-    assert_non_null(st);
-    MDB_txn *txn;
-    assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, 0, &txn), 0);
-    assert_int_equal(mdb_drop(txn, rp_store_dbi(st, "offsets"), 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    rp_store_destroy(&st);
-    free(path);
-}
-
 static void test_lead_won_once(void **state)
 {
     (void)state;
@@ -750,7 +681,7 @@ static void test_lead_won_once(void **state)
 
     /* replay every lead.won from the start: nothing new */
     rp_suite_kill(TC.suite, "contracts", SIGTERM);
-    s_reset_offsets();
+    rp_suite_wipe_offsets(TC.suite, "contracts");
     rp_suite_start_following(TC.suite, "contracts", "leads", TC_ENV);
     tc_clients();
     char *won3 = s_win_lead(true);          /* after the replayed ones */

@@ -124,36 +124,51 @@ static void test_percent(void **state)
     }
 }
 
+/* test_format - rp_money_format, and rp_money_format_text (text: thousands grouped). */
 static void test_format(void **state)
 {
     (void)state;
     static const struct {
+        bool text;
         int64_t units;
         const char *cur;
         size_t cap;
         int want_rc;
         const char *want;
     } cases[] = {
-        { 123450, "EUR", 64, 0, "1234.50 EUR" },
-        { -5, "EUR", 64, 0, "-0.05 EUR" },
-        { -100, "USD", 64, 0, "-1.00 USD" },
-        { 0, "EUR", 64, 0, "0.00 EUR" },
-        { 1234, "JPY", 64, 0, "1234 JPY" },
-        { -1234, "JPY", 64, 0, "-1234 JPY" },
-        { 1234, "KWD", 64, 0, "1.234 KWD" },
-        { 7, "BHD", 64, 0, "0.007 BHD" },
-        { INT64_MAX, "EUR", 64, 0, "92233720368547758.07 EUR" },
-        { INT64_MIN, "EUR", 64, 0, "-92233720368547758.08 EUR" },
-        { INT64_MIN, "JPY", 64, 0, "-9223372036854775808 JPY" },
-        { 100, "XXX", 64, -1, NULL },
-        { 100, NULL, 64, -1, NULL },
-        { 123450, "EUR", 12, 0, "1234.50 EUR" },   /* exactly fits */
-        { 123450, "EUR", 11, -1, NULL },           /* one short */
+        { false, 123450, "EUR", 64, 0, "1234.50 EUR" },
+        { false, -5, "EUR", 64, 0, "-0.05 EUR" },
+        { false, -100, "USD", 64, 0, "-1.00 USD" },
+        { false, 0, "EUR", 64, 0, "0.00 EUR" },
+        { false, 1234, "JPY", 64, 0, "1234 JPY" },
+        { false, -1234, "JPY", 64, 0, "-1234 JPY" },
+        { false, 1234, "KWD", 64, 0, "1.234 KWD" },
+        { false, 7, "BHD", 64, 0, "0.007 BHD" },
+        { false, INT64_MAX, "EUR", 64, 0, "92233720368547758.07 EUR" },
+        { false, INT64_MIN, "EUR", 64, 0, "-92233720368547758.08 EUR" },
+        { false, INT64_MIN, "JPY", 64, 0, "-9223372036854775808 JPY" },
+        { false, 100, "XXX", 64, -1, NULL },
+        { false, 100, NULL, 64, -1, NULL },
+        { false, 123450, "EUR", 12, 0, "1234.50 EUR" },   /* exactly fits */
+        { false, 123450, "EUR", 11, -1, NULL },           /* one short */
+        { true, 1200000, "EUR", 64, 0, "12,000.00 EUR" },
+        { true, 100000, "EUR", 64, 0, "1,000.00 EUR" },
+        { true, 99999, "EUR", 64, 0, "999.99 EUR" },
+        { true, 0, "EUR", 64, 0, "0.00 EUR" },
+        { true, -123456789, "EUR", 64, 0, "-1,234,567.89 EUR" },
+        { true, 1234567, "JPY", 64, 0, "1,234,567 JPY" },
+        { true, -100, "JPY", 64, 0, "-100 JPY" },
+        { true, 1234567, "KWD", 64, 0, "1,234.567 KWD" },
+        { true, INT64_MAX, "EUR", 64, 0, "92,233,720,368,547,758.07 EUR" },
+        { true, INT64_MIN, "JPY", 64, 0, "-9,223,372,036,854,775,808 JPY" },
+        { true, 100, "XXX", 64, -1, NULL },
+        { true, 1200000, "EUR", 14, 0, "12,000.00 EUR" },   /* exactly fits */
+        { true, 1200000, "EUR", 13, -1, NULL },             /* one short */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
-        assert_int_equal(rp_money_format(cases[i].units, cases[i].cur, out, cases[i].cap),
-                         cases[i].want_rc);
+        int (*format)(int64_t, const char *, char *, size_t) = cases[i].text ? rp_money_format_text : rp_money_format;
+        assert_int_equal(format(cases[i].units, cases[i].cur, out, cases[i].cap), cases[i].want_rc);
         if (cases[i].want_rc == 0)
             assert_string_equal(out, cases[i].want);
     }

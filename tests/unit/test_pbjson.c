@@ -688,6 +688,37 @@ test_enum_name(void **state)
     assert_null(rp_enum_name(&stage_descriptor, 3));
 }
 
+static void
+test_enum_text(void **state)
+{
+    (void) state;
+    static const struct {
+        const ProtobufCEnumDescriptor *desc;
+        int value;
+        size_t cap;
+        const char *want;               /* NULL: unknown */
+    } cases[] = {
+        { &stage_descriptor, 5, 32, "won" },
+        { &stage_descriptor, 0, 32, "unspecified" },
+        { &rapport__v1__code__descriptor, 5, 32, "not found" },     /* no common prefix */
+        { &rapport__v1__code__descriptor, 16, 32, "unauthenticated" },
+        { &rapport__v1__code__descriptor, 5, 4, "not" },             /* cut to cap - 1 */
+        { &stage_descriptor, 3, 32, NULL },
+        { &rapport__v1__code__descriptor, -1, 32, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[32] = "x";
+        const char *r = rp_enum_text(cases[i].desc, cases[i].value, out, cases[i].cap);
+        if (!cases[i].want) {
+            assert_null(r);
+            assert_string_equal(out, "");
+        } else {
+            assert_ptr_equal(r, out);
+            assert_string_equal(out, cases[i].want);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -698,6 +729,7 @@ main(void)
         cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_enum_value),
         cmocka_unit_test(test_enum_name),
+        cmocka_unit_test(test_enum_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

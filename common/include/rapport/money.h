@@ -19,6 +19,9 @@ int rp_money_mul(int64_t a, int64_t b, int64_t *out);
 int rp_money_percent(int64_t a, int64_t bp, int64_t *out);
 /* rp_money_format - "1234.50 EUR" into out. Returns 0, or -1 for an unknown currency. */
 int rp_money_format(int64_t units, const char *currency, char *out, size_t cap);
+/* rp_money_format_text - the same for people: thousands grouped with ',' ("12,000.00 EUR",
+ * "-1,234,567 JPY"). Returns 0, or -1 for an unknown currency or when cap is too small. */
+int rp_money_format_text(int64_t units, const char *currency, char *out, size_t cap);
 /* rp_money_parse - "1234.5" or "1234.50" with the currency's exponent into units. 0 or -1. */
 int rp_money_parse(const char *text, const char *currency, int64_t *units);
 

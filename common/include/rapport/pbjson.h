@@ -24,5 +24,10 @@ ProtobufCMessage *rp_pb_from_json(const ProtobufCMessageDescriptor *desc, json_t
  * prefix ("won" for LEAD_STAGE_WON when the prefix is "LEAD_STAGE_"). */
 const char *rp_enum_name(const ProtobufCEnumDescriptor *d, int value);
 int rp_enum_value(const ProtobufCEnumDescriptor *d, const char *name, int *value);
+/* rp_enum_text - an enum value for people: its name without the prefix every name of
+ * the enum shares, in lower case, '_' as ' ' (LEAD_STAGE_NEEDS_IDENTIFIED -> "needs
+ * identified"), into out (cut to cap - 1 bytes). Returns out, or NULL (out "") when
+ * the value is unknown. */
+const char *rp_enum_text(const ProtobufCEnumDescriptor *d, int value, char *out, size_t cap);
 
 #endif
