@@ -956,10 +956,10 @@ static void test_same_roles_keep_sessions(void **state)
     protobuf_c_message_free_unpacked(&tp->base, NULL);
 }
 
-/* A lock lifted by ResetPassword before the guard's flush wrote it (~100 ms) is
- * still recorded (user.locked, audited) and does not lock the user again. The
- * reset is sent from a second thread just after the failure that locks, so that
- * both land in one batch of writes, before the flush runs. */
+/* The failure that locks and a ResetPassword racing into one batch of writes: the
+ * lock is recorded once (user.locked, kept by the failing login in the batch's
+ * commit), and when the reset comes after it, the lock stays lifted. The reset is
+ * sent from a second thread just after the failure that locks. */
 typedef struct {
     rp_client_t *c;
     int code;
@@ -994,7 +994,7 @@ static void test_reset_keeps_pending_lock(void **state)
     rp_client_destroy(&r.c);
     assert_int_equal(r.code, RP_OK);
     assert_int_equal(s_wait_events(seq0, "user.locked", 1), 1);
-    usleep(300 * 1000);         /* a few flushes later: still one */
+    usleep(300 * 1000);         /* later: still one */
     assert_int_equal(s_count_events(seq0, "user.locked", NULL), 1);
     Rapport__Identity__V1__GetUserRequest g = RAPPORT__IDENTITY__V1__GET_USER_REQUEST__INIT;
     g.username = (char *)"rl.anna";
