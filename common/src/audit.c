@@ -42,6 +42,13 @@ rp_audit_hash(const Rapport__Sys__V1__AuditRecord *r, uint8_t out[RP_AUDIT_HASH]
     s_str(&st, r->request_id);
     s_str(&st, r->subject);
     s_field(&st, r->digest.data, r->digest.len);
+    /* The outcome of a failed request that kept its record; absent (and not
+     * hashed) for a successful write, so older chains keep their hashes. */
+    if (r->code != 0 || (r->outcome && r->outcome[0])) {
+        rp_u64_be((uint64_t) (int64_t) r->code, be);
+        s_field(&st, be, 8);
+        s_str(&st, r->outcome);
+    }
     crypto_generichash_final(&st, out, RP_AUDIT_HASH);
 }
 

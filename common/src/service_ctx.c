@@ -44,6 +44,10 @@ svc_ctx_clear_outcome(rp_ctx_t *ctx)
     ctx->reply_len = 0;
     ctx->has_reply = false;
     ctx->txn = NULL;
+    ctx->keep_outcome = NULL;
+    ctx->keep_fn = NULL;
+    ctx->keep_arg = NULL;
+    ctx->audit_actor = NULL;
 }
 
 /* svc_ctx_reset - ready for the next request, keeping the arena's first chunk. */
@@ -183,6 +187,26 @@ void
 rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject)
 {
     ctx->subject = rp_ctx_strdup(ctx, subject);
+}
+
+void
+rp_ctx_set_audit_actor(rp_ctx_t *ctx, const char *actor)
+{
+    ctx->audit_actor = rp_ctx_strdup(ctx, actor);
+}
+
+void
+rp_ctx_keep_on_error(rp_ctx_t *ctx, const char *outcome, rp_keep_fn fn, void *arg)
+{
+    const char *o = outcome ? outcome : "";
+    size_t n = strnlen(o, RP_OUTCOME_MAX);
+    while (o[n] && n > 0 && ((unsigned char) o[n] & 0xC0) == 0x80)
+        n--;                            /* cut: on a UTF-8 character boundary */
+    ctx->keep_outcome = rp_arena_alloc(&ctx->arena, n + 1);
+    memcpy(ctx->keep_outcome, o, n);
+    ctx->keep_outcome[n] = 0;
+    ctx->keep_fn = fn;
+    ctx->keep_arg = arg;
 }
 
 uint8_t *

@@ -112,6 +112,11 @@ struct rp_ctx {
     size_t reply_len;
     bool has_reply;
     bool queued;                                /* a prepared write awaiting the commit */
+    /* rp_ctx_keep_on_error: what a failed request keeps (keep_outcome non-NULL) */
+    char *keep_outcome;
+    rp_keep_fn keep_fn;
+    void *keep_arg;
+    char *audit_actor;                          /* rp_ctx_set_audit_actor, or NULL */
 };
 
 /* A durable consumer of an upstream service's events. */
@@ -191,6 +196,9 @@ const s_route_t *svc_route_find(rp_service_t *svc, const char *method);
 void svc_batch(rp_service_t *svc);
 /* svc_audit - append the audit record of a successful write under method. */
 int svc_audit(rp_ctx_t *ctx, const char *method);
+/* svc_audit_outcome - svc_audit for a failed request that keeps its record: with
+ * its status code and outcome (rp_ctx_keep_on_error). */
+int svc_audit_outcome(rp_ctx_t *ctx, const char *method, int code, const char *outcome);
 /* svc_publish - send a committed request's events on the PUB socket. */
 void svc_publish(rp_service_t *svc, rp_ctx_t *ctx);
 void svc_heartbeat(rp_service_t *svc);

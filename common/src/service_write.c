@@ -135,13 +135,17 @@ s_run(rp_ctx_t *ctx)
     svc_pack_reply(ctx, rc == 0 ? out : NULL);
 }
 
-/* svc_audit - append the audit record of a successful write. */
+/* svc_audit_outcome - append the audit record of a write: a successful one (code
+ * RP_OK, outcome NULL) or a failed one that keeps its record. */
 int
-svc_audit(rp_ctx_t *ctx, const char *method)
+svc_audit_outcome(rp_ctx_t *ctx, const char *method, int code, const char *outcome)
 {
     Rapport__Sys__V1__AuditRecord rec = RAPPORT__SYS__V1__AUDIT_RECORD__INIT;
     rec.time = ctx->svc->now;
-    rec.actor = ctx->claims.sub;
+    /* No token (a public method): the actor the handler named, if any. */
+    rec.actor = ctx->claims.sub[0] || !ctx->audit_actor ? ctx->claims.sub : ctx->audit_actor;
+    rec.code = code;
+    rec.outcome = (char *) (outcome ? outcome : "");
     rec.on_behalf_of = ctx->claims.on_behalf_of;
     rec.method = (char *) method;
     rec.request_id = ctx->req->id;
@@ -149,6 +153,13 @@ svc_audit(rp_ctx_t *ctx, const char *method)
     rec.digest.data = ctx->digest;
     rec.digest.len = RP_IDEM_DIGEST;
     return rp_audit_append(ctx->txn, rp_store_dbi(ctx->svc->store, "audit"), &ctx->svc->audit_head, &rec);
+}
+
+/* svc_audit - append the audit record of a successful write. */
+int
+svc_audit(rp_ctx_t *ctx, const char *method)
+{
+    return svc_audit_outcome(ctx, method, RP_OK, NULL);
 }
 
 /* s_idem_answered - answer ctx from its idempotency record when it has one, seen
@@ -210,6 +221,55 @@ s_discard(rp_ctx_t *ctx)
     ctx->revokes = NULL;
 }
 
+/* s_keep - ctx failed and its handler asked to keep a record (rp_ctx_keep_on_error):
+ * in a nested transaction of parent, run its keep function and append its audit
+ * record with the error's code and outcome. The error reply stands; when the kept
+ * record cannot be written, nothing is kept and the reply says so. */
+static void
+s_keep(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
+{
+    rp_audit_head_t head = svc->audit_head;
+    int code = ctx->code;
+    char *message = ctx->message, *existing_id = ctx->existing_id;
+    size_t n_violations = ctx->n_violations;
+    ctx->code = RP_OK;                  /* so that a failure of fn shows */
+    ctx->message = NULL;
+    int rc = mdb_txn_begin(rp_store_env(svc->store), parent, 0, &ctx->txn);
+    if (rc) {
+        ctx->txn = NULL;
+        rp_reply_lmdb(ctx, rc, "begin nested (kept record)");
+    } else {
+        if (ctx->keep_fn && ctx->keep_fn(ctx, ctx->keep_arg) != 0 && !rp_ctx_failed(ctx))
+            rp_reply_error(ctx, RP_INTERNAL, "the record of the failure could not be kept");
+        if (!rp_ctx_failed(ctx)) {
+            rc = svc_audit_outcome(ctx, ctx->route->full, code, ctx->keep_outcome);
+            if (rc)
+                rp_reply_lmdb(ctx, rc, "audit record (kept)");
+        }
+        if (!rp_ctx_failed(ctx) && (rc = mdb_txn_commit(ctx->txn)) != 0)
+            rp_reply_lmdb(ctx, rc, "commit nested (kept record)");
+        else if (rp_ctx_failed(ctx))
+            mdb_txn_abort(ctx->txn);
+        ctx->txn = NULL;
+    }
+    if (rp_ctx_failed(ctx)) {
+        if (!ctx->map_full)             /* a full map reruns the batch: not an error */
+            rp_log(RP_LOG_ERROR, rp_ctx_request_id(ctx), ctx->req->trace_id,
+                   "%s failed (%s) and its record could not be kept: %s", ctx->route->full,
+                   rp_code_name(code), ctx->message ? ctx->message : "error");
+        s_discard(ctx);
+        svc->audit_head = head;
+        ctx->n_violations = 0;
+        svc_pack_reply(ctx, NULL);
+        return;
+    }
+    /* Kept: the reply already packed for the error stands. */
+    ctx->code = code;
+    ctx->message = message;
+    ctx->existing_id = existing_id;
+    ctx->n_violations = n_violations;
+}
+
 /* s_write_one - run one write in its own nested transaction of parent, so that it
  * rolls back alone. Returns -1 only when the whole batch must be retried (the map
  * is full). */
@@ -235,7 +295,8 @@ s_write_one(rp_service_t *svc, rp_ctx_t *ctx, MDB_txn *parent)
         if (rc) {
             rp_reply_lmdb(ctx, rc, "commit nested");
             svc_pack_reply(ctx, NULL);
-        }
+        } else if (ctx->keep_outcome && !ctx->map_full)
+            s_keep(svc, ctx, parent);
     }
     return ctx->map_full ? -1 : 0;
 }

@@ -5,16 +5,14 @@
  * tokens, passwords), identity_policy.c (pure rules: usernames, password policy,
  * who may grant which role), identity_org.c (the org tree and personnel orders),
  * identity_keys.c (registered CURVE client keys),
- * identity_guard.c (the in-memory brute-force guard and the work a failed request
- * leaves for the timer) and identity_store.c, the only file that touches the
- * tables.
+ * identity_guard.c (the brute-force guard and what a failed login keeps) and
+ * identity_store.c, the only file that touches the tables.
  *
- * Why a guard in memory: a request that fails rolls back alone (DESIGN.md §4), so
- * a failed login cannot itself persist its failure count, and a replayed refresh
- * token cannot itself revoke its family. The guard counts failures in memory
- * (checked at once), and the timer job "guard-flush" (every 100 ms) writes what
- * must last -- a lock into the user record with a user.locked event, a family
- * revocation with token.revoked events -- through the normal write path.
+ * A request that fails rolls back alone (DESIGN.md §4). What a failure must
+ * leave behind -- its audit record, the failed-attempt count and lock of the
+ * name, a user.locked event, the revocation of a replayed refresh token's family
+ * -- is kept through the skeleton's rp_ctx_keep_on_error, written in the same
+ * commit as everything else before the error reply goes out (identity_guard.c).
  *
  * Clocks: lock-out windows use the service clock (rp_ctx_now, moved by tests);
  * token and refresh-token lifetimes use the real wall clock (id_wall_ms), because
@@ -33,6 +31,7 @@
 
 typedef Rapport__Identity__V1__User User;
 typedef Rapport__Identity__V1__StoredUser StoredUser;
+typedef Rapport__Identity__V1__LoginGuard LoginGuard;
 typedef Rapport__Identity__V1__RefreshRecord RefreshRecord;
 typedef Rapport__Identity__V1__TokenPair TokenPair;
 typedef Rapport__Identity__V1__Delegation Delegation;
@@ -125,6 +124,11 @@ extern const rp_migration_t id_migrations[];
 int id_store_user_by_name(rp_ctx_t *ctx, const char *username, StoredUser **out);
 /* id_store_user_put - write a new or changed user and keep its indexes. 0 or -1. */
 int id_store_user_put(rp_ctx_t *ctx, const StoredUser *su);
+/* id_store_guard_get - the login guard state of a folded username, into the arena
+ * (a zeroed one when none is stored). 0 or -1 (replied). */
+int id_store_guard_get(rp_ctx_t *ctx, const char *name, LoginGuard **out);
+/* id_store_guard_put - store g as the guard state of name; NULL deletes it. 0 or -1. */
+int id_store_guard_put(rp_ctx_t *ctx, const char *name, const LoginGuard *g);
 /* id_store_users_page - one page of users in scope (company: by username; unit:
  * the unit's subtree, by unit then username). fn gets arena users. */
 typedef int (*id_user_fn)(void *arg, User *u);
@@ -204,26 +208,24 @@ int id_store_key_put(rp_ctx_t *ctx, const ClientKey *ck);
 int id_store_keys_page(rp_ctx_t *ctx, const char *page_token, uint32_t limit, id_msg_fn fn, void *arg,
                        char **next_token);
 
-/* ---- identity_guard.c: the brute-force guard and deferred work ---- */
+/* ---- identity_guard.c: the brute-force guard, kept by failed logins ---- */
 
-/* id_guard_locked_until - when the in-memory lock on username ends (0: none, or
- * the lock was set by request req_id itself, which may run twice). */
-int64_t id_guard_locked_until(const char *username, const char *req_id, int64_t now_ms);
-/* id_guard_retry_after - ms until username may try again after its failures (0:
- * now). A rerun of a request whose failure was counted (req_id) may run now. */
-int64_t id_guard_retry_after(const char *username, const char *req_id, int64_t now_ms);
-/* id_guard_fail - count a failed attempt for username by request req_id (a rerun of
- * the same request counts once). Returns true when this failure locked the
- * account; exists says whether a user record should get the lock (user.locked). */
-bool id_guard_fail(const char *username, const char *req_id, int64_t now_ms, bool exists);
-/* id_guard_reset - forget the failures of username (a good login, a reset). */
-void id_guard_reset(const char *username);
-/* id_guard_revoke_family - queue the revocation of a family (a replayed refresh
- * token); id_guard_family_pending says whether it is queued. */
-void id_guard_revoke_family(const uint8_t family[ID_FAMILY_BYTES], const char *sub);
-bool id_guard_family_pending(const uint8_t family[ID_FAMILY_BYTES]);
-/* id_guard_flush - the timer job: write queued locks and revocations. */
-int id_guard_flush(rp_ctx_t *ctx);
+/* id_guard_retry_after - ms until a name with the guard state g may try again
+ * after its failures (0: now). */
+int64_t id_guard_retry_after(const LoginGuard *g, int64_t now_ms);
+/* id_guard_count - count one failure into g; true when it locked the name (then
+ * g->locked_until is set and the count starts again). */
+bool id_guard_count(LoginGuard *g, int64_t now_ms);
+/* id_guard_keep - if this request fails, keep (rp_ctx_keep_on_error) its audit
+ * record with outcome, and for a valid name (non-empty): guard as the stored state
+ * of name (NULL: leave it), or clear it; with lock_user, also lock the user named
+ * (if one exists) until guard->locked_until and emit user.locked. */
+void id_guard_keep(rp_ctx_t *ctx, const char *name, const char *outcome, LoginGuard *guard,
+                   bool clear, bool lock_user);
+/* id_guard_keep_revoke_family - if this request fails, keep its audit record with
+ * outcome and the revocation of family (a replayed refresh token) for sub. */
+void id_guard_keep_revoke_family(rp_ctx_t *ctx, const char *outcome,
+                                 const uint8_t family[ID_FAMILY_BYTES], const char *sub);
 
 /* ---- identity_auth.c ---- */
 

@@ -15,7 +15,7 @@
  * JWT signatures are libsodium's: every comparison of a secret is constant-time.
  *
  * Ending sessions: Logout revokes its own family, a replayed refresh token its
- * family (through the guard), and ChangePassword and ResetPassword every family of
+ * family (kept by the failing Refresh: rp_ctx_keep_on_error), and ChangePassword and ResetPassword every family of
  * the user (id_store_revoke_user, reasons "password_changed" and "password_reset"),
  * in the transaction of the change; all go through id_store_revoke_family.
  */
@@ -88,10 +88,15 @@ int id_caller_or_reply(rp_ctx_t *ctx)
 }
 
 /* s_authenticate - check username and password through the guard. 0 with *out the
- * user, or -1 after replying (UNAUTHENTICATED, or FAILED_PRECONDITION when a change
- * is required and allow_must_change is false). */
+ * user, or -1 after replying (UNAUTHENTICATED, RESOURCE_EXHAUSTED when slowed down,
+ * or FAILED_PRECONDITION when a change is required and allow_must_change is false).
+ * Every failure keeps its audit record (what: "login", "password change") and the
+ * guard's new state (identity_guard.c). The outcome is the same for an unknown
+ * user, a wrong password and a disabled user, like the reply; the record's
+ * subject is the user's id when the user exists (auditors may tell, the caller
+ * may not). */
 static int s_authenticate(rp_ctx_t *ctx, const char *username, const char *password,
-                          bool allow_must_change, StoredUser **out)
+                          bool allow_must_change, const char *what, StoredUser **out)
 {
     char name[ID_USERNAME_MAX + 1];
     StoredUser *su = NULL;
@@ -102,31 +107,55 @@ static int s_authenticate(rp_ctx_t *ctx, const char *username, const char *passw
         else if (rc)
             return -1;
     }
+    /* The audit record's actor is the name claimed; a string that is no username
+     * (perhaps a password typed in the wrong field) is never recorded. */
+    rp_ctx_set_audit_actor(ctx, name[0] ? name : "(invalid username)");
+    if (su)
+        rp_ctx_set_subject(ctx, su->user->id);
     int64_t now = rp_ctx_now(ctx);
-    /* Attempts are told apart by the skeleton's serial, not by the client's request
-     * id: reusing one id must not turn a guessing loop into "one" attempt. */
-    char attempt[24];
-    snprintf(attempt, sizeof attempt, "#%llu", (unsigned long long) rp_ctx_serial(ctx));
+    LoginGuard *g = NULL;
+    if (name[0] && id_store_guard_get(ctx, name, &g) < 0)
+        return -1;
     /* Slowed down after a few failures: refused before any password is checked (the
      * guard keeps unknown names too, so this tells nothing about who exists). */
-    int64_t wait_ms = id_guard_retry_after(name, attempt, now);
-    if (wait_ms > 0)
+    int64_t wait_ms = g ? id_guard_retry_after(g, now) : 0;
+    if (wait_ms > 0) {
+        id_guard_keep(ctx, name, rp_ctx_sprintf(ctx, "%s refused: slowed down after %u failures", what,
+                                                g->failures), NULL, false, false);
         return rp_reply_error(ctx, RP_RESOURCE_EXHAUSTED, ID_MSG_SLOW, (long long)((wait_ms + 999) / 1000));
+    }
     /* The same Argon2id work whether or not the user exists. */
     const char *hash = su ? su->password_hash : id_cfg.dummy_hash;
     bool ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 && su;
-    if (id_guard_locked_until(name, attempt, now) > 0 || (su && su->user->locked_until > now))
+    if ((g && g->locked_until > now) || (su && su->user->locked_until > now)) {
+        id_guard_keep(ctx, name, rp_ctx_sprintf(ctx, "%s refused: account locked", what), NULL, false,
+                      false);
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_LOCKED);
+    }
     if (!ok) {
-        id_guard_fail(name, attempt, now, su != NULL);
-        rp_info("identity: failed login for %s", name[0] ? name : "(invalid name)");
+        bool locked = g && id_guard_count(g, now);
+        const char *outcome = locked
+            ? rp_ctx_sprintf(ctx, "%s failed: bad credentials; locked for %lld s after %lld failures", what,
+                             (long long)id_cfg.lock_s, (long long)id_cfg.lock_failures)
+            : rp_ctx_sprintf(ctx, "%s failed: bad credentials", what);
+        id_guard_keep(ctx, name, outcome, g, false, locked);
+        rp_info("identity: failed %s for %s", what, name[0] ? name : "(invalid name)");
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_LOGIN);
     }
-    if (su->user->disabled)
+    if (su->user->disabled) {
+        id_guard_keep(ctx, name, rp_ctx_sprintf(ctx, "%s failed: bad credentials", what), NULL, false, false);
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, ID_MSG_BAD_LOGIN);
-    id_guard_reset(name);
-    if (!allow_must_change && su->user->must_change_password)
+    }
+    /* The right password: the failures are forgotten, also when the login is
+     * refused below for a password change. */
+    bool clear = g && (g->failures || g->locked_until);
+    if (!allow_must_change && su->user->must_change_password) {
+        id_guard_keep(ctx, name, rp_ctx_sprintf(ctx, "%s refused: password change required", what), NULL,
+                      clear, false);
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, ID_MSG_MUST_CHANGE);
+    }
+    if (clear && id_store_guard_put(ctx, name, NULL) < 0)
+        return -1;
     *out = su;
     return 0;
 }
@@ -184,7 +213,7 @@ int id_login(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const LoginRequest *in = (const LoginRequest *)in_;
     StoredUser *su = NULL;
-    if (s_authenticate(ctx, in->username, in->password, false, &su) < 0)
+    if (s_authenticate(ctx, in->username, in->password, false, "login", &su) < 0)
         return -1;
     rp_ulid_t family;
     char fam_str[RP_ULID_STRLEN + 1];
@@ -216,12 +245,14 @@ int id_refresh(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **ou
     int fam_revoked = id_store_family_revoked(ctx, r->family.data);
     if (fam_revoked < 0)
         return -1;
-    if (r->revoked || fam_revoked || id_guard_family_pending(r->family.data))
+    if (r->revoked || fam_revoked)
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, "refresh token revoked");
     if (r->used) {
-        /* A rotated token presented again: stolen or replayed. Revoke the family
-         * (through the guard: this request fails, so it cannot write it). */
-        id_guard_revoke_family(r->family.data, r->username);
+        /* A rotated token presented again: stolen or replayed. This request fails,
+         * and keeps the revocation of the family (and its audit record). */
+        rp_ctx_set_audit_actor(ctx, r->username);
+        id_guard_keep_revoke_family(ctx, "refresh failed: a used refresh token was presented again; "
+                                    "its session is revoked", r->family.data, r->username);
         rp_warn("identity: refresh token of %s replayed; its family is revoked", r->username);
         return rp_reply_error(ctx, RP_UNAUTHENTICATED, "refresh token already used: the session is revoked");
     }
@@ -373,7 +404,7 @@ int id_change_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     if (strcmp(in->new_password, in->old_password) == 0)
         return rp_reply_violation(ctx, "new_password", "must differ from the old password");
     StoredUser *su = NULL;
-    if (s_authenticate(ctx, in->username, in->old_password, true, &su) < 0)
+    if (s_authenticate(ctx, in->username, in->old_password, true, "password change", &su) < 0)
         return -1;
     if (s_set_password(ctx, su, in->new_password, false) < 0 || id_store_user_put(ctx, su) < 0)
         return -1;
@@ -404,8 +435,7 @@ int id_reset_password(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
     if (s_set_password(ctx, su, in->temporary_password, true) < 0)
         return -1;
     su->user->locked_until = 0;     /* a reset also lifts a lock */
-    id_guard_reset(name);
-    if (id_store_user_put(ctx, su) < 0)
+    if (id_store_guard_put(ctx, name, NULL) < 0 || id_store_user_put(ctx, su) < 0)
         return -1;
     if (id_emit(ctx, "user.password_reset", su->user->id, &su->user->base) < 0
         || id_store_revoke_user(ctx, su->user->username, "password_reset", NULL, NULL) < 0)

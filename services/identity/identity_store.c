@@ -24,6 +24,9 @@
  *   units         unit path NUL                   -> Unit  (the org tree: a prefix scan
  *                 of a path is its subtree, parents first; schema version 4, whose
  *                 migration creates the units of the users already stored)
+ *   login_guard   folded username NUL             -> LoginGuard (failed logins of
+ *                 a name, known or not: the slow-down and the lock; schema
+ *                 version 5, written by failed logins through rp_ctx_keep_on_error)
  * A refresh token itself is never stored, only its hash; a password only as its
  * Argon2id string. Expired rows are kept for now (a sweep is future work); they
  * are refused by their expiry.
@@ -42,6 +45,7 @@
 #define SD_DESC (&rapport__identity__v1__stored_delegation__descriptor)
 #define UN_DESC (&rapport__identity__v1__unit__descriptor)
 #define CK_DESC (&rapport__identity__v1__client_key__descriptor)
+#define LG_DESC (&rapport__identity__v1__login_guard__descriptor)
 
 static int s_units_ensure_txn(MDB_txn *txn, MDB_dbi dbi, const char *path, const char *by, int64_t now,
                               int (*created)(void *arg, Unit *u), void *arg);
@@ -120,7 +124,7 @@ const rp_table_t id_tables[] = {
     { "users", 0 }, { "refresh", 0 }, { "ix_username", 0 }, { "ix_unit", 0 },
     { "ix_family", 0 }, { "fam_jti", 0 }, { "jti_family", 0 }, { "revoked_jti", 0 },
     { "revoked_fam", 0 }, { "user_fam", 0 }, { "delegations", 0 }, { "dlg_sub", 0 },
-    { "units", 0 }, { "keys", 0 },
+    { "units", 0 }, { "keys", 0 }, { "login_guard", 0 },
     { NULL, 0 }
 };
 
@@ -129,6 +133,7 @@ const rp_migration_t id_migrations[] = {
     { 2, "index refresh-token families by user", s_migrate_v2 },
     { 3, "delegations", s_migrate_v1 },     /* new, empty tables: created at open */
     { 4, "the org tree: units of the stored users", s_migrate_v4 },
+    { 5, "the login guard: failed logins kept durably", s_migrate_v1 },   /* a new, empty table */
     { 0, NULL, NULL }
 };
 
@@ -158,6 +163,43 @@ static int s_del_raw(rp_ctx_t *ctx, const char *table, const rp_key_t *k)
     MDB_val key = rp_key_val(k);
     int rc = mdb_del(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, table), &key, NULL);
     return rc && rc != MDB_NOTFOUND ? rp_reply_lmdb(ctx, rc, table) : 0;
+}
+
+/* ---- the login guard ---- */
+
+int id_store_guard_get(rp_ctx_t *ctx, const char *name, LoginGuard **out)
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, name);
+    ProtobufCMessage *m = NULL;
+    int rc = k.overflow ? MDB_NOTFOUND
+                        : rp_store_get_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "login_guard"), k.b, k.len,
+                                           LG_DESC, rp_ctx_allocator(ctx), &m);
+    if (rc == MDB_NOTFOUND) {
+        *out = rp_ctx_alloc(ctx, sizeof **out);
+        rapport__identity__v1__login_guard__init(*out);
+        return 0;
+    }
+    if (rc == -1)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored login guard does not decode");
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "login_guard get");
+    *out = (LoginGuard *)m;
+    return 0;
+}
+
+int id_store_guard_put(rp_ctx_t *ctx, const char *name, const LoginGuard *g)
+{
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_str(&k, name);
+    if (!g)
+        return s_del_raw(ctx, "login_guard", &k);
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INTERNAL, "username too long for login_guard");
+    int rc = rp_store_put_msg(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "login_guard"), k.b, k.len, &g->base);
+    return rc ? rp_reply_lmdb(ctx, rc, "login_guard put") : 0;
 }
 
 /* ---- users ---- */
@@ -454,7 +496,7 @@ static void s_keys_free(s_keys_t *k)
 }
 
 /* id_store_revoke_family is the one place that ends a session: Logout (one
- * family), a replayed refresh token (one family, from the guard's flush) and
+ * family), a replayed refresh token (one family, kept by the failing Refresh) and
  * id_store_revoke_user (every family of a user) all come here. */
 int id_store_revoke_family(rp_ctx_t *ctx, const uint8_t family[ID_FAMILY_BYTES], const char *sub,
                            const char *reason, uint32_t *n_refresh, uint32_t *n_access)

@@ -67,12 +67,6 @@ static const rp_method_t s_methods[] = {
     { NULL, NULL, RP_READ, NULL }
 };
 
-/* The guard's deferred work (locks, family revocations) is written every 100 ms. */
-static const rp_timer_t s_timers[] = {
-    { "guard-flush", 100, id_guard_flush },
-    { NULL, 0, NULL }
-};
-
 /* s_on_open - load the issuer key pair and make the dummy hash for unknown users. */
 static int s_on_open(rp_service_t *svc, rp_store_t *store)
 {
@@ -112,7 +106,6 @@ static const rp_service_def_t s_def = {
     .methods = s_methods,
     .tables = id_tables,
     .migrations = id_migrations,
-    .timers = s_timers,
     .on_open = s_on_open,
 };
 

@@ -216,16 +216,16 @@ static const row_t ROWS[] = {
     { "disabled_user_on_identity_system_methods", K_SYSTEM_DISABLED, NOFORGE, NULL, UNAUTH, UNAUTH,
       "revoked", NULL, "user.disabled", IM("DisableUser"), false, 2000 },
     { "refresh_replay_revokes_family", K_REFRESH_REPLAY, NOFORGE, NULL, UNAUTH, UNAUTH, "revoked",
-      NULL, "token.revoked", "job/guard-flush", true, 2000 },
+      NULL, "token.revoked", IM("Refresh"), true, 2000 },
     { "refresh_replay_in_flight", K_REFRESH_RACE, NOFORGE, NULL, UNAUTH, UNAUTH, "revoked", NULL,
-      "token.revoked", "job/guard-flush", false, 2000 },
+      "token.revoked", IM("Refresh"), false, 2000 },
     /* Passwords. */
     { "password_guessing_locks", K_GUESS, NOFORGE, NULL, WANT_NA, UNAUTH, NULL, MSG_LOCKED,
-      "user.locked", "job/guard-flush", false, 0 },
+      "user.locked", IM("Login"), false, 0 },
     { "password_guessing_with_one_request_id", K_GUESS_ONE_ID, NOFORGE, NULL, WANT_NA, UNAUTH,
-      NULL, MSG_LOCKED, "user.locked", "job/guard-flush", false, 0 },
+      NULL, MSG_LOCKED, "user.locked", IM("Login"), false, 0 },
     { "password_guessing_reusing_the_locking_request_id", K_GUESS_LOCK_ID, NOFORGE, NULL, WANT_NA,
-      UNAUTH, NULL, MSG_LOCKED, "user.locked", "job/guard-flush", false, 0 },
+      UNAUTH, NULL, MSG_LOCKED, "user.locked", IM("Login"), false, 0 },
     /* Transport. */
     { "plaintext_client_leads", K_PLAINTEXT, NOFORGE, "leads", WANT_NO_REPLY, WANT_NA,
       NULL, NULL, NULL, NULL, false, 0 },
@@ -575,8 +575,10 @@ static void s_unchanged(const char *what, const snap_t *a)
 
 /* s_audit_count - audit records of svc after seq `after` whose method contains
  * method, with subject and actor when given. */
-static size_t s_audit_count(const char *svc, uint64_t after, const char *method, const char *subject,
-                            const char *actor)
+/* s_audit_outcome - s_audit_count that also wants outcome (NULL: any) in the
+ * record's outcome (a failed request's kept record). */
+static size_t s_audit_outcome(const char *svc, uint64_t after, const char *method, const char *subject,
+                              const char *actor, const char *outcome)
 {
     size_t hits = 0;
     uint64_t from = after + 1;
@@ -589,7 +591,7 @@ static size_t s_audit_count(const char *svc, uint64_t after, const char *method,
         for (size_t i = 0; i < r->n_records; i++) {
             const Rapport__Sys__V1__AuditRecord *a = r->records[i];
             if (s_has(a->method, method) && (!subject || rp_streq(a->subject, subject))
-                && (!actor || rp_streq(a->actor, actor)))
+                && (!actor || rp_streq(a->actor, actor)) && (!outcome || s_has(a->outcome, outcome)))
                 hits++;
         }
         size_t n = r->n_records;
@@ -600,6 +602,12 @@ static size_t s_audit_count(const char *svc, uint64_t after, const char *method,
         from = next;
     }
     return hits;
+}
+
+static size_t s_audit_count(const char *svc, uint64_t after, const char *method, const char *subject,
+                            const char *actor)
+{
+    return s_audit_outcome(svc, after, method, subject, actor, NULL);
 }
 
 /* s_wait_audit - poll until svc has such an audit record (a consumer commits its
@@ -1028,13 +1036,14 @@ static void s_row_refresh_replay(const row_t *r)
         print_message("  a refresh replay reached leads in %lld ms\n", (long long) took);
     }
     s_expect_token(r, "the family's access token", p2->access_token, user);
-    /* audited: token.revoked for each live access token of the family, by the guard's job */
+    /* audited: token.revoked for each live access token of the family, kept by the
+     * failing Refresh with its audit record (actor: the token's user) */
     CHECK(s_wait_events(a.id_seq, r->want_event, jti2, "refresh_replay", 2000) == 1,
           "no %s {jti %s, reason refresh_replay}", r->want_event, jti2);
     CHECK(s_events(a.id_seq, r->want_event, jti1, "refresh_replay") == 1,
           "no %s {jti %s (the first access token), reason refresh_replay}", r->want_event, jti1);
-    CHECK(s_audit_count("identity", a.id_audit, r->want_audit, NULL, "system") >= 1,
-          "identity's audit chain has no %s record", r->want_audit);
+    CHECK(s_audit_outcome("identity", a.id_audit, r->want_audit, NULL, user, "session is revoked") == 1,
+          "identity's audit chain has no %s record of the replay by %s", r->want_audit, user);
     if (r->want_leads_audit)
         CHECK(s_wait_audit("leads", a.leads_audit, "consume/rapport.identity.v1.token.revoked", jti2, NULL,
                            2000) == 1,
@@ -1096,8 +1105,8 @@ static void s_row_refresh_race(const row_t *r)
           r->want_within_ms);
     CHECK(s_wait_events(a.id_seq, r->want_event, jti1, "refresh_replay", 2000) == 1,
           "no %s {jti %s, reason refresh_replay}", r->want_event, jti1);
-    CHECK(s_audit_count("identity", a.id_audit, r->want_audit, NULL, "system") >= 1,
-          "identity's audit chain has no %s record", r->want_audit);
+    CHECK(s_audit_outcome("identity", a.id_audit, r->want_audit, NULL, user, "session is revoked") == 1,
+          "identity's audit chain has no %s record of the replay by %s", r->want_audit, user);
     free(jti1);
     if (n_ok == 1 && won) {
         rc = s_refresh(won->refresh_token, NULL, &st);
@@ -1117,15 +1126,17 @@ static void s_row_refresh_race(const row_t *r)
     protobuf_c_message_free_unpacked(&p1->base, NULL);
 }
 
-/* s_lock_audited - user.locked for uid after seq, written (and audited) by the
- * guard's job. */
+/* s_lock_audited - user.locked for uid after seq, kept (and audited) by the failed
+ * login that locked it: one Login record by the user, about the user, whose
+ * outcome says it locked. */
 static void s_lock_audited(const row_t *r, const snap_t *a, const char *user, const char *uid)
 {
     size_t n = s_wait_events(a->id_seq, r->want_event, uid, NULL, 3000);
     CHECK(n == 1, "identity has %zu %s event(s) for %s, want 1%s", n, r->want_event, user,
           n ? "" : ": the lock was never stored nor audited");
     if (n == 1)
-        CHECK(s_audit_count("identity", a->id_audit, r->want_audit, uid, "system") == 1,
+        CHECK(s_audit_outcome("identity", a->id_audit, r->want_audit, uid, user, "bad credentials; locked for")
+              == 1,
               "identity's audit chain has no %s record for the lock of %s", r->want_audit, user);
 }
 
@@ -1215,8 +1226,9 @@ static void s_row_guess_one_id(const row_t *r)
 }
 
 /* The guess that locks the account, and right behind it (pipelined on the same
- * connection, before the guard's 100 ms job stores the lock) the right password
- * sent with the same request id: still locked, and the lock still recorded. */
+ * connection, likely in the same batch and group commit as the failure that
+ * keeps the lock) the right password sent with the same request id: still
+ * locked, and the lock still recorded. */
 static void s_row_guess_lock_id(const row_t *r)
 {
     char *user = s_name("atk.lockid");

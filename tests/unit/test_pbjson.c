@@ -233,7 +233,7 @@ static const roundtrip_case_t s_roundtrips[] = {
       "{\"seq\":7,\"time\":0,\"actor\":\"u1\",\"on_behalf_of\":\"\",\"method\":\"\","
       "\"request_id\":\"\",\"subject\":\"\","
       "\"digest\":\"AAH//oB/Pj8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"prev\":\"//6Afz4/\","
-      "\"hash\":\"\"}" },
+      "\"hash\":\"\",\"code\":0,\"outcome\":\"\"}" },
     { "money", b_money, "{\"units\":-123456,\"currency\":\"EUR\"}" },
     { "oneof string", b_node_name,
       "{\"name\":\"n\",\"tags\":[\"a\",\"\",\"\xE2\x82\xAC\"],\"d\":0.10000000000000001,"

@@ -1,7 +1,10 @@
 /* audit.h - the audit hash chain (DESIGN.md §6): table `audit`, seq (u64 BE) to
  * rapport.sys.v1.AuditRecord. hash = BLAKE2b-256(prev || seq || time || actor ||
- * on_behalf_of || method || request_id || subject || digest), each variable field
- * length-prefixed, so that changing any stored record breaks the chain at it.
+ * on_behalf_of || method || request_id || subject || digest [|| code || outcome]),
+ * each variable field length-prefixed, so that changing any stored record breaks
+ * the chain at it. code and outcome are hashed only when set (a failed request's
+ * kept record, rp_ctx_keep_on_error in service.h): a successful write's record
+ * hashes exactly as before they existed.
  */
 #ifndef RAPPORT_AUDIT_H
 #define RAPPORT_AUDIT_H

@@ -195,6 +195,46 @@ uint64_t rp_ctx_serial(rp_ctx_t *ctx);
 /* rp_ctx_set_subject - the audit subject when no event names it. */
 
 void rp_ctx_set_subject(rp_ctx_t *ctx, const char *subject);
+/* rp_ctx_set_audit_actor - the actor of this request's audit record when the
+ * request carries no token (a RP_PUBLIC method: a login names the username it
+ * claims). Ignored when a verified token names the caller: the token's sub is the
+ * actor. Events keep the token's sub either way. Copied. */
+void rp_ctx_set_audit_actor(rp_ctx_t *ctx, const char *actor);
+
+/* ---- a record kept when the request fails ----
+ *
+ * A write that answers an error changes nothing: its nested transaction is
+ * aborted, and with it every row, event and revocation it wrote. Some failures
+ * must still leave a trace -- a failed login its audit record and the failed-
+ * attempt counter that slows the next guess down. A handler that is about to
+ * answer an error calls rp_ctx_keep_on_error first (or at any point before it
+ * returns; the last call wins). If the request then ends with an error from its
+ * handler, the skeleton, after rolling the handler's writes back:
+ *   1. opens a new nested transaction of the batch's transaction;
+ *   2. runs fn(ctx, arg) there (when fn is not NULL): fn writes what must last,
+ *      with the ordinary API (rp_ctx_txn, rp_ctx_emit, rp_ctx_revoke...); it sees
+ *      the state as it was before the handler ran, its status is clear while it
+ *      runs, and it returns 0, or -1 after a *_or_reply helper;
+ *   3. appends the audit record: actor, method, request id, subject (as the
+ *      handler or fn set it), digest (as for a success: the method only for
+ *      RP_WRITE_SECRET, never a password or token), the error's status code and
+ *      outcome (at most RP_OUTCOME_MAX bytes, the rest cut; it must hold no
+ *      secret);
+ *   4. commits it into the batch: the error reply goes out only after the batch's
+ *      one commit (one fsync), like any acknowledged write, and fn's events are
+ *      published then.
+ * Nothing else of the handler is kept. No idempotency record is stored for a
+ * failed request, kept record or not: a retry with the same request id runs
+ * again, and is a new attempt (a login counts it again). If fn or the audit
+ * append fails, nothing is kept and the reply becomes fn's status (INTERNAL
+ * "storage error"); a full map retries the batch. Ignored when the request
+ * succeeds (its own writes say what happened), in READ methods, timers and
+ * consumers. fn must do a small, bounded amount of work (a few rows): it runs
+ * inside the single-threaded write path. outcome is copied; arg is borrowed and
+ * must live until the reply is sent (allocate it with rp_ctx_alloc). */
+#define RP_OUTCOME_MAX 200
+typedef int (*rp_keep_fn)(rp_ctx_t *ctx, void *arg);
+void rp_ctx_keep_on_error(rp_ctx_t *ctx, const char *outcome, rp_keep_fn fn, void *arg);
 
 /* ---- errors (Redis's addReplyError family; each returns -1) ---- */
 int rp_reply_error(rp_ctx_t *ctx, rp_code_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
