@@ -10,6 +10,7 @@
 #include "rapport/audit.h"
 #include "rapport/pbjson.h"
 #include "rapport/services.h"
+#include "rapport/status.h"
 #include "rapport/sys/v1/system.pb-c.h"
 
 static const cli_flag_t s_verify_flags[] = {
@@ -138,7 +139,11 @@ static int s_show_page(void *arg, Rapport__Sys__V1__AuditReply *rep)
         char seq[24], when[40];
         snprintf(seq, sizeof seq, "%" PRIu64, r->seq);
         cli_format_time(r->time, when, sizeof when);
-        const char *cells[] = { seq, when, r->actor, r->on_behalf_of, r->method, r->subject, r->request_id };
+        /* OUTCOME: "ok", or a failed request's kept outcome ("login failed: ..."), or
+         * its status when it kept none. The code is in --json. */
+        const char *outcome = r->code == 0 ? "ok" : r->outcome[0] ? r->outcome : rp_code_name((int) r->code);
+        const char *cells[] = { seq, when, r->actor, r->on_behalf_of, r->method, r->subject, outcome,
+                                r->request_id };
         cli_table_add(sh->table, cells);
     }
     return sh->left == 0;
@@ -157,12 +162,12 @@ static int s_show(cli_t *cli, const cli_args_t *a)
     if (rc)
         return rc;
     static const char *const heads[] = { "SEQ", "TIME", "ACTOR", "AS DELEGATE OF", "METHOD",
-                                         "SUBJECT", "REQUEST" };
+                                         "SUBJECT", "OUTCOME", "REQUEST" };
     s_show_t sh = { cli, cli_flag(a, "actor"), limit, NULL, NULL };
     if (cli->json)
         sh.json = json_array();
     else
-        sh.table = cli_table_new(7, heads);
+        sh.table = cli_table_new(8, heads);
     rc = s_pages(cli, c, from, s_show_page, &sh);
     rp_client_destroy(&c);
     if (rc == CLI_EXIT_OK) {

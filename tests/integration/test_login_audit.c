@@ -202,6 +202,14 @@ static void test_logins_audited_and_guard_durable(void **state)
         s_want(recs, slow_names[k], "Login", "login failed: bad credentials", RP_UNAUTHENTICATED, 4);
         s_want(recs, slow_names[k], "Login", "login refused: slowed down", RP_RESOURCE_EXHAUSTED, 1);
     }
+    /* The table shows the outcome too. */
+    char *table = NULL;
+    assert_int_equal(rp_suite_run_cli(S, rp_suite_admin_token(S), &table,
+                                      (const char *const[]) { "audit", "show", "--service", "identity",
+                                                              "--actor", "la.dora", NULL }), 0);
+    assert_non_null(strstr(table, "OUTCOME"));
+    assert_non_null(strstr(table, "login failed: bad credentials"));
+    free(table);
     /* The same outcome for a wrong password of a user and for an unknown name; the
      * subject tells auditors which it was (the user's id, or none). */
     size_t i;
