@@ -262,6 +262,9 @@ int acc_portfolio(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **
 /* acc_contact_view - the contact as the caller may see it (masked copy when the
  * caller lacks accounts.contacts.read). */
 Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c);
+/* acc_contact_masked - an arena copy of c with phones and e-mails masked (masked set),
+ * whoever the caller is: what every contact event carries. */
+Contact *acc_contact_masked(rp_ctx_t *ctx, const Contact *c);
 /* acc_contact_load_or_reply - load through the client's scope; *client may be NULL. */
 int acc_contact_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Contact **out,
                               Client **client);

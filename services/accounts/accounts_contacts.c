@@ -43,10 +43,8 @@ static char *s_mask_email(rp_ctx_t *ctx, const char *e)
     return rp_ctx_sprintf(ctx, "%c***%s", e[0], at);
 }
 
-Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c)
+Contact *acc_contact_masked(rp_ctx_t *ctx, const Contact *c)
 {
-    if (rp_ctx_allowed(ctx, "accounts.contacts.read"))
-        return c;
     Contact *v = acc_copy(ctx, &c->base);
     for (size_t i = 0; i < v->n_phones; i++)
         v->phones[i] = s_mask_phone(ctx, v->phones[i]);
@@ -54,6 +52,18 @@ Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c)
         v->emails[i] = s_mask_email(ctx, v->emails[i]);
     v->masked = true;
     return v;
+}
+
+Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c)
+{
+    return rp_ctx_allowed(ctx, "accounts.contacts.read") ? c : acc_contact_masked(ctx, c);
+}
+
+/* s_emit - raise type about c with its phones and e-mails masked: events reach
+ * roles without accounts.contacts.read (System/Replay, the PUB socket). */
+static int s_emit(rp_ctx_t *ctx, const char *type, const Contact *c)
+{
+    return acc_emit(ctx, type, c->id, &acc_contact_masked(ctx, c)->base);
 }
 
 /* ---- shared ---- */
@@ -100,7 +110,7 @@ int acc_contact_add(rp_ctx_t *ctx, Client *client, Contact *c)
     client->updated_at = rp_ctx_now(ctx);
     if (acc_put(ctx, &ACC_CLIENT, &client->base) < 0 || acc_put(ctx, &ACC_CONTACT, &c->base) < 0)
         return -1;
-    return acc_emit(ctx, "contact.created", c->id, &c->base);
+    return s_emit(ctx, "contact.created", c);
 }
 
 static int s_consent_or_reply(rp_ctx_t *ctx, const char *field, int state, int source, const char *note)
@@ -206,7 +216,7 @@ int acc_get_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
 static int s_write(rp_ctx_t *ctx, Contact *c, const char *type, ProtobufCMessage **out)
 {
     c->updated_at = rp_ctx_now(ctx);
-    if (acc_put(ctx, &ACC_CONTACT, &c->base) < 0 || acc_emit(ctx, type, c->id, &c->base) < 0)
+    if (acc_put(ctx, &ACC_CONTACT, &c->base) < 0 || s_emit(ctx, type, c) < 0)
         return -1;
     *out = &acc_contact_view(ctx, c)->base;
     return 0;

@@ -552,6 +552,63 @@ static void test_contacts_consent_erasure(void **state)
     ta_free(c);
 }
 
+/* Events reach roles without accounts.contacts.read (System/Replay, the PUB
+ * socket): every contact in them is masked, whoever wrote it. */
+static void test_events_mask_contacts(void **state)
+{
+    (void)state;
+    static const char *const secret[] = {
+        "9876543", "leak.first@acme.example", "5551234", "leak.second@acme.example", "1234567",
+    };
+    TClient *c = ta_new_client(P_ANNA, 0, NULL);
+    TContact *k = ta_new_contact(P_ANNA, c->id, "leak.first@acme.example");
+    char *phones[] = { "+49 30 9876543", "+49 40 5551234" };
+    char *emails[] = { "leak.second@acme.example" };
+    char *mask[] = { "phones", "emails", "position" };
+    Rapport__Accounts__V1__UpdateContactRequest uq = RAPPORT__ACCOUNTS__V1__UPDATE_CONTACT_REQUEST__INIT;
+    uq.id = k->id;
+    uq.phones = phones;
+    uq.n_phones = 2;
+    uq.emails = emails;
+    uq.n_emails = 1;
+    uq.position = "CEO";
+    uq.update_mask = mask;
+    uq.n_update_mask = 3;
+    TContact *u = NULL;
+    ta_expect(ta_call(P_HEDDA, AM("UpdateContact"), &uq, &rapport__accounts__v1__contact__descriptor, &u), RP_OK);
+    assert_string_equal(u->emails[0], "leak.second@acme.example");       /* the writer sees them */
+    ta_free(u);
+    Rapport__Accounts__V1__SetConsentRequest sq = RAPPORT__ACCOUNTS__V1__SET_CONSENT_REQUEST__INIT;
+    sq.contact_id = k->id;
+    sq.state = RAPPORT__ACCOUNTS__V1__CONSENT_STATE__CONSENT_STATE_GIVEN;
+    sq.source = RAPPORT__ACCOUNTS__V1__CONSENT_SOURCE__CONSENT_SOURCE_EMAIL;
+    ta_expect(ta_call(P_ANNA, AM("SetConsent"), &sq, &rapport__accounts__v1__contact__descriptor, NULL), RP_OK);
+    ta_expect(ta_interaction(P_ANNA, c->id, k->id, DIR(OUTBOUND), OUT(POSITIVE), 0, NULL), RP_OK);
+
+    /* every event of the run so far, of every type */
+    size_t n = 0, contacts = 0;
+    Rapport__V1__Event **ev = rp_suite_replay(TA.suite, "accounts", 1, NULL, &n);
+    assert_true(n >= 3);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < sizeof secret / sizeof secret[0]; j++)
+            if (s_bytes_have(ev[i], secret[j]))
+                fail_msg("event %s (seq %llu) carries \"%s\"", ev[i]->type, (unsigned long long)ev[i]->seq,
+                         secret[j]);
+        if (strcmp(ev[i]->subject, k->id) != 0 || strncmp(ev[i]->type, AEV("contact."), strlen(AEV("contact."))))
+            continue;
+        TContact *e = rapport__accounts__v1__contact__unpack(NULL, ev[i]->data.len, ev[i]->data.data);
+        assert_non_null(e);
+        assert_true(e->masked);
+        assert_string_equal(e->name, "Ann Buyer");                    /* what a masked read shows */
+        ta_free(e);
+        contacts++;
+    }
+    assert_int_equal(contacts, 3);          /* created, updated, consent */
+    rp_suite_events_free(&ev, n);
+    ta_free(k);
+    ta_free(c);
+}
+
 /* ---- interactions, last contact, timeline ---- */
 
 static void test_interactions_timeline(void **state)
@@ -1130,6 +1187,7 @@ int main(void)
         cmocka_unit_test(test_tree_rollup),
         cmocka_unit_test(test_scope_and_masking),
         cmocka_unit_test(test_contacts_consent_erasure),
+        cmocka_unit_test(test_events_mask_contacts),
         cmocka_unit_test(test_interactions_timeline),
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_portfolio),
