@@ -123,7 +123,19 @@ int acc_put(rp_ctx_t *ctx, const acc_entity_t *e, const ProtobufCMessage *m);
  * replied. Values are folded here as the index folds them. */
 int acc_find_taxid(rp_ctx_t *ctx, const char *tax_id, const char *exclude_id, char id[RP_ULID_STRLEN + 1]);
 int acc_find_client_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1]);
+/* acc_find_contact_import also finds the contact an erased contact's import key
+ * belonged to (erased_imports). */
 int acc_find_contact_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1]);
+/* acc_erased_import_put - remember (as a hash) that the contact with this import key
+ * was erased. 0 or -1 (replied). */
+int acc_erased_import_put(rp_ctx_t *ctx, const char *key, const rp_ulid_t *contact);
+/* acc_reply_keep - note that this request's idempotency reply holds the contact
+ * (CreateContact, UpdateContact, SetConsent). 0 or -1 (replied). */
+int acc_reply_keep(rp_ctx_t *ctx, const char *contact_id);
+/* acc_replies_rewrite - give every kept reply that holds the contact body (the
+ * anonymised contact) instead, keeping its request id and digest, so a retry gets
+ * the erased contact and changes nothing. 0 or -1 (replied). */
+int acc_replies_rewrite(rp_ctx_t *ctx, const char *contact_id, const ProtobufCMessage *body);
 
 /* Index scans. Each yields records of one entity kind, one page at a time. */
 typedef enum {

@@ -196,7 +196,7 @@ int acc_create_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     c->import_key = in->import_key;
     c->created_by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
     c->created_at = c->updated_at = rp_ctx_now(ctx);
-    if (acc_contact_add(ctx, client, c) < 0)
+    if (acc_contact_add(ctx, client, c) < 0 || acc_reply_keep(ctx, c->id) < 0)
         return -1;
     *out = &acc_contact_view(ctx, c)->base;
     return 0;
@@ -212,11 +212,12 @@ int acc_get_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     return 0;
 }
 
-/* s_write - put an existing contact and raise type about it. */
+/* s_write - put an existing contact, raise type about it and note that this
+ * request's kept reply holds it. */
 static int s_write(rp_ctx_t *ctx, Contact *c, const char *type, ProtobufCMessage **out)
 {
     c->updated_at = rp_ctx_now(ctx);
-    if (acc_put(ctx, &ACC_CONTACT, &c->base) < 0 || s_emit(ctx, type, c) < 0)
+    if (acc_put(ctx, &ACC_CONTACT, &c->base) < 0 || s_emit(ctx, type, c) < 0 || acc_reply_keep(ctx, c->id) < 0)
         return -1;
     *out = &acc_contact_view(ctx, c)->base;
     return 0;
@@ -311,7 +312,15 @@ int acc_erase_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
     e->import_key = "";                 /* may be derived from the person's row */
     e->created_by = c->created_by;
     e->created_at = c->created_at;
-    return s_write(ctx, e, "contact.erased", out);
+    rp_ulid_t u;
+    rp_ulid_parse(c->id, &u);
+    /* Only a hash of the import key stays, so re-running the import that brought
+     * the person in does not bring them back; and every reply kept for a retry of
+     * a write that returned the person now returns the anonymised contact. */
+    if (acc_erased_import_put(ctx, c->import_key, &u) < 0 || s_write(ctx, e, "contact.erased", out) < 0
+        || acc_replies_rewrite(ctx, e->id, &e->base) < 0)
+        return -1;
+    return 0;
 }
 
 /* ---- ListContacts ---- */

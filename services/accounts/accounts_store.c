@@ -30,17 +30,25 @@
  *                  (an entity that belongs to whichever client the first one is
  *                  linked to: a contract drafted from a lead not won yet)
  *   export_cursors export ULID -> ExportCursor (store.proto)
+ *   contact_replies contact ULID + idempotency key -> "": the kept replies of
+ *                  CreateContact, UpdateContact and SetConsent that hold the
+ *                  contact, rewritten with the anonymised contact on erasure
+ *   erased_imports BLAKE2b-256 of an erased contact's import key -> contact ULID,
+ *                  so re-running the import does not bring the person back
  *
  * acc_put removes the index entries of the stored version and adds those of the
  * new one, in the request's transaction, so indexes never drift.
  */
 #include <string.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include "accounts.h"
 #include "rapport/fold.h"
+#include "rapport/idem.h"
 #include "rapport/index.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
+#include "rapport/v1/rpc.pb-c.h"
 
 static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
 {
@@ -55,7 +63,7 @@ const rp_table_t acc_tables[] = {
     { "ix_ct_client", 0 }, { "ix_ct_import", 0 }, { "ix_i_client", 0 },
     { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 },
     { "timeline", 0 }, { "pending", 0 }, { "links", 0 }, { "link_waits", 0 },
-    { "export_cursors", 0 },
+    { "export_cursors", 0 }, { "contact_replies", 0 }, { "erased_imports", 0 },
     { NULL, 0 }
 };
 
@@ -241,9 +249,156 @@ int acc_find_client_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLE
     return s_find_import(ctx, "ix_c_import", key, id);
 }
 
+/* s_import_hash - what erased_imports keeps of an import key. */
+static void s_import_hash(const char *key, uint8_t out[32])
+{
+    static const char domain[] = "rapport.accounts.erased_import";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, (const uint8_t *)key, strlen(key));
+    crypto_generichash_final(&st, out, 32);
+}
+
 int acc_find_contact_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1])
 {
-    return s_find_import(ctx, "ix_ct_import", key, id);
+    int r = s_find_import(ctx, "ix_ct_import", key, id);
+    if (r != 0 || rp_str_empty(key))
+        return r;
+    uint8_t h[32];
+    s_import_hash(key, h);
+    MDB_val k = { sizeof h, h }, v;
+    int rc = mdb_get(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "erased_imports"), &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "erased_imports");
+    if (v.mv_size != RP_ULID_LEN)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored erased import does not decode");
+    rp_ulid_t u;
+    memcpy(u.b, v.mv_data, RP_ULID_LEN);
+    rp_ulid_format(&u, id);
+    return 1;
+}
+
+int acc_erased_import_put(rp_ctx_t *ctx, const char *key, const rp_ulid_t *contact)
+{
+    if (rp_str_empty(key))
+        return 0;
+    uint8_t h[32];
+    s_import_hash(key, h);
+    MDB_val k = { sizeof h, h }, v = { RP_ULID_LEN, (void *)contact->b };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "erased_imports"), &k, &v, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, "erased_imports") : 0;
+}
+
+/* ---- kept replies that hold a contact ---- */
+
+/* s_idem_key - the skeleton's idempotency key of this request: "<sub>/<request id>"
+ * (common/src/service_write.c: a request id is the caller's). */
+static char *s_idem_key(rp_ctx_t *ctx)
+{
+    return rp_ctx_sprintf(ctx, "%s/%s", rp_ctx_claims(ctx)->sub, rp_ctx_request_id(ctx));
+}
+
+/* s_replies - call fn on every contact_replies entry of contact (cursor on it);
+ * fn returns 1 to delete the entry, 0 to keep it, -1 to stop (replied). 0 or -1. */
+typedef int (*s_reply_fn)(rp_ctx_t *ctx, const char *idem_key, void *arg);
+static int s_replies(rp_ctx_t *ctx, const rp_ulid_t *contact, s_reply_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "contact_replies"), &cur);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "contact_replies");
+    MDB_val k = { RP_ULID_LEN, (void *)contact->b }, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= RP_ULID_LEN || memcmp(k.mv_data, contact->b, RP_ULID_LEN) != 0)
+            break;
+        char *key = rp_ctx_alloc(ctx, k.mv_size - RP_ULID_LEN + 1);
+        memcpy(key, (const uint8_t *)k.mv_data + RP_ULID_LEN, k.mv_size - RP_ULID_LEN);
+        int r = fn(ctx, key, arg);
+        if (r < 0) {
+            mdb_cursor_close(cur);
+            return -1;
+        }
+        if (r == 1 && (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rp_reply_lmdb(ctx, rc, "contact_replies");
+}
+
+/* s_reply_gone - 1 (drop the entry) when its idempotency record has been swept. */
+static int s_reply_gone(rp_ctx_t *ctx, const char *idem_key, void *arg)
+{
+    (void)arg;
+    const uint8_t *r;
+    size_t n;
+    int rc = rp_idem_reply(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "idem"), idem_key, &r, &n);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    return rc ? rp_reply_lmdb(ctx, rc, "idem") : 0;
+}
+
+int acc_reply_keep(rp_ctx_t *ctx, const char *contact_id)
+{
+    rp_ulid_t u;
+    if (rp_ulid_parse(contact_id, &u) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "contact id %s is not a ULID", contact_id);
+    /* The entries of replies already swept go, so the table holds about one entry
+     * per write of the last RAPPORT_IDEM_TTL per contact. */
+    if (s_replies(ctx, &u, s_reply_gone, NULL) < 0)
+        return -1;
+    const char *key = s_idem_key(ctx);
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_ulid(&k, &u);
+    rp_key_bytes(&k, key, strlen(key));
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INTERNAL, "idempotency key too long");
+    MDB_val kv = rp_key_val(&k), empty = { 0, NULL };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "contact_replies"), &kv, &empty, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, "contact_replies") : 0;
+}
+
+/* s_reply_rewrite - the kept reply with arg (packed bytes) as its body; 1: drop the entry. */
+typedef struct {
+    const uint8_t *body;
+    size_t len;
+} s_body_t;
+
+static int s_reply_rewrite(rp_ctx_t *ctx, const char *idem_key, void *arg)
+{
+    const s_body_t *b = arg;
+    const uint8_t *r;
+    size_t n;
+    MDB_dbi idem = rp_ctx_dbi(ctx, "idem");
+    int rc = rp_idem_reply(rp_ctx_txn(ctx), idem, idem_key, &r, &n);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "idem");
+    Rapport__V1__Reply *rep = rapport__v1__reply__unpack(rp_ctx_allocator(ctx), n, r);
+    if (!rep)
+        return rp_reply_error(ctx, RP_INTERNAL, "kept reply %s does not decode", idem_key);
+    rep->body.data = (uint8_t *)b->body;
+    rep->body.len = b->len;
+    size_t len;
+    uint8_t *packed = rp_ctx_pack(ctx, &rep->base, &len);
+    rc = rp_idem_replace(rp_ctx_txn(ctx), idem, idem_key, packed, len);
+    if (rc && rc != MDB_NOTFOUND)
+        return rp_reply_lmdb(ctx, rc, "idem");
+    return 1;
+}
+
+int acc_replies_rewrite(rp_ctx_t *ctx, const char *contact_id, const ProtobufCMessage *body)
+{
+    rp_ulid_t u;
+    if (rp_ulid_parse(contact_id, &u) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "contact id %s is not a ULID", contact_id);
+    s_body_t b;
+    b.body = rp_ctx_pack(ctx, body, &b.len);
+    return s_replies(ctx, &u, s_reply_rewrite, &b);
 }
 
 /* ---- range scans ---- */

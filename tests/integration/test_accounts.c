@@ -609,6 +609,104 @@ static void test_events_mask_contacts(void **state)
     ta_free(c);
 }
 
+/* s_erased - the reply is the anonymised contact id. */
+static void s_erased(const TContact *k, const char *id)
+{
+    assert_non_null(k);
+    assert_string_equal(k->id, id);
+    assert_true(k->erased);
+    assert_string_equal(k->name, "erased contact");
+    assert_int_equal(k->n_phones, 0);
+    assert_int_equal(k->n_emails, 0);
+}
+
+/* After EraseContact a retry of an earlier write (same request id, same body) is
+ * still answered from its kept reply, which now holds the anonymised contact;
+ * re-running the import that brought the person in does not bring them back. */
+static void test_erasure_retries_and_reimport(void **state)
+{
+    (void)state;
+    TClient *c = ta_new_client(P_ANNA, 0, NULL);
+    char ids[3][RP_ULID_STRLEN + 1];
+    for (int i = 0; i < 3; i++)
+        rp_ulid_new_str((int64_t)time(NULL) * 1000, ids[i]);
+    char *phones[] = { "+49 30 7654321" };
+    char *emails[] = { "retry.person@acme.example" };
+    char key[64];
+    snprintf(key, sizeof key, "crm-row-%d-%u", (int)getpid(), ++TA.seq);
+    Rapport__Accounts__V1__CreateContactRequest cq = RAPPORT__ACCOUNTS__V1__CREATE_CONTACT_REQUEST__INIT;
+    cq.client_id = c->id;
+    cq.name = "Rita Retry";
+    cq.role = DROLE(USER);
+    cq.phones = phones;
+    cq.n_phones = 1;
+    cq.emails = emails;
+    cq.n_emails = 1;
+    cq.import_key = key;
+    TContact *k = NULL;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, &k),
+              RP_OK);
+    char *mask[] = { "position" };
+    Rapport__Accounts__V1__UpdateContactRequest uq = RAPPORT__ACCOUNTS__V1__UPDATE_CONTACT_REQUEST__INIT;
+    uq.id = k->id;
+    uq.position = "Buyer";
+    uq.update_mask = mask;
+    uq.n_update_mask = 1;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[1], AM("UpdateContact"), &uq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_OK);
+    Rapport__Accounts__V1__SetConsentRequest sq = RAPPORT__ACCOUNTS__V1__SET_CONSENT_REQUEST__INIT;
+    sq.contact_id = k->id;
+    sq.state = RAPPORT__ACCOUNTS__V1__CONSENT_STATE__CONSENT_STATE_GIVEN;
+    sq.source = RAPPORT__ACCOUNTS__V1__CONSENT_SOURCE__CONSENT_SOURCE_WEB_FORM;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[2], AM("SetConsent"), &sq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_OK);
+    /* before the erasure a retry gets the person back, as it should */
+    TContact *r = NULL;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    assert_string_equal(r->emails[0], "retry.person@acme.example");
+    ta_free(r);
+
+    Rapport__Accounts__V1__EraseContactRequest er = RAPPORT__ACCOUNTS__V1__ERASE_CONTACT_REQUEST__INIT;
+    er.id = k->id;
+    er.reason = "GDPR request 2024-18";
+    ta_expect(ta_call(P_HEDDA, AM("EraseContact"), &er, &rapport__accounts__v1__contact__descriptor, NULL), RP_OK);
+    uint64_t seq0 = ta_seq();
+
+    /* the retries: answered, the anonymised contact, nothing written */
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    s_erased(r, k->id);
+    ta_free(r);
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[1], AM("UpdateContact"), &uq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    s_erased(r, k->id);
+    assert_string_equal(r->position, "");
+    ta_free(r);
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[2], AM("SetConsent"), &sq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    s_erased(r, k->id);
+    assert_null(r->consent);
+    ta_free(r);
+    /* the same id with another body is still refused */
+    cq.name = "Someone Else";
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_FAILED_PRECONDITION);
+    cq.name = "Rita Retry";
+    assert_int_equal(ta_seq(), seq0);
+
+    /* the import run again (a new request): the erased person is not created again */
+    ta_expect(ta_call(P_ANNA, AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_ALREADY_EXISTS);
+    assert_int_equal(ta_seq(), seq0);
+    TClient *after = NULL;
+    ta_expect(ta_get_client(P_ANNA, c->id, &after), RP_OK);
+    assert_int_equal(after->contact_count, 1);
+    ta_free(after);
+    ta_free(k);
+    ta_free(c);
+}
+
 /* ---- interactions, last contact, timeline ---- */
 
 static void test_interactions_timeline(void **state)
@@ -1188,6 +1286,7 @@ int main(void)
         cmocka_unit_test(test_scope_and_masking),
         cmocka_unit_test(test_contacts_consent_erasure),
         cmocka_unit_test(test_events_mask_contacts),
+        cmocka_unit_test(test_erasure_retries_and_reimport),
         cmocka_unit_test(test_interactions_timeline),
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_portfolio),
