@@ -95,7 +95,8 @@ typedef Rapport__V1__Date Date;
 /* ---- settings (main.c, read once at start) ---- */
 typedef struct {
     uint32_t silence_days[TIER_COUNT];  /* by tier; 0 = no policy */
-    uint64_t export_limit;              /* rows an export may have without approval */
+    uint64_t export_limit;              /* rows a requester may export without approval... */
+    int64_t export_window_ms;           /* ... within this rolling window */
     uint32_t pending_days;              /* pending timeline entries older are purged; 0 = never */
 } acc_settings_t;
 extern acc_settings_t acc_settings;
@@ -152,6 +153,7 @@ typedef enum {
     AQ_TASK_CLIENT,     /* u = client, open */
     AQ_TASK_DUE,        /* open, not yet raised overdue, due days < n2 */
     AQ_EXPORT_TIME,     /* newest first */
+    AQ_EXPORT_REQUESTER, /* s = requested_by, created_at in [n1, n2) */
 } acc_query_kind_t;
 
 typedef struct {

@@ -21,6 +21,7 @@
  *   ix_t_due       due days i64                                  + task (open, overdue
  *                  not yet raised)
  *   ix_e_time      ~created_at u64 (newest first)                + export
+ *   ix_e_requester requested_by NUL + created_at u64             + export
  * Other tables:
  *   timeline       client ULID + ~at u64 + entry id NUL  -> TimelineEntry
  *   pending        upstream NUL subject NUL + at u64 + entry id NUL -> TimelineEntry
@@ -56,12 +57,47 @@ static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
     return 0;
 }
 
+/* s_migrate_v2 - index the stored exports by requester (the rolling export limit). */
+static int s_migrate_v2(rp_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, rp_store_dbi(store, "exports"), &cur) != 0)
+        return -1;
+    MDB_dbi ix = rp_store_dbi(store, "ix_e_requester");
+    MDB_val k, v;
+    int rc, ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Export *x = rapport__accounts__v1__export__unpack(NULL, v.mv_size, v.mv_data);
+        if (!x || k.mv_size != RP_ULID_LEN) {
+            rp_error("accounts: migration 2: an export does not decode");
+            ret = -1;
+            if (x)
+                rapport__accounts__v1__export__free_unpacked(x, NULL);
+            break;
+        }
+        rp_key_t key;
+        rp_key_init(&key);
+        rp_key_str(&key, x->requested_by);
+        rp_key_u64(&key, (uint64_t)x->created_at);
+        rp_key_bytes(&key, k.mv_data, RP_ULID_LEN);
+        MDB_val kv = rp_key_val(&key), empty = { 0, (void *)"" };
+        if (key.overflow || mdb_put(txn, ix, &kv, &empty, 0) != 0)
+            ret = -1;
+        rapport__accounts__v1__export__free_unpacked(x, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        ret = -1;
+    return ret;
+}
+
 const rp_table_t acc_tables[] = {
     { "clients", 0 }, { "contacts", 0 }, { "interactions", 0 }, { "tasks", 0 }, { "exports", 0 },
     { "ix_c_owner", 0 }, { "ix_c_tier", 0 }, { "ix_c_segment", 0 }, { "ix_c_name", 0 },
     { "ix_c_parent", 0 }, { "ix_c_taxid", 0 }, { "ix_c_import", 0 }, { "ix_c_silent", 0 },
     { "ix_ct_client", 0 }, { "ix_ct_import", 0 }, { "ix_i_client", 0 },
-    { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 },
+    { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 }, { "ix_e_requester", 0 },
     { "timeline", 0 }, { "pending", 0 }, { "links", 0 }, { "link_waits", 0 },
     { "export_cursors", 0 }, { "contact_replies", 0 }, { "erased_imports", 0 },
     { NULL, 0 }
@@ -69,6 +105,7 @@ const rp_table_t acc_tables[] = {
 
 const rp_migration_t acc_migrations[] = {
     { 1, "initial tables", s_migrate_v1 },
+    { 2, "index exports by requester", s_migrate_v2 },
     { 0, NULL, NULL }
 };
 
@@ -176,6 +213,8 @@ static void s_export_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_in
     const Export *x = (const Export *)m;
     rp_key_t *k = rp_index_add(e, "ix_e_time");
     rp_key_u64(k, ~(uint64_t)x->created_at); rp_key_ulid(k, id);
+    k = rp_index_add(e, "ix_e_requester");
+    rp_key_str(k, x->requested_by); rp_key_u64(k, (uint64_t)x->created_at); rp_key_ulid(k, id);
 }
 
 const acc_entity_t ACC_CLIENT = { "clients", "client", &rapport__accounts__v1__client__descriptor, s_client_index };
@@ -443,6 +482,13 @@ int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint3
         use_hi = true;
         break;
     case AQ_EXPORT_TIME:    table = "ix_e_time"; e = &ACC_EXPORT; break;
+    case AQ_EXPORT_REQUESTER:
+        table = "ix_e_requester";
+        e = &ACC_EXPORT;
+        rp_key_str(&lo, q->s); rp_key_u64(&lo, (uint64_t)(q->n1 > 0 ? q->n1 : 0));
+        rp_key_str(&hi, q->s); rp_key_u64(&hi, (uint64_t)(q->n2 > 0 ? q->n2 : 0));
+        use_hi = true;
+        break;
     }
     return rp_index_scan(ctx, e, table, &lo, use_hi ? &hi : NULL, page_token, limit, budget, fn, arg,
                          next_token);

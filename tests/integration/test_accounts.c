@@ -1037,10 +1037,19 @@ static void test_exports(void **state)
     assert_int_equal(count, 3);
     assert_int_equal(served, 3);
     ta_free(e);
+    /* the limit holds over a rolling day: 3 more rows now make 6 > 5, so a reason
+     * and an approval; a day later the first export no longer counts */
+    seq0 = ta_seq();
+    s_export(me, NULL, EXF(JSON), RP_INVALID_ARGUMENT);
+    assert_true(ta_has_violation("reason"));
+    assert_non_null(strstr(TA.st.violations[0].description, "with the 3 exported without approval"));
+    assert_int_equal(ta_seq(), seq0);
+    rp_suite_clock_advance(TA.suite, "accounts", TA_DAY_MS + 1000);
     /* another manager cannot read it */
     Rapport__Accounts__V1__FetchExportRequest fq = RAPPORT__ACCOUNTS__V1__FETCH_EXPORT_REQUEST__INIT;
     /* JSON */
     e = s_export(me, NULL, EXF(JSON), RP_OK);
+    assert_int_equal(e->window_rows, 0);
     fq.id = e->id;
     Rapport__Accounts__V1__ExportPage *p = NULL;
     ta_expect(ta_call(P_ANNA, AM("FetchExport"), &fq, &rapport__accounts__v1__export_page__descriptor, NULL), RP_NOT_FOUND);
@@ -1112,6 +1121,108 @@ static void test_exports(void **state)
     ta_free(e);
     rp_client_destroy(&me);
     free(tok);
+}
+
+/* s_fetch - one page of an export as c; asserts OK. */
+static Rapport__Accounts__V1__ExportPage *s_fetch(rp_client_t *c, const char *id, uint32_t page, uint32_t size)
+{
+    Rapport__Accounts__V1__FetchExportRequest fq = RAPPORT__ACCOUNTS__V1__FETCH_EXPORT_REQUEST__INIT;
+    fq.id = (char *)id;
+    fq.page = page;
+    fq.page_size = size;
+    Rapport__Accounts__V1__ExportPage *p = NULL;
+    ta_expect(ta_call_on(c, NULL, AM("FetchExport"), &fq, &rapport__accounts__v1__export_page__descriptor, &p), RP_OK);
+    return p;
+}
+
+/* The ways around the export rules a review found: a retry of the last page with a
+ * larger page_size, a fetch with a wider token of the same user, a delegate
+ * deciding on the export of whom they act for (and the other way round). */
+static void test_export_bypasses(void **state)
+{
+    (void)state;
+    char *tok = rp_suite_token(TA.suite, "u-xp", "manager", "b1", "/hq/sales/g1", NULL, 3600);
+    char *wide = rp_suite_token(TA.suite, "u-xp", "head_of_group", "b1", "/hq/sales/g1", NULL, 3600);
+    rp_client_t *me = rp_suite_client(TA.suite, "accounts", tok);
+    rp_client_t *me_wide = rp_suite_client(TA.suite, "accounts", wide);
+    for (int i = 0; i < 2; i++) {
+        Rapport__Accounts__V1__CreateClientRequest rq = RAPPORT__ACCOUNTS__V1__CREATE_CLIENT_REQUEST__INIT;
+        char name[64];
+        rq.kind = KIND(LEGAL_ENTITY);
+        rq.legal_name = ta_unique("Xp Ltd", name, sizeof name);
+        ta_expect(ta_call_on(me, NULL, AM("CreateClient"), &rq, &rapport__accounts__v1__client__descriptor, NULL), RP_OK);
+    }
+    /* (a) page 0 with size 1, then again with size 1000: the same single row */
+    uint64_t seq0 = ta_seq();
+    Rapport__Accounts__V1__Export *e = s_export(me, NULL, EXF(CSV), RP_OK);
+    assert_int_equal(e->row_count, 2);
+    assert_string_equal(e->requested_scope, "own");
+    Rapport__Accounts__V1__ExportPage *p = s_fetch(me, e->id, 0, 1);
+    assert_int_equal(p->n_rows, 1);
+    char first[512];
+    rp_strlcpy(first, p->rows[0], sizeof first);
+    ta_free(p);
+    p = s_fetch(me, e->id, 0, 1000);
+    assert_int_equal(p->n_rows, 1);
+    assert_string_equal(p->rows[0], first);
+    assert_int_equal(p->rows_served, 1);
+    assert_false(p->done);
+    ta_free(p);
+    p = s_fetch(me, e->id, 1, 1000);
+    assert_int_equal(p->n_rows, 1);
+    assert_true(p->done);
+    ta_free(p);
+    uint64_t count = 0, served = 0;
+    s_export_event(seq0, AEV("export.completed"), e->id, &count, &served);
+    assert_int_equal(served, 2);
+    ta_free(e);
+
+    /* (c) fetched with a wider token of the same user: still only the rows of the
+     * scope it was requested in (u-xp's own clients), not the unit's */
+    e = s_export(me, NULL, EXF(CSV), RP_OK);
+    assert_int_equal(e->row_count, 2);
+    assert_int_equal(e->window_rows, 2);
+    p = s_fetch(me_wide, e->id, 0, 1000);
+    assert_int_equal(p->n_rows, 2);
+    for (size_t i = 0; i < p->n_rows; i++)
+        if (!strstr(p->rows[i], ",u-xp,"))
+            fail_msg("row of another owner served: %s", p->rows[i]);
+    ta_free(p);
+    ta_free(e);
+
+    /* (d) hedda's export over the limit: her delegate (a head of the same group
+     * acting for her) cannot approve it; nor can she approve what the delegate
+     * requested for her */
+    char *dtok = rp_suite_token_for(TA.suite, "u-deputy", "head_of_group", "b1", "/hq/sales/g1", "u-hedda", 3600);
+    char *dself = rp_suite_token(TA.suite, "u-deputy", "head_of_group", "b1", "/hq/sales/g1", NULL, 3600);
+    rp_client_t *deputy = rp_suite_client(TA.suite, "accounts", dtok);
+    rp_client_t *deputy_self = rp_suite_client(TA.suite, "accounts", dself);
+    e = s_export(TA.c[P_HEDDA], "quarterly review", EXF(CSV), RP_OK);
+    assert_int_equal(e->status, EXS(PENDING));
+    Rapport__Accounts__V1__DecideExportRequest dq = RAPPORT__ACCOUNTS__V1__DECIDE_EXPORT_REQUEST__INIT;
+    dq.id = e->id;
+    ta_expect(ta_call_on(deputy, NULL, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL),
+              RP_PERMISSION_DENIED);
+    ta_free(e);
+    e = s_export(deputy, "for hedda", EXF(CSV), RP_OK);
+    assert_int_equal(e->status, EXS(PENDING));
+    assert_string_equal(e->requested_by, "u-deputy");
+    assert_string_equal(e->requested_for, "u-hedda");
+    dq.id = e->id;
+    ta_expect(ta_call(P_HEDDA, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL),
+              RP_PERMISSION_DENIED);
+    ta_expect(ta_call_on(deputy_self, NULL, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL),
+              RP_PERMISSION_DENIED);
+    ta_expect(ta_call(P_DORA, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL), RP_OK);
+    ta_free(e);
+    rp_client_destroy(&deputy);
+    rp_client_destroy(&deputy_self);
+    rp_client_destroy(&me);
+    rp_client_destroy(&me_wide);
+    free(dtok);
+    free(dself);
+    free(tok);
+    free(wide);
 }
 
 /* ---- idempotency ---- */
@@ -1291,6 +1402,7 @@ int main(void)
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_portfolio),
         cmocka_unit_test(test_exports),
+        cmocka_unit_test(test_export_bypasses),
         cmocka_unit_test(test_idempotent_create),
         cmocka_unit_test(test_contact_policy_read),
         cmocka_unit_test(test_list_pages),
