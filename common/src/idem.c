@@ -83,15 +83,14 @@ rp_idem_reply(MDB_txn *txn, MDB_dbi idem, const char *id, const uint8_t **reply,
 int
 rp_idem_replace(MDB_txn *txn, MDB_dbi idem, const char *id, const uint8_t *reply, size_t len)
 {
-    MDB_val k = { strlen(id), (void *) id }, v;
-    int rc = mdb_get(txn, idem, &k, &v);
+    const uint8_t *old;
+    size_t old_len;
+    int rc = rp_idem_reply(txn, idem, id, &old, &old_len);
     if (rc)
         return rc;
-    if (v.mv_size < S_HDR)
-        return MDB_NOTFOUND;
     uint8_t hdr[S_HDR];
-    memcpy(hdr, v.mv_data, S_HDR);     /* v points into the map: copy before the put */
-    MDB_val nv = { S_HDR + len, NULL };
+    memcpy(hdr, old - S_HDR, S_HDR);   /* it points into the map: copy before the put */
+    MDB_val k = { strlen(id), (void *) id }, nv = { S_HDR + len, NULL };
     rc = mdb_put(txn, idem, &k, &nv, MDB_RESERVE);
     if (rc)
         return rc;
