@@ -67,6 +67,40 @@ rp_idem_store(MDB_txn *txn, MDB_dbi idem, MDB_dbi idem_exp, const char *id,
 }
 
 int
+rp_idem_reply(MDB_txn *txn, MDB_dbi idem, const char *id, const uint8_t **reply, size_t *len)
+{
+    MDB_val k = { strlen(id), (void *) id }, v;
+    int rc = mdb_get(txn, idem, &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size < S_HDR)
+        return MDB_NOTFOUND;
+    *reply = (const uint8_t *) v.mv_data + S_HDR;
+    *len = v.mv_size - S_HDR;
+    return 0;
+}
+
+int
+rp_idem_replace(MDB_txn *txn, MDB_dbi idem, const char *id, const uint8_t *reply, size_t len)
+{
+    const uint8_t *old;
+    size_t old_len;
+    int rc = rp_idem_reply(txn, idem, id, &old, &old_len);
+    if (rc)
+        return rc;
+    uint8_t hdr[S_HDR];
+    memcpy(hdr, old - S_HDR, S_HDR);   /* it points into the map: copy before the put */
+    MDB_val k = { strlen(id), (void *) id }, nv = { S_HDR + len, NULL };
+    rc = mdb_put(txn, idem, &k, &nv, MDB_RESERVE);
+    if (rc)
+        return rc;
+    memcpy(nv.mv_data, hdr, S_HDR);
+    if (len)
+        memcpy((uint8_t *) nv.mv_data + S_HDR, reply, len);
+    return 0;
+}
+
+int
 rp_idem_expire(MDB_txn *txn, MDB_dbi idem, MDB_dbi idem_exp, int64_t now_ms, int max)
 {
     MDB_cursor *cur;

@@ -95,7 +95,8 @@ typedef Rapport__V1__Date Date;
 /* ---- settings (main.c, read once at start) ---- */
 typedef struct {
     uint32_t silence_days[TIER_COUNT];  /* by tier; 0 = no policy */
-    uint64_t export_limit;              /* rows an export may have without approval */
+    uint64_t export_limit;              /* rows a requester may export without approval... */
+    int64_t export_window_ms;           /* ... within this rolling window */
     uint32_t pending_days;              /* pending timeline entries older are purged; 0 = never */
 } acc_settings_t;
 extern acc_settings_t acc_settings;
@@ -123,7 +124,19 @@ int acc_put(rp_ctx_t *ctx, const acc_entity_t *e, const ProtobufCMessage *m);
  * replied. Values are folded here as the index folds them. */
 int acc_find_taxid(rp_ctx_t *ctx, const char *tax_id, const char *exclude_id, char id[RP_ULID_STRLEN + 1]);
 int acc_find_client_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1]);
+/* acc_find_contact_import also finds the contact an erased contact's import key
+ * belonged to (erased_imports). */
 int acc_find_contact_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1]);
+/* acc_erased_import_put - remember (as a hash) that the contact with this import key
+ * was erased. 0 or -1 (replied). */
+int acc_erased_import_put(rp_ctx_t *ctx, const char *key, const rp_ulid_t *contact);
+/* acc_reply_keep - note that this request's idempotency reply holds the contact
+ * (CreateContact, UpdateContact, SetConsent). 0 or -1 (replied). */
+int acc_reply_keep(rp_ctx_t *ctx, const char *contact_id);
+/* acc_replies_rewrite - give every kept reply that holds the contact body (the
+ * anonymised contact) instead, keeping its request id and digest, so a retry gets
+ * the erased contact and changes nothing. 0 or -1 (replied). */
+int acc_replies_rewrite(rp_ctx_t *ctx, const char *contact_id, const ProtobufCMessage *body);
 
 /* Index scans. Each yields records of one entity kind, one page at a time. */
 typedef enum {
@@ -140,6 +153,7 @@ typedef enum {
     AQ_TASK_CLIENT,     /* u = client, open */
     AQ_TASK_DUE,        /* open, not yet raised overdue, due days < n2 */
     AQ_EXPORT_TIME,     /* newest first */
+    AQ_EXPORT_REQUESTER, /* s = requested_by, created_at in [n1, n2) */
 } acc_query_kind_t;
 
 typedef struct {
@@ -262,6 +276,9 @@ int acc_portfolio(rp_ctx_t *ctx, const ProtobufCMessage *in, ProtobufCMessage **
 /* acc_contact_view - the contact as the caller may see it (masked copy when the
  * caller lacks accounts.contacts.read). */
 Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c);
+/* acc_contact_masked - an arena copy of c with phones and e-mails masked (masked set),
+ * whoever the caller is: what every contact event carries. */
+Contact *acc_contact_masked(rp_ctx_t *ctx, const Contact *c);
 /* acc_contact_load_or_reply - load through the client's scope; *client may be NULL. */
 int acc_contact_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Contact **out,
                               Client **client);

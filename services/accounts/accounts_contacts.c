@@ -43,10 +43,8 @@ static char *s_mask_email(rp_ctx_t *ctx, const char *e)
     return rp_ctx_sprintf(ctx, "%c***%s", e[0], at);
 }
 
-Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c)
+Contact *acc_contact_masked(rp_ctx_t *ctx, const Contact *c)
 {
-    if (rp_ctx_allowed(ctx, "accounts.contacts.read"))
-        return c;
     Contact *v = acc_copy(ctx, &c->base);
     for (size_t i = 0; i < v->n_phones; i++)
         v->phones[i] = s_mask_phone(ctx, v->phones[i]);
@@ -54,6 +52,18 @@ Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c)
         v->emails[i] = s_mask_email(ctx, v->emails[i]);
     v->masked = true;
     return v;
+}
+
+Contact *acc_contact_view(rp_ctx_t *ctx, Contact *c)
+{
+    return rp_ctx_allowed(ctx, "accounts.contacts.read") ? c : acc_contact_masked(ctx, c);
+}
+
+/* s_emit - raise type about c with its phones and e-mails masked: events reach
+ * roles without accounts.contacts.read (System/Replay, the PUB socket). */
+static int s_emit(rp_ctx_t *ctx, const char *type, const Contact *c)
+{
+    return acc_emit(ctx, type, c->id, &acc_contact_masked(ctx, c)->base);
 }
 
 /* ---- shared ---- */
@@ -100,7 +110,7 @@ int acc_contact_add(rp_ctx_t *ctx, Client *client, Contact *c)
     client->updated_at = rp_ctx_now(ctx);
     if (acc_put(ctx, &ACC_CLIENT, &client->base) < 0 || acc_put(ctx, &ACC_CONTACT, &c->base) < 0)
         return -1;
-    return acc_emit(ctx, "contact.created", c->id, &c->base);
+    return s_emit(ctx, "contact.created", c);
 }
 
 static int s_consent_or_reply(rp_ctx_t *ctx, const char *field, int state, int source, const char *note)
@@ -186,7 +196,7 @@ int acc_create_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     c->import_key = in->import_key;
     c->created_by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
     c->created_at = c->updated_at = rp_ctx_now(ctx);
-    if (acc_contact_add(ctx, client, c) < 0)
+    if (acc_contact_add(ctx, client, c) < 0 || acc_reply_keep(ctx, c->id) < 0)
         return -1;
     *out = &acc_contact_view(ctx, c)->base;
     return 0;
@@ -202,11 +212,12 @@ int acc_get_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     return 0;
 }
 
-/* s_write - put an existing contact and raise type about it. */
+/* s_write - put an existing contact, raise type about it and note that this
+ * request's kept reply holds it. */
 static int s_write(rp_ctx_t *ctx, Contact *c, const char *type, ProtobufCMessage **out)
 {
     c->updated_at = rp_ctx_now(ctx);
-    if (acc_put(ctx, &ACC_CONTACT, &c->base) < 0 || acc_emit(ctx, type, c->id, &c->base) < 0)
+    if (acc_put(ctx, &ACC_CONTACT, &c->base) < 0 || s_emit(ctx, type, c) < 0 || acc_reply_keep(ctx, c->id) < 0)
         return -1;
     *out = &acc_contact_view(ctx, c)->base;
     return 0;
@@ -301,7 +312,15 @@ int acc_erase_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
     e->import_key = "";                 /* may be derived from the person's row */
     e->created_by = c->created_by;
     e->created_at = c->created_at;
-    return s_write(ctx, e, "contact.erased", out);
+    rp_ulid_t u;
+    rp_ulid_parse(c->id, &u);
+    /* Only a hash of the import key stays, so re-running the import that brought
+     * the person in does not bring them back; and every reply kept for a retry of
+     * a write that returned the person now returns the anonymised contact. */
+    if (acc_erased_import_put(ctx, c->import_key, &u) < 0 || s_write(ctx, e, "contact.erased", out) < 0
+        || acc_replies_rewrite(ctx, e->id, &e->base) < 0)
+        return -1;
+    return 0;
 }
 
 /* ---- ListContacts ---- */

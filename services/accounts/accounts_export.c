@@ -1,9 +1,13 @@
 /* accounts_export.c - exports of the client base (CSV or JSON), audited and held
- * to a size limit: RequestExport counts the rows the requester may export; above
- * RAPPORT_ACCOUNTS_EXPORT_LIMIT another person with accounts.export.approve whose
- * scope covers the requester must approve it. Only the requester fetches it, page
- * by page, through the write path (each page is audited, the export record keeps
- * the rows served), never more rows than were counted. Pages are RP_WRITE_SECRET:
+ * to a size limit: RequestExport counts the rows the requester may export; when
+ * they and the rows of the requester's exports that needed no approval within
+ * the rolling window (RAPPORT_ACCOUNTS_EXPORT_WINDOW_HOURS) exceed
+ * RAPPORT_ACCOUNTS_EXPORT_LIMIT, another person with accounts.export.approve whose
+ * scope covers the requester must approve it. The requester's scope is recorded
+ * at the request and is what FetchExport filters by. Only the requester fetches
+ * it, page by page, through the write path (each page is audited, the export
+ * record keeps the rows served), never more rows than were counted; the last page
+ * asked again serves the same rows, whatever page_size. Pages are RP_WRITE_SECRET:
  * their rows are never kept as an idempotency reply.
  * Events: export.requested, export.approved, export.rejected, export.completed,
  * each with the Export (row_count, rows_served) as data.
@@ -26,9 +30,13 @@ typedef Rapport__Accounts__V1__ExportFilter ExportFilter;
 typedef Rapport__Accounts__V1__ExportPage ExportPage;
 typedef Rapport__Accounts__V1__ExportCursor ExportCursor;
 
-#define COUNT_BUDGET 1000000u    /* rows one RequestExport may examine */
+/* Rows one RequestExport may examine (it runs in the write thread): 100 x the
+ * limit, at least COUNT_FLOOR, at most COUNT_CEIL. */
+#define COUNT_FLOOR 10000u
+#define COUNT_CEIL 1000000u
 #define FETCH_DEFAULT 200
 #define FETCH_MAX 1000
+#define WINDOW_EXPORTS_MAX 10000 /* a requester's exports summed in the window */
 
 /* ---- rows ---- */
 
@@ -159,6 +167,7 @@ static char *s_header(rp_ctx_t *ctx)
 
 typedef struct {
     rp_ctx_t *ctx;
+    const rp_claims_t *scope;   /* whose data scope filters the rows */
     const ExportFilter *f;
     int format;
     uint64_t count;
@@ -169,7 +178,7 @@ typedef struct {
 static bool s_matches(const s_scan_t *x, const Client *c)
 {
     const ExportFilter *f = x->f;
-    if (!rp_scope_sees(rp_ctx_claims(x->ctx), c->owner, c->unit))
+    if (!rp_scope_sees(x->scope, c->owner, c->unit))
         return false;
     if (!f)
         return true;
@@ -201,12 +210,17 @@ static int s_scan_row(void *arg, const ProtobufCMessage *m)
     return 1;
 }
 
-static void s_query_of(const ExportFilter *f, acc_query_t *q)
+/* s_query_of - the index an export's rows come from: the owner's when the filter
+ * or an own-scope requester (not delegated) names one, else the clients table. */
+static void s_query_of(const ExportFilter *f, const rp_claims_t *scope, acc_query_t *q)
 {
     memset(q, 0, sizeof *q);
     if (f && !rp_str_empty(f->owner)) {
         q->kind = AQ_CLIENT_OWNER;
         q->s = f->owner;
+    } else if (strcmp(scope->scope, "own") == 0 && scope->on_behalf_of[0] == '\0') {
+        q->kind = AQ_CLIENT_OWNER;
+        q->s = scope->sub;
     } else {
         q->kind = AQ_CLIENT_ALL;
     }
@@ -229,9 +243,70 @@ static int s_export_load_or_reply(rp_ctx_t *ctx, const char *id, Export **out)
     return 0;
 }
 
+/* s_for - whose portfolio the export was requested for (older records: the requester). */
+static const char *s_for(const Export *e)
+{
+    return rp_str_empty(e->requested_for) ? e->requested_by : e->requested_for;
+}
+
+/* s_is_requester - the caller is the person who requested it (who fetches it). */
 static bool s_is_requester(rp_ctx_t *ctx, const Export *e)
 {
     return strcmp(e->requested_by, rp_actor(rp_ctx_claims(ctx))) == 0;
+}
+
+/* s_is_party - the caller, or whom they act for, is the requester or whom the
+ * requester acted for: nobody decides on an export of their own, a delegate on
+ * one of the person they act for, nor that person on their delegate's. */
+static bool s_is_party(rp_ctx_t *ctx, const Export *e)
+{
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
+    const char *mine[2] = { rp_actor(cl), rp_principal(cl) };
+    const char *theirs[2] = { e->requested_by, s_for(e) };
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            if (strcmp(mine[i], theirs[j]) == 0)
+                return true;
+    return false;
+}
+
+/* s_scope_of - the requester's claims as recorded at the request: what the rows are
+ * filtered by (older records without a scope: the requester's own clients). */
+static const rp_claims_t *s_scope_of(rp_ctx_t *ctx, const Export *e)
+{
+    rp_claims_t *c = rp_ctx_alloc(ctx, sizeof *c);
+    rp_strlcpy(c->sub, e->requested_by, sizeof c->sub);
+    if (strcmp(s_for(e), e->requested_by) != 0)
+        rp_strlcpy(c->on_behalf_of, s_for(e), sizeof c->on_behalf_of);
+    rp_strlcpy(c->unit, e->requested_unit, sizeof c->unit);
+    rp_strlcpy(c->scope, rp_str_empty(e->requested_scope) ? "own" : e->requested_scope, sizeof c->scope);
+    return c;
+}
+
+/* s_window_row - add the rows of an export granted without approval. */
+static int s_window_row(void *arg, const ProtobufCMessage *m)
+{
+    const Export *e = (const Export *)m;
+    uint64_t *sum = arg;
+    if (rp_str_empty(e->decided_by) && (e->status == EX_READY || e->status == EX_DONE))
+        *sum += e->row_count;
+    return 1;
+}
+
+/* s_window_rows - rows the caller exported without approval within the window
+ * before now; UINT64_MAX when there are too many exports to sum. -1 replied. */
+static int s_window_rows(rp_ctx_t *ctx, uint64_t *sum)
+{
+    int64_t now = rp_ctx_now(ctx);
+    acc_query_t q = { .kind = AQ_EXPORT_REQUESTER, .s = rp_actor(rp_ctx_claims(ctx)),
+                      .n1 = now - acc_settings.export_window_ms + 1, .n2 = now + 1 };
+    char *next = NULL;
+    *sum = 0;
+    if (acc_query(ctx, &q, NULL, WINDOW_EXPORTS_MAX, WINDOW_EXPORTS_MAX, s_window_row, sum, &next) != 0)
+        return -1;
+    if (next)
+        *sum = UINT64_MAX;
+    return 0;
 }
 
 static bool s_approver_sees(rp_ctx_t *ctx, const Export *e)
@@ -255,18 +330,25 @@ int acc_request_export(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
         return -1;
 
     acc_query_t q;
-    s_query_of(in->filter, &q);
-    s_scan_t x = { .ctx = ctx, .f = in->filter };
+    s_query_of(in->filter, cl, &q);
+    s_scan_t x = { .ctx = ctx, .scope = cl, .f = in->filter };
     char *next = NULL;
-    if (acc_query(ctx, &q, NULL, UINT32_MAX, COUNT_BUDGET, s_scan_row, &x, &next) != 0)
+    uint64_t b = acc_settings.export_limit * 100;
+    uint32_t budget = b < COUNT_FLOOR ? COUNT_FLOOR : b > COUNT_CEIL ? COUNT_CEIL : (uint32_t)b;
+    if (acc_query(ctx, &q, NULL, UINT32_MAX, budget, s_scan_row, &x, &next) != 0)
         return -1;
     if (next)
         return rp_reply_error(ctx, RP_RESOURCE_EXHAUSTED,
-                              "the export would examine more than %u clients; narrow the filter", COUNT_BUDGET);
-    bool over = x.count > acc_settings.export_limit;
+                              "the export would examine more than %u clients; narrow the filter", budget);
+    uint64_t window;
+    if (s_window_rows(ctx, &window) < 0)
+        return -1;
+    bool over = x.count > acc_settings.export_limit || window > acc_settings.export_limit - x.count;
     if (over && rp_str_empty(in->reason))
-        return rp_reply_violation(ctx, "reason", "is required: %llu rows is over the limit of %llu, which needs "
-                                  "a head's approval", (unsigned long long)x.count,
+        return rp_reply_violation(ctx, "reason", "is required: %llu rows, with the %llu exported without approval "
+                                  "in the last %lld hours, is over the limit of %llu, which needs a head's approval",
+                                  (unsigned long long)x.count, window == UINT64_MAX ? 0ULL : (unsigned long long)window,
+                                  (long long)(acc_settings.export_window_ms / 3600000),
                                   (unsigned long long)acc_settings.export_limit);
 
     Export *e = rp_ctx_alloc(ctx, sizeof *e);
@@ -278,6 +360,9 @@ int acc_request_export(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     e->row_count = x.count;
     e->requested_by = rp_ctx_strdup(ctx, rp_actor(cl));
     e->requested_unit = rp_ctx_strdup(ctx, cl->unit);
+    e->requested_scope = rp_ctx_strdup(ctx, cl->scope);
+    e->requested_for = rp_ctx_strdup(ctx, rp_principal(cl));
+    e->window_rows = window == UINT64_MAX ? 0 : window;
     e->reason = in->reason;
     e->created_at = rp_ctx_now(ctx);
     e->limit = acc_settings.export_limit;
@@ -296,9 +381,9 @@ static int s_decide(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
         return -1;
     if (s_export_load_or_reply(ctx, in->id, &e) < 0)
         return -1;
-    if (!s_approver_sees(ctx, e) && !s_is_requester(ctx, e))
+    if (!s_approver_sees(ctx, e) && !s_is_party(ctx, e))
         return rp_reply_error(ctx, RP_NOT_FOUND, "export %s not found", in->id);
-    if (s_is_requester(ctx, e))
+    if (s_is_party(ctx, e))
         return rp_reply_error(ctx, RP_PERMISSION_DENIED, "nobody decides on their own export");
     if (e->status != EX_PENDING)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "export %s is not waiting for approval", e->id);
@@ -328,7 +413,7 @@ int acc_get_export(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
     Export *e;
     if (s_export_load_or_reply(ctx, in->id, &e) < 0)
         return -1;
-    if (!s_is_requester(ctx, e) && !s_approver_sees(ctx, e))
+    if (!s_is_party(ctx, e) && !s_approver_sees(ctx, e))
         return rp_reply_error(ctx, RP_NOT_FOUND, "export %s not found", in->id);
     *out = &e->base;
     return 0;
@@ -360,15 +445,17 @@ int acc_fetch_export(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     if (acc_cursor_get(ctx, &id, &cur) < 0)
         return -1;
 
+    /* The last page asked again is the same rows: as many as it had, from where it
+     * started, whatever page_size the retry names. */
     const char *from = again ? cur->last_token : cur->next_token;
-    uint64_t remaining = e->row_count - (again ? e->rows_served - cur->last_rows : e->rows_served);
-    uint32_t limit = remaining < page_size ? (uint32_t)remaining : page_size;
-    s_scan_t x = { .ctx = ctx, .f = e->filter, .format = e->format,
+    uint64_t remaining = e->row_count - e->rows_served;
+    uint32_t limit = again ? cur->last_rows : remaining < page_size ? (uint32_t)remaining : page_size;
+    s_scan_t x = { .ctx = ctx, .scope = s_scope_of(ctx, e), .f = e->filter, .format = e->format,
                    .rows = rp_ctx_alloc(ctx, (limit + 1) * sizeof(char *)) };
     char *next = NULL;
     if (limit > 0) {
         acc_query_t q;
-        s_query_of(e->filter, &q);
+        s_query_of(e->filter, x.scope, &q);
         int rc = acc_query(ctx, &q, rp_str_empty(from) ? NULL : from, limit, 0, s_scan_row, &x, &next);
         if (rc == -1 || rp_page_or_reply(ctx, rc) < 0)
             return -1;
@@ -416,7 +503,7 @@ static int s_list_row(void *arg, const ProtobufCMessage *m)
     const Export *e = (const Export *)m;
     if (x->status && (int)e->status != x->status)
         return 0;
-    if (!s_is_requester(x->rows.ctx, e) && !s_approver_sees(x->rows.ctx, e))
+    if (!s_is_party(x->rows.ctx, e) && !s_approver_sees(x->rows.ctx, e))
         return 0;
     x->rows.v[x->rows.n++] = acc_copy(x->rows.ctx, m);
     return 1;

@@ -21,6 +21,7 @@
  *   ix_t_due       due days i64                                  + task (open, overdue
  *                  not yet raised)
  *   ix_e_time      ~created_at u64 (newest first)                + export
+ *   ix_e_requester requested_by NUL + created_at u64             + export
  * Other tables:
  *   timeline       client ULID + ~at u64 + entry id NUL  -> TimelineEntry
  *   pending        upstream NUL subject NUL + at u64 + entry id NUL -> TimelineEntry
@@ -30,17 +31,25 @@
  *                  (an entity that belongs to whichever client the first one is
  *                  linked to: a contract drafted from a lead not won yet)
  *   export_cursors export ULID -> ExportCursor (store.proto)
+ *   contact_replies contact ULID + idempotency key -> "": the kept replies of
+ *                  CreateContact, UpdateContact and SetConsent that hold the
+ *                  contact, rewritten with the anonymised contact on erasure
+ *   erased_imports BLAKE2b-256 of an erased contact's import key -> contact ULID,
+ *                  so re-running the import does not bring the person back
  *
  * acc_put removes the index entries of the stored version and adds those of the
  * new one, in the request's transaction, so indexes never drift.
  */
 #include <string.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include "accounts.h"
 #include "rapport/fold.h"
+#include "rapport/idem.h"
 #include "rapport/index.h"
 #include "rapport/log.h"
 #include "rapport/util.h"
+#include "rapport/v1/rpc.pb-c.h"
 
 static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
 {
@@ -48,19 +57,55 @@ static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
     return 0;
 }
 
+/* s_migrate_v2 - index the stored exports by requester (the rolling export limit). */
+static int s_migrate_v2(rp_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, rp_store_dbi(store, "exports"), &cur) != 0)
+        return -1;
+    MDB_dbi ix = rp_store_dbi(store, "ix_e_requester");
+    MDB_val k, v;
+    int rc, ret = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Export *x = rapport__accounts__v1__export__unpack(NULL, v.mv_size, v.mv_data);
+        if (!x || k.mv_size != RP_ULID_LEN) {
+            rp_error("accounts: migration 2: an export does not decode");
+            ret = -1;
+            if (x)
+                rapport__accounts__v1__export__free_unpacked(x, NULL);
+            break;
+        }
+        rp_key_t key;
+        rp_key_init(&key);
+        rp_key_str(&key, x->requested_by);
+        rp_key_u64(&key, (uint64_t)x->created_at);
+        rp_key_bytes(&key, k.mv_data, RP_ULID_LEN);
+        MDB_val kv = rp_key_val(&key), empty = { 0, (void *)"" };
+        if (key.overflow || mdb_put(txn, ix, &kv, &empty, 0) != 0)
+            ret = -1;
+        rapport__accounts__v1__export__free_unpacked(x, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        ret = -1;
+    return ret;
+}
+
 const rp_table_t acc_tables[] = {
     { "clients", 0 }, { "contacts", 0 }, { "interactions", 0 }, { "tasks", 0 }, { "exports", 0 },
     { "ix_c_owner", 0 }, { "ix_c_tier", 0 }, { "ix_c_segment", 0 }, { "ix_c_name", 0 },
     { "ix_c_parent", 0 }, { "ix_c_taxid", 0 }, { "ix_c_import", 0 }, { "ix_c_silent", 0 },
     { "ix_ct_client", 0 }, { "ix_ct_import", 0 }, { "ix_i_client", 0 },
-    { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 },
+    { "ix_t_assignee", 0 }, { "ix_t_client", 0 }, { "ix_t_due", 0 }, { "ix_e_time", 0 }, { "ix_e_requester", 0 },
     { "timeline", 0 }, { "pending", 0 }, { "links", 0 }, { "link_waits", 0 },
-    { "export_cursors", 0 },
+    { "export_cursors", 0 }, { "contact_replies", 0 }, { "erased_imports", 0 },
     { NULL, 0 }
 };
 
 const rp_migration_t acc_migrations[] = {
     { 1, "initial tables", s_migrate_v1 },
+    { 2, "index exports by requester", s_migrate_v2 },
     { 0, NULL, NULL }
 };
 
@@ -168,6 +213,8 @@ static void s_export_index(const ProtobufCMessage *m, const rp_ulid_t *id, rp_in
     const Export *x = (const Export *)m;
     rp_key_t *k = rp_index_add(e, "ix_e_time");
     rp_key_u64(k, ~(uint64_t)x->created_at); rp_key_ulid(k, id);
+    k = rp_index_add(e, "ix_e_requester");
+    rp_key_str(k, x->requested_by); rp_key_u64(k, (uint64_t)x->created_at); rp_key_ulid(k, id);
 }
 
 const acc_entity_t ACC_CLIENT = { "clients", "client", &rapport__accounts__v1__client__descriptor, s_client_index };
@@ -241,9 +288,156 @@ int acc_find_client_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLE
     return s_find_import(ctx, "ix_c_import", key, id);
 }
 
+/* s_import_hash - what erased_imports keeps of an import key. */
+static void s_import_hash(const char *key, uint8_t out[32])
+{
+    static const char domain[] = "rapport.accounts.erased_import";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, (const uint8_t *)key, strlen(key));
+    crypto_generichash_final(&st, out, 32);
+}
+
 int acc_find_contact_import(rp_ctx_t *ctx, const char *key, char id[RP_ULID_STRLEN + 1])
 {
-    return s_find_import(ctx, "ix_ct_import", key, id);
+    int r = s_find_import(ctx, "ix_ct_import", key, id);
+    if (r != 0 || rp_str_empty(key))
+        return r;
+    uint8_t h[32];
+    s_import_hash(key, h);
+    MDB_val k = { sizeof h, h }, v;
+    int rc = mdb_get(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "erased_imports"), &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "erased_imports");
+    if (v.mv_size != RP_ULID_LEN)
+        return rp_reply_error(ctx, RP_INTERNAL, "stored erased import does not decode");
+    rp_ulid_t u;
+    memcpy(u.b, v.mv_data, RP_ULID_LEN);
+    rp_ulid_format(&u, id);
+    return 1;
+}
+
+int acc_erased_import_put(rp_ctx_t *ctx, const char *key, const rp_ulid_t *contact)
+{
+    if (rp_str_empty(key))
+        return 0;
+    uint8_t h[32];
+    s_import_hash(key, h);
+    MDB_val k = { sizeof h, h }, v = { RP_ULID_LEN, (void *)contact->b };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "erased_imports"), &k, &v, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, "erased_imports") : 0;
+}
+
+/* ---- kept replies that hold a contact ---- */
+
+/* s_idem_key - the skeleton's idempotency key of this request: "<sub>/<request id>"
+ * (common/src/service_write.c: a request id is the caller's). */
+static char *s_idem_key(rp_ctx_t *ctx)
+{
+    return rp_ctx_sprintf(ctx, "%s/%s", rp_ctx_claims(ctx)->sub, rp_ctx_request_id(ctx));
+}
+
+/* s_replies - call fn on every contact_replies entry of contact (cursor on it);
+ * fn returns 1 to delete the entry, 0 to keep it, -1 to stop (replied). 0 or -1. */
+typedef int (*s_reply_fn)(rp_ctx_t *ctx, const char *idem_key, void *arg);
+static int s_replies(rp_ctx_t *ctx, const rp_ulid_t *contact, s_reply_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "contact_replies"), &cur);
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "contact_replies");
+    MDB_val k = { RP_ULID_LEN, (void *)contact->b }, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= RP_ULID_LEN || memcmp(k.mv_data, contact->b, RP_ULID_LEN) != 0)
+            break;
+        char *key = rp_ctx_alloc(ctx, k.mv_size - RP_ULID_LEN + 1);
+        memcpy(key, (const uint8_t *)k.mv_data + RP_ULID_LEN, k.mv_size - RP_ULID_LEN);
+        int r = fn(ctx, key, arg);
+        if (r < 0) {
+            mdb_cursor_close(cur);
+            return -1;
+        }
+        if (r == 1 && (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rp_reply_lmdb(ctx, rc, "contact_replies");
+}
+
+/* s_reply_gone - 1 (drop the entry) when its idempotency record has been swept. */
+static int s_reply_gone(rp_ctx_t *ctx, const char *idem_key, void *arg)
+{
+    (void)arg;
+    const uint8_t *r;
+    size_t n;
+    int rc = rp_idem_reply(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "idem"), idem_key, &r, &n);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    return rc ? rp_reply_lmdb(ctx, rc, "idem") : 0;
+}
+
+int acc_reply_keep(rp_ctx_t *ctx, const char *contact_id)
+{
+    rp_ulid_t u;
+    if (rp_ulid_parse(contact_id, &u) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "contact id %s is not a ULID", contact_id);
+    /* The entries of replies already swept go, so the table holds about one entry
+     * per write of the last RAPPORT_IDEM_TTL per contact. */
+    if (s_replies(ctx, &u, s_reply_gone, NULL) < 0)
+        return -1;
+    const char *key = s_idem_key(ctx);
+    rp_key_t k;
+    rp_key_init(&k);
+    rp_key_ulid(&k, &u);
+    rp_key_bytes(&k, key, strlen(key));
+    if (k.overflow)
+        return rp_reply_error(ctx, RP_INTERNAL, "idempotency key too long");
+    MDB_val kv = rp_key_val(&k), empty = { 0, NULL };
+    int rc = mdb_put(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "contact_replies"), &kv, &empty, 0);
+    return rc ? rp_reply_lmdb(ctx, rc, "contact_replies") : 0;
+}
+
+/* s_reply_rewrite - the kept reply with arg (packed bytes) as its body; 1: drop the entry. */
+typedef struct {
+    const uint8_t *body;
+    size_t len;
+} s_body_t;
+
+static int s_reply_rewrite(rp_ctx_t *ctx, const char *idem_key, void *arg)
+{
+    const s_body_t *b = arg;
+    const uint8_t *r;
+    size_t n;
+    MDB_dbi idem = rp_ctx_dbi(ctx, "idem");
+    int rc = rp_idem_reply(rp_ctx_txn(ctx), idem, idem_key, &r, &n);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc)
+        return rp_reply_lmdb(ctx, rc, "idem");
+    Rapport__V1__Reply *rep = rapport__v1__reply__unpack(rp_ctx_allocator(ctx), n, r);
+    if (!rep)
+        return rp_reply_error(ctx, RP_INTERNAL, "kept reply %s does not decode", idem_key);
+    rep->body.data = (uint8_t *)b->body;
+    rep->body.len = b->len;
+    size_t len;
+    uint8_t *packed = rp_ctx_pack(ctx, &rep->base, &len);
+    rc = rp_idem_replace(rp_ctx_txn(ctx), idem, idem_key, packed, len);
+    if (rc && rc != MDB_NOTFOUND)
+        return rp_reply_lmdb(ctx, rc, "idem");
+    return 1;
+}
+
+int acc_replies_rewrite(rp_ctx_t *ctx, const char *contact_id, const ProtobufCMessage *body)
+{
+    rp_ulid_t u;
+    if (rp_ulid_parse(contact_id, &u) != 0)
+        return rp_reply_error(ctx, RP_INTERNAL, "contact id %s is not a ULID", contact_id);
+    s_body_t b;
+    b.body = rp_ctx_pack(ctx, body, &b.len);
+    return s_replies(ctx, &u, s_reply_rewrite, &b);
 }
 
 /* ---- range scans ---- */
@@ -288,6 +482,13 @@ int acc_query(rp_ctx_t *ctx, const acc_query_t *q, const char *page_token, uint3
         use_hi = true;
         break;
     case AQ_EXPORT_TIME:    table = "ix_e_time"; e = &ACC_EXPORT; break;
+    case AQ_EXPORT_REQUESTER:
+        table = "ix_e_requester";
+        e = &ACC_EXPORT;
+        rp_key_str(&lo, q->s); rp_key_u64(&lo, (uint64_t)(q->n1 > 0 ? q->n1 : 0));
+        rp_key_str(&hi, q->s); rp_key_u64(&hi, (uint64_t)(q->n2 > 0 ? q->n2 : 0));
+        use_hi = true;
+        break;
     }
     return rp_index_scan(ctx, e, table, &lo, use_hi ? &hi : NULL, page_token, limit, budget, fn, arg,
                          next_token);

@@ -9,7 +9,9 @@
  *   RAPPORT_ACCOUNTS_SILENCE_REGULAR_DAYS    ... regular clients                       (90)
  *   RAPPORT_ACCOUNTS_SILENCE_RETAIL_DAYS     ... retail clients; 0 = no policy          (0)
  *   RAPPORT_ACCOUNTS_EXPORT_LIMIT            rows an export may have without a head's
- *                                            approval                                  (500)
+ *                                            approval, summed over the requester's
+ *                                            exports of the rolling window            (500)
+ *   RAPPORT_ACCOUNTS_EXPORT_WINDOW_HOURS     that window, in hours                     (24)
  *   RAPPORT_ACCOUNTS_JOB_MS                  how often the contact-policy job runs (1 h)
  *   RAPPORT_ACCOUNTS_PENDING_DAYS            timeline entries of upstream entities that
  *                                            never joined a client (a lead never won)
@@ -96,6 +98,9 @@ static int s_settings(void)
     if (rp_config_int("RAPPORT_ACCOUNTS_EXPORT_LIMIT", 500, 0, 100000000, &v) < 0)
         return -1;
     acc_settings.export_limit = (uint64_t)v;
+    if (rp_config_int("RAPPORT_ACCOUNTS_EXPORT_WINDOW_HOURS", 24, 1, 24 * 366, &v) < 0)
+        return -1;
+    acc_settings.export_window_ms = v * 3600 * 1000;
     if (rp_config_int("RAPPORT_ACCOUNTS_PENDING_DAYS", 365, 0, 36500, &v) < 0)
         return -1;
     acc_settings.pending_days = (uint32_t)v;

@@ -698,6 +698,10 @@ const char *rp_suite_server_key(rp_suite_t *self, const char *name)
     return p->server_key;
 }
 
+static char *s_mint(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                    const char *unit, const char *scope, const char *on_behalf_of, int64_t ttl_s,
+                    int64_t limit_contract_value, int32_t limit_discount_bp);
+
 char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const char *branch,
                      const char *unit, const char *scope, int64_t ttl_s)
 {
@@ -707,6 +711,20 @@ char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const 
 char *rp_suite_token_limits(rp_suite_t *self, const char *sub, const char *role, const char *branch,
                             const char *unit, const char *scope, int64_t ttl_s,
                             int64_t limit_contract_value, int32_t limit_discount_bp)
+{
+    return s_mint(self, sub, role, branch, unit, scope, NULL, ttl_s, limit_contract_value, limit_discount_bp);
+}
+
+char *rp_suite_token_for(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                         const char *unit, const char *on_behalf_of, int64_t ttl_s)
+{
+    return s_mint(self, sub, role, branch, unit, NULL, on_behalf_of, ttl_s, 0, 0);
+}
+
+/* s_mint - a token for the claims given; on_behalf_of NULL: not delegated. */
+static char *s_mint(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                    const char *unit, const char *scope, const char *on_behalf_of, int64_t ttl_s,
+                    int64_t limit_contract_value, int32_t limit_discount_bp)
 {
     assert_non_null(self);
     assert_non_null(self->issuer_sk);
@@ -720,6 +738,7 @@ char *rp_suite_token_limits(rp_suite_t *self, const char *sub, const char *role,
         scope = r && r->scope ? r->scope : "own";
     }
     rp_strlcpy(c.scope, scope, sizeof c.scope);
+    rp_strlcpy(c.on_behalf_of, on_behalf_of ? on_behalf_of : "", sizeof c.on_behalf_of);
     if (role) {
         rp_strlcpy(c.roles[0], role, sizeof c.roles[0]);
         c.n_roles = 1;

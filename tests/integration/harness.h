@@ -55,6 +55,10 @@ const char *rp_suite_server_key(rp_suite_t *self, const char *name);
  * expiry ttl_s seconds from now (negative: already expired). scope NULL = the role's. */
 char *rp_suite_token(rp_suite_t *self, const char *sub, const char *role, const char *branch,
                      const char *unit, const char *scope, int64_t ttl_s);
+/* rp_suite_token_for - the same for a delegate: sub acting on_behalf_of another
+ * user (the role's scope). */
+char *rp_suite_token_for(rp_suite_t *self, const char *sub, const char *role, const char *branch,
+                         const char *unit, const char *on_behalf_of, int64_t ttl_s);
 /* rp_suite_token_limits - the same with the holder's authority limits (jwt.h): the
  * largest contract value they may sign (minor units) and the largest discount (bp). */
 char *rp_suite_token_limits(rp_suite_t *self, const char *sub, const char *role, const char *branch,

@@ -552,6 +552,161 @@ static void test_contacts_consent_erasure(void **state)
     ta_free(c);
 }
 
+/* Events reach roles without accounts.contacts.read (System/Replay, the PUB
+ * socket): every contact in them is masked, whoever wrote it. */
+static void test_events_mask_contacts(void **state)
+{
+    (void)state;
+    static const char *const secret[] = {
+        "9876543", "leak.first@acme.example", "5551234", "leak.second@acme.example", "1234567",
+    };
+    TClient *c = ta_new_client(P_ANNA, 0, NULL);
+    TContact *k = ta_new_contact(P_ANNA, c->id, "leak.first@acme.example");
+    char *phones[] = { "+49 30 9876543", "+49 40 5551234" };
+    char *emails[] = { "leak.second@acme.example" };
+    char *mask[] = { "phones", "emails", "position" };
+    Rapport__Accounts__V1__UpdateContactRequest uq = RAPPORT__ACCOUNTS__V1__UPDATE_CONTACT_REQUEST__INIT;
+    uq.id = k->id;
+    uq.phones = phones;
+    uq.n_phones = 2;
+    uq.emails = emails;
+    uq.n_emails = 1;
+    uq.position = "CEO";
+    uq.update_mask = mask;
+    uq.n_update_mask = 3;
+    TContact *u = NULL;
+    ta_expect(ta_call(P_HEDDA, AM("UpdateContact"), &uq, &rapport__accounts__v1__contact__descriptor, &u), RP_OK);
+    assert_string_equal(u->emails[0], "leak.second@acme.example");       /* the writer sees them */
+    ta_free(u);
+    Rapport__Accounts__V1__SetConsentRequest sq = RAPPORT__ACCOUNTS__V1__SET_CONSENT_REQUEST__INIT;
+    sq.contact_id = k->id;
+    sq.state = RAPPORT__ACCOUNTS__V1__CONSENT_STATE__CONSENT_STATE_GIVEN;
+    sq.source = RAPPORT__ACCOUNTS__V1__CONSENT_SOURCE__CONSENT_SOURCE_EMAIL;
+    ta_expect(ta_call(P_ANNA, AM("SetConsent"), &sq, &rapport__accounts__v1__contact__descriptor, NULL), RP_OK);
+    ta_expect(ta_interaction(P_ANNA, c->id, k->id, DIR(OUTBOUND), OUT(POSITIVE), 0, NULL), RP_OK);
+
+    /* every event of the run so far, of every type */
+    size_t n = 0, contacts = 0;
+    Rapport__V1__Event **ev = rp_suite_replay(TA.suite, "accounts", 1, NULL, &n);
+    assert_true(n >= 3);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < sizeof secret / sizeof secret[0]; j++)
+            if (s_bytes_have(ev[i], secret[j]))
+                fail_msg("event %s (seq %llu) carries \"%s\"", ev[i]->type, (unsigned long long)ev[i]->seq,
+                         secret[j]);
+        if (strcmp(ev[i]->subject, k->id) != 0 || strncmp(ev[i]->type, AEV("contact."), strlen(AEV("contact."))))
+            continue;
+        TContact *e = rapport__accounts__v1__contact__unpack(NULL, ev[i]->data.len, ev[i]->data.data);
+        assert_non_null(e);
+        assert_true(e->masked);
+        assert_string_equal(e->name, "Ann Buyer");                    /* what a masked read shows */
+        ta_free(e);
+        contacts++;
+    }
+    assert_int_equal(contacts, 3);          /* created, updated, consent */
+    rp_suite_events_free(&ev, n);
+    ta_free(k);
+    ta_free(c);
+}
+
+/* s_erased - the reply is the anonymised contact id. */
+static void s_erased(const TContact *k, const char *id)
+{
+    assert_non_null(k);
+    assert_string_equal(k->id, id);
+    assert_true(k->erased);
+    assert_string_equal(k->name, "erased contact");
+    assert_int_equal(k->n_phones, 0);
+    assert_int_equal(k->n_emails, 0);
+}
+
+/* After EraseContact a retry of an earlier write (same request id, same body) is
+ * still answered from its kept reply, which now holds the anonymised contact;
+ * re-running the import that brought the person in does not bring them back. */
+static void test_erasure_retries_and_reimport(void **state)
+{
+    (void)state;
+    TClient *c = ta_new_client(P_ANNA, 0, NULL);
+    char ids[3][RP_ULID_STRLEN + 1];
+    for (int i = 0; i < 3; i++)
+        rp_ulid_new_str((int64_t)time(NULL) * 1000, ids[i]);
+    char *phones[] = { "+49 30 7654321" };
+    char *emails[] = { "retry.person@acme.example" };
+    char key[64];
+    snprintf(key, sizeof key, "crm-row-%d-%u", (int)getpid(), ++TA.seq);
+    Rapport__Accounts__V1__CreateContactRequest cq = RAPPORT__ACCOUNTS__V1__CREATE_CONTACT_REQUEST__INIT;
+    cq.client_id = c->id;
+    cq.name = "Rita Retry";
+    cq.role = DROLE(USER);
+    cq.phones = phones;
+    cq.n_phones = 1;
+    cq.emails = emails;
+    cq.n_emails = 1;
+    cq.import_key = key;
+    TContact *k = NULL;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, &k),
+              RP_OK);
+    char *mask[] = { "position" };
+    Rapport__Accounts__V1__UpdateContactRequest uq = RAPPORT__ACCOUNTS__V1__UPDATE_CONTACT_REQUEST__INIT;
+    uq.id = k->id;
+    uq.position = "Buyer";
+    uq.update_mask = mask;
+    uq.n_update_mask = 1;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[1], AM("UpdateContact"), &uq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_OK);
+    Rapport__Accounts__V1__SetConsentRequest sq = RAPPORT__ACCOUNTS__V1__SET_CONSENT_REQUEST__INIT;
+    sq.contact_id = k->id;
+    sq.state = RAPPORT__ACCOUNTS__V1__CONSENT_STATE__CONSENT_STATE_GIVEN;
+    sq.source = RAPPORT__ACCOUNTS__V1__CONSENT_SOURCE__CONSENT_SOURCE_WEB_FORM;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[2], AM("SetConsent"), &sq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_OK);
+    /* before the erasure a retry gets the person back, as it should */
+    TContact *r = NULL;
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    assert_string_equal(r->emails[0], "retry.person@acme.example");
+    ta_free(r);
+
+    Rapport__Accounts__V1__EraseContactRequest er = RAPPORT__ACCOUNTS__V1__ERASE_CONTACT_REQUEST__INIT;
+    er.id = k->id;
+    er.reason = "GDPR request 2024-18";
+    ta_expect(ta_call(P_HEDDA, AM("EraseContact"), &er, &rapport__accounts__v1__contact__descriptor, NULL), RP_OK);
+    uint64_t seq0 = ta_seq();
+
+    /* the retries: answered, the anonymised contact, nothing written */
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    s_erased(r, k->id);
+    ta_free(r);
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[1], AM("UpdateContact"), &uq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    s_erased(r, k->id);
+    assert_string_equal(r->position, "");
+    ta_free(r);
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[2], AM("SetConsent"), &sq, &rapport__accounts__v1__contact__descriptor, &r),
+              RP_OK);
+    s_erased(r, k->id);
+    assert_null(r->consent);
+    ta_free(r);
+    /* the same id with another body is still refused */
+    cq.name = "Someone Else";
+    ta_expect(ta_call_on(TA.c[P_ANNA], ids[0], AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_FAILED_PRECONDITION);
+    cq.name = "Rita Retry";
+    assert_int_equal(ta_seq(), seq0);
+
+    /* the import run again (a new request): the erased person is not created again */
+    ta_expect(ta_call(P_ANNA, AM("CreateContact"), &cq, &rapport__accounts__v1__contact__descriptor, NULL),
+              RP_ALREADY_EXISTS);
+    assert_int_equal(ta_seq(), seq0);
+    TClient *after = NULL;
+    ta_expect(ta_get_client(P_ANNA, c->id, &after), RP_OK);
+    assert_int_equal(after->contact_count, 1);
+    ta_free(after);
+    ta_free(k);
+    ta_free(c);
+}
+
 /* ---- interactions, last contact, timeline ---- */
 
 static void test_interactions_timeline(void **state)
@@ -576,8 +731,9 @@ static void test_interactions_timeline(void **state)
     assert_true(ta_has_violation("occurred_at"));
     assert_int_equal(ta_seq(), seq0);
 
-    /* not reached: no contact */
-    ta_expect(ta_interaction(P_ANNA, c->id, NULL, DIR(OUTBOUND), OUT(NO_CONTACT), 0, NULL), RP_OK);
+    /* not reached: no contact (a minute ago, so the two entries never share a
+     * millisecond, where the timeline orders them by their random ids) */
+    ta_expect(ta_interaction(P_ANNA, c->id, NULL, DIR(OUTBOUND), OUT(NO_CONTACT), ta_now() - 60 * 1000, NULL), RP_OK);
     TClient *g = NULL;
     ta_expect(ta_get_client(P_ANNA, c->id, &g), RP_OK);
     assert_int_equal(g->last_contact_at, created);
@@ -882,10 +1038,19 @@ static void test_exports(void **state)
     assert_int_equal(count, 3);
     assert_int_equal(served, 3);
     ta_free(e);
+    /* the limit holds over a rolling day: 3 more rows now make 6 > 5, so a reason
+     * and an approval; a day later the first export no longer counts */
+    seq0 = ta_seq();
+    s_export(me, NULL, EXF(JSON), RP_INVALID_ARGUMENT);
+    assert_true(ta_has_violation("reason"));
+    assert_non_null(strstr(TA.st.violations[0].description, "with the 3 exported without approval"));
+    assert_int_equal(ta_seq(), seq0);
+    rp_suite_clock_advance(TA.suite, "accounts", TA_DAY_MS + 1000);
     /* another manager cannot read it */
     Rapport__Accounts__V1__FetchExportRequest fq = RAPPORT__ACCOUNTS__V1__FETCH_EXPORT_REQUEST__INIT;
     /* JSON */
     e = s_export(me, NULL, EXF(JSON), RP_OK);
+    assert_int_equal(e->window_rows, 0);
     fq.id = e->id;
     Rapport__Accounts__V1__ExportPage *p = NULL;
     ta_expect(ta_call(P_ANNA, AM("FetchExport"), &fq, &rapport__accounts__v1__export_page__descriptor, NULL), RP_NOT_FOUND);
@@ -957,6 +1122,108 @@ static void test_exports(void **state)
     ta_free(e);
     rp_client_destroy(&me);
     free(tok);
+}
+
+/* s_fetch - one page of an export as c; asserts OK. */
+static Rapport__Accounts__V1__ExportPage *s_fetch(rp_client_t *c, const char *id, uint32_t page, uint32_t size)
+{
+    Rapport__Accounts__V1__FetchExportRequest fq = RAPPORT__ACCOUNTS__V1__FETCH_EXPORT_REQUEST__INIT;
+    fq.id = (char *)id;
+    fq.page = page;
+    fq.page_size = size;
+    Rapport__Accounts__V1__ExportPage *p = NULL;
+    ta_expect(ta_call_on(c, NULL, AM("FetchExport"), &fq, &rapport__accounts__v1__export_page__descriptor, &p), RP_OK);
+    return p;
+}
+
+/* The ways around the export rules a review found: a retry of the last page with a
+ * larger page_size, a fetch with a wider token of the same user, a delegate
+ * deciding on the export of whom they act for (and the other way round). */
+static void test_export_bypasses(void **state)
+{
+    (void)state;
+    char *tok = rp_suite_token(TA.suite, "u-xp", "manager", "b1", "/hq/sales/g1", NULL, 3600);
+    char *wide = rp_suite_token(TA.suite, "u-xp", "head_of_group", "b1", "/hq/sales/g1", NULL, 3600);
+    rp_client_t *me = rp_suite_client(TA.suite, "accounts", tok);
+    rp_client_t *me_wide = rp_suite_client(TA.suite, "accounts", wide);
+    for (int i = 0; i < 2; i++) {
+        Rapport__Accounts__V1__CreateClientRequest rq = RAPPORT__ACCOUNTS__V1__CREATE_CLIENT_REQUEST__INIT;
+        char name[64];
+        rq.kind = KIND(LEGAL_ENTITY);
+        rq.legal_name = ta_unique("Xp Ltd", name, sizeof name);
+        ta_expect(ta_call_on(me, NULL, AM("CreateClient"), &rq, &rapport__accounts__v1__client__descriptor, NULL), RP_OK);
+    }
+    /* (a) page 0 with size 1, then again with size 1000: the same single row */
+    uint64_t seq0 = ta_seq();
+    Rapport__Accounts__V1__Export *e = s_export(me, NULL, EXF(CSV), RP_OK);
+    assert_int_equal(e->row_count, 2);
+    assert_string_equal(e->requested_scope, "own");
+    Rapport__Accounts__V1__ExportPage *p = s_fetch(me, e->id, 0, 1);
+    assert_int_equal(p->n_rows, 1);
+    char first[512];
+    rp_strlcpy(first, p->rows[0], sizeof first);
+    ta_free(p);
+    p = s_fetch(me, e->id, 0, 1000);
+    assert_int_equal(p->n_rows, 1);
+    assert_string_equal(p->rows[0], first);
+    assert_int_equal(p->rows_served, 1);
+    assert_false(p->done);
+    ta_free(p);
+    p = s_fetch(me, e->id, 1, 1000);
+    assert_int_equal(p->n_rows, 1);
+    assert_true(p->done);
+    ta_free(p);
+    uint64_t count = 0, served = 0;
+    s_export_event(seq0, AEV("export.completed"), e->id, &count, &served);
+    assert_int_equal(served, 2);
+    ta_free(e);
+
+    /* (c) fetched with a wider token of the same user: still only the rows of the
+     * scope it was requested in (u-xp's own clients), not the unit's */
+    e = s_export(me, NULL, EXF(CSV), RP_OK);
+    assert_int_equal(e->row_count, 2);
+    assert_int_equal(e->window_rows, 2);
+    p = s_fetch(me_wide, e->id, 0, 1000);
+    assert_int_equal(p->n_rows, 2);
+    for (size_t i = 0; i < p->n_rows; i++)
+        if (!strstr(p->rows[i], ",u-xp,"))
+            fail_msg("row of another owner served: %s", p->rows[i]);
+    ta_free(p);
+    ta_free(e);
+
+    /* (d) hedda's export over the limit: her delegate (a head of the same group
+     * acting for her) cannot approve it; nor can she approve what the delegate
+     * requested for her */
+    char *dtok = rp_suite_token_for(TA.suite, "u-deputy", "head_of_group", "b1", "/hq/sales/g1", "u-hedda", 3600);
+    char *dself = rp_suite_token(TA.suite, "u-deputy", "head_of_group", "b1", "/hq/sales/g1", NULL, 3600);
+    rp_client_t *deputy = rp_suite_client(TA.suite, "accounts", dtok);
+    rp_client_t *deputy_self = rp_suite_client(TA.suite, "accounts", dself);
+    e = s_export(TA.c[P_HEDDA], "quarterly review", EXF(CSV), RP_OK);
+    assert_int_equal(e->status, EXS(PENDING));
+    Rapport__Accounts__V1__DecideExportRequest dq = RAPPORT__ACCOUNTS__V1__DECIDE_EXPORT_REQUEST__INIT;
+    dq.id = e->id;
+    ta_expect(ta_call_on(deputy, NULL, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL),
+              RP_PERMISSION_DENIED);
+    ta_free(e);
+    e = s_export(deputy, "for hedda", EXF(CSV), RP_OK);
+    assert_int_equal(e->status, EXS(PENDING));
+    assert_string_equal(e->requested_by, "u-deputy");
+    assert_string_equal(e->requested_for, "u-hedda");
+    dq.id = e->id;
+    ta_expect(ta_call(P_HEDDA, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL),
+              RP_PERMISSION_DENIED);
+    ta_expect(ta_call_on(deputy_self, NULL, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL),
+              RP_PERMISSION_DENIED);
+    ta_expect(ta_call(P_DORA, AM("ApproveExport"), &dq, &rapport__accounts__v1__export__descriptor, NULL), RP_OK);
+    ta_free(e);
+    rp_client_destroy(&deputy);
+    rp_client_destroy(&deputy_self);
+    rp_client_destroy(&me);
+    rp_client_destroy(&me_wide);
+    free(dtok);
+    free(dself);
+    free(tok);
+    free(wide);
 }
 
 /* ---- idempotency ---- */
@@ -1130,10 +1397,13 @@ int main(void)
         cmocka_unit_test(test_tree_rollup),
         cmocka_unit_test(test_scope_and_masking),
         cmocka_unit_test(test_contacts_consent_erasure),
+        cmocka_unit_test(test_events_mask_contacts),
+        cmocka_unit_test(test_erasure_retries_and_reimport),
         cmocka_unit_test(test_interactions_timeline),
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_portfolio),
         cmocka_unit_test(test_exports),
+        cmocka_unit_test(test_export_bypasses),
         cmocka_unit_test(test_idempotent_create),
         cmocka_unit_test(test_contact_policy_read),
         cmocka_unit_test(test_list_pages),

@@ -24,6 +24,15 @@ rp_idem_result_t rp_idem_lookup(MDB_txn *txn, MDB_dbi idem, const char *id, int6
 int rp_idem_store(MDB_txn *txn, MDB_dbi idem, MDB_dbi idem_exp, const char *id,
                   const uint8_t digest[RP_IDEM_DIGEST], const uint8_t *reply, size_t len,
                   int64_t expires_ms);
+/* rp_idem_reply - the packed Reply kept under id, whatever its digest or expiry:
+ * 0 with *reply and *len pointing into the txn's map (valid until the txn ends or
+ * the record is written), MDB_NOTFOUND, or another LMDB code. */
+int rp_idem_reply(MDB_txn *txn, MDB_dbi idem, const char *id, const uint8_t **reply, size_t *len);
+/* rp_idem_replace - put reply (len bytes, copied) in place of the packed Reply kept
+ * under id, keeping its digest and expiry, so a retry is still recognised and gets
+ * the new reply (a service rewrites replies that hold data it must forget, e.g. an
+ * erased person). 0, MDB_NOTFOUND when no record is kept, or an LMDB code. */
+int rp_idem_replace(MDB_txn *txn, MDB_dbi idem, const char *id, const uint8_t *reply, size_t len);
 /* rp_idem_expire - process up to max expiry-index entries due at now_ms, deleting
  * each record that is still expired (one rewritten with a later expiry stays).
  * Returns how many index entries were processed (loop while it returns max), or -1
