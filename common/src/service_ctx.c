@@ -81,6 +81,12 @@ rp_ctx_request_id(rp_ctx_t *ctx)
 }
 
 const char *
+rp_ctx_idem_key(rp_ctx_t *ctx)
+{
+    return ctx->idem_key;
+}
+
+const char *
 rp_ctx_method(rp_ctx_t *ctx)
 {
     return ctx->route ? ctx->route->full : "";

@@ -333,13 +333,6 @@ int acc_erased_import_put(rp_ctx_t *ctx, const char *key, const rp_ulid_t *conta
 
 /* ---- kept replies that hold a contact ---- */
 
-/* s_idem_key - the skeleton's idempotency key of this request: "<sub>/<request id>"
- * (common/src/service_write.c: a request id is the caller's). */
-static char *s_idem_key(rp_ctx_t *ctx)
-{
-    return rp_ctx_sprintf(ctx, "%s/%s", rp_ctx_claims(ctx)->sub, rp_ctx_request_id(ctx));
-}
-
 /* s_replies - call fn on every contact_replies entry of contact (cursor on it);
  * fn returns 1 to delete the entry, 0 to keep it, -1 to stop (replied). 0 or -1. */
 typedef int (*s_reply_fn)(rp_ctx_t *ctx, const char *idem_key, void *arg);
@@ -388,7 +381,9 @@ int acc_reply_keep(rp_ctx_t *ctx, const char *contact_id)
      * per write of the last RAPPORT_IDEM_TTL per contact. */
     if (s_replies(ctx, &u, s_reply_gone, NULL) < 0)
         return -1;
-    const char *key = s_idem_key(ctx);
+    const char *key = rp_ctx_idem_key(ctx);
+    if (!key)
+        return 0;                       /* not a kept write: nothing will be replayed */
     rp_key_t k;
     rp_key_init(&k);
     rp_key_ulid(&k, &u);

@@ -145,6 +145,11 @@ const rp_claims_t *rp_ctx_claims(rp_ctx_t *ctx);
 /* rp_ctx_now - the clock, read once per batch. */
 int64_t rp_ctx_now(rp_ctx_t *ctx);
 const char *rp_ctx_request_id(rp_ctx_t *ctx);
+/* rp_ctx_idem_key - the key this write's idempotency record is (or will be) kept
+ * under in the platform table "idem" ("<caller>/<request id>"), for a service that
+ * must later rewrite its own kept replies (accounts' erasure); NULL outside a
+ * write. Owned by the request. */
+const char *rp_ctx_idem_key(rp_ctx_t *ctx);
 const char *rp_ctx_method(rp_ctx_t *ctx);
 bool rp_ctx_allowed(rp_ctx_t *ctx, const char *perm);
 
