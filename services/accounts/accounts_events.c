@@ -496,6 +496,23 @@ static const char *s_key_id(rp_ctx_t *ctx, const acc_key_t *k, const Rapport__V1
     return k->path ? s_field_text(ctx, data, k->path) : ev->subject;
 }
 
+/* s_may_name - whether an upstream record (a quote, a contract) whose data has an
+ * owner and unit may put entries on client c's timeline by naming its id: its owner
+ * owns the client, or its unit covers the client's (a head's deal on a client of
+ * their unit). Another service cannot check accounts' scopes when the id is typed
+ * in, so without this anyone could write onto any client's timeline. Records
+ * without owner/unit fields are not limited. */
+static bool s_may_name(rp_ctx_t *ctx, const ProtobufCMessage *data, const Client *c)
+{
+    const char *owner = s_field_text(ctx, data, "owner");
+    const char *unit = s_field_text(ctx, data, "unit");
+    if (!owner && !unit)
+        return true;
+    if (owner && *owner && strcmp(owner, c->owner) == 0)
+        return true;
+    return unit && *unit && rp_unit_contains(unit, c->unit);
+}
+
 /* s_find_client - the client the event is about: 1 (*cid set), 0 not known (yet),
  * -1 replied. *foreign (may be NULL) is set when the event names a client id that
  * is not one of ours. */
@@ -510,11 +527,14 @@ static int s_find_client(rp_ctx_t *ctx, const acc_source_t *src, const Rapport__
         if (foreign)
             *foreign = id != NULL;
         int rc = id ? acc_get_str(ctx, &ACC_CLIENT, id, &c) : MDB_NOTFOUND;
-        if (rc == 0) {
+        if (rc == 0 && s_may_name(ctx, data, c)) {
             rp_ulid_parse(c->id, cid);
             return 1;
         }
-        if (rc != MDB_NOTFOUND)
+        if (rc == 0)
+            rp_warn("accounts: %s %s names client %s, which its owner's unit does not cover; "
+                    "not put on that client's timeline", ev->type, ev->subject, c->id);
+        else if (rc != MDB_NOTFOUND)
             return -1;
     }
     const acc_key_t *keys[] = { &src->self, &src->via[0], &src->via[1] };

@@ -405,13 +405,10 @@ static void s_each_notice_once(void)
 
 /* ---- tests ---- */
 
-static void test_signed_in_timeline(void **state)
+/* s_send_quote - client (may belong to someone else) gets a quote sent through c;
+ * the quote's id (malloc'd). */
+static char *s_send_quote(rp_client_t *c, const char *client, const char *name)
 {
-    (void)state;
-    char name[96];
-    char *client = s_new_client(name, sizeof name);
-
-    /* a quote sent to the client */
     Rapport__Contracts__V1__QuoteLine ql = RAPPORT__CONTRACTS__V1__QUOTE_LINE__INIT, *qls[] = { &ql };
     Rapport__V1__Money price = RAPPORT__V1__MONEY__INIT;
     price.units = 50000;
@@ -429,20 +426,34 @@ static void test_signed_in_timeline(void **state)
     qt.currency = "EUR";
     qt.valid_until = &valid;
     Rapport__Contracts__V1__CreateQuoteRequest qr = RAPPORT__CONTRACTS__V1__CREATE_QUOTE_REQUEST__INIT;
-    qr.client_id = client;
-    qr.client_name = name;
+    qr.client_id = (char *)client;
+    qr.client_name = (char *)name;
     qr.terms = &qt;
     Rapport__Contracts__V1__Quote *q = NULL;
-    expect_ok(s_call(T.ct_anna, CM("CreateQuote"), &qr, &rapport__contracts__v1__quote__descriptor, &q));
+    expect_ok(s_call(c, CM("CreateQuote"), &qr, &rapport__contracts__v1__quote__descriptor, &q));
     Rapport__Contracts__V1__QuoteActionRequest qa = RAPPORT__CONTRACTS__V1__QUOTE_ACTION_REQUEST__INIT;
     qa.id = q->id;
-    expect_ok(s_call(T.ct_anna, CM("SendQuote"), &qa, NULL, NULL));
+    expect_ok(s_call(c, CM("SendQuote"), &qa, NULL, NULL));
+    char *id = rp_strdup(q->id);
+    s_free(q);
+    return id;
+}
+
+
+static void test_signed_in_timeline(void **state)
+{
+    (void)state;
+    char name[96];
+    char *client = s_new_client(name, sizeof name);
+
+    /* a quote sent to the client */
+    char *quote = s_send_quote(T.ct_anna, client, name);
 
     char *contract = s_sign(client, name, 365);
     s_wait_timeline(client, "contract.activated", contract, 1);
     assert_int_equal(s_timeline(client, "contract.drafted", contract), 1);
     assert_int_equal(s_timeline(client, "contract.signed", contract), 1);
-    assert_int_equal(s_timeline(client, "quote.sent", q->id), 1);
+    assert_int_equal(s_timeline(client, "quote.sent", quote), 1);
     /* quote.created and the approval steps are not the client's story */
     assert_int_equal(s_timeline(client, "quote.created", NULL), 0);
     assert_int_equal(s_timeline(client, "contract.approved", NULL), 0);
@@ -477,8 +488,31 @@ static void test_signed_in_timeline(void **state)
     assert_true(s_said(client, "contract.activated", want));
     assert_true(s_said(client, "quote.sent", "Quote v1 sent, 1,000.00 EUR"));
     s_free(c);
-    s_free(q);
+    free(quote);
     free(contract);
+    free(client);
+}
+
+/* A manager of another group cannot write onto anna's client's timeline by typing
+ * its id into a quote: contracts cannot check accounts' scopes, accounts does. */
+static void test_foreign_quote_not_on_timeline(void **state)
+{
+    (void)state;
+    char name[96];
+    char *client = s_new_client(name, sizeof name);
+    char *bert_tok = rp_suite_token_limits(T.suite, "u-bert", "manager", "b1", "/hq/sales/g2", NULL, 3600,
+                                           100000000, 1000);
+    rp_client_t *ct_bert = rp_suite_client(T.suite, "contracts", bert_tok);
+    char *foreign = s_send_quote(ct_bert, client, name);
+    char *own = s_send_quote(T.ct_anna, client, name);
+    /* anna's own quote arrives after bert's in the same stream: once it shows,
+     * bert's has been applied too, and went nowhere near the client */
+    s_wait_timeline(client, "quote.sent", own, 1);
+    assert_int_equal(s_timeline(client, "quote.sent", foreign), 0);
+    free(foreign);
+    free(own);
+    rp_client_destroy(&ct_bert);
+    free(bert_tok);
     free(client);
 }
 
@@ -849,6 +883,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signed_in_timeline),
+        cmocka_unit_test(test_foreign_quote_not_on_timeline),
         cmocka_unit_test(test_expiring_tasks),
         cmocka_unit_test(test_lead_contract),
         cmocka_unit_test(test_contract_before_lead),
