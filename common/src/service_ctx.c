@@ -48,6 +48,7 @@ svc_ctx_clear_outcome(rp_ctx_t *ctx)
     ctx->keep_fn = NULL;
     ctx->keep_arg = NULL;
     ctx->audit_actor = NULL;
+    ctx->event_branch = NULL;
 }
 
 /* svc_ctx_reset - ready for the next request, keeping the arena's first chunk. */
@@ -202,6 +203,12 @@ rp_ctx_set_audit_actor(rp_ctx_t *ctx, const char *actor)
 }
 
 void
+rp_ctx_set_event_branch(rp_ctx_t *ctx, const char *branch)
+{
+    ctx->event_branch = rp_str_empty(branch) ? NULL : rp_ctx_strdup(ctx, branch);
+}
+
+void
 rp_ctx_keep_on_error(rp_ctx_t *ctx, const char *outcome, rp_keep_fn fn, void *arg)
 {
     const char *o = outcome ? outcome : "";
@@ -243,12 +250,13 @@ rp_ctx_emit_packed(rp_ctx_t *ctx, const char *type, const char *subject,
     Rapport__V1__Event ev = RAPPORT__V1__EVENT__INIT;
     ev.id = id;
     ev.type = svc_ctx_cat(ctx, 4, (const char *[]) { "rapport.", svc->def->name, ".v1.", type });
-    ev.source = ctx->claims.branch[0]
-        ? svc_ctx_cat(ctx, 4, (const char *[]) { "/branches/", ctx->claims.branch, "/", svc->def->name })
+    char *branch = ctx->event_branch ? ctx->event_branch : ctx->claims.branch;
+    ev.source = branch[0]
+        ? svc_ctx_cat(ctx, 4, (const char *[]) { "/branches/", branch, "/", svc->def->name })
         : svc_ctx_cat(ctx, 2, (const char *[]) { "/", svc->def->name });
     ev.subject = (char *) (subject ? subject : "");
     ev.time = svc->now;
-    ev.branch = ctx->claims.branch;
+    ev.branch = branch;
     ev.actor = ctx->claims.sub;
     ev.on_behalf_of = ctx->claims.on_behalf_of;
     if (desc) {

@@ -117,6 +117,7 @@ struct rp_ctx {
     rp_keep_fn keep_fn;
     void *keep_arg;
     char *audit_actor;                          /* rp_ctx_set_audit_actor, or NULL */
+    char *event_branch;                         /* rp_ctx_set_event_branch, or NULL */
 };
 
 /* A durable consumer of an upstream service's events. */

@@ -166,10 +166,15 @@ typedef int (*leads_activity_fn)(void *arg, const Activity *a);
 int leads_store_activities(rp_ctx_t *ctx, const rp_ulid_t *lead_id, const char *page_token,
                            uint32_t limit, leads_activity_fn fn, void *arg, char **next_token);
 
-/* leads_store_expired_offers - up to max (lead id, offer id) pairs of SENT offers whose
- * valid_until day is before today_days. Returns how many, or -1 after replying. */
-typedef struct { rp_ulid_t lead; rp_ulid_t offer; } leads_offer_ref_t;
+/* leads_store_expired_offers - the first max entries of the offer-expiry index whose
+ * valid_until day is before today_days: (day, lead id, offer id) of SENT offers, as the
+ * index says (the job checks each against the lead). Returns how many, or -1 after
+ * replying. */
+typedef struct { int64_t days; rp_ulid_t lead; rp_ulid_t offer; } leads_offer_ref_t;
 int leads_store_expired_offers(rp_ctx_t *ctx, int32_t today_days, leads_offer_ref_t *refs, int max);
+/* leads_store_drop_offer_ref - delete the offer-expiry index entry ref (one the job met
+ * that names no SENT offer due that day); a missing entry is fine. 0 or -1 (replied). */
+int leads_store_drop_offer_ref(rp_ctx_t *ctx, const leads_offer_ref_t *ref);
 
 /* ---- leads_rules.c: pure rules and validation ---- */
 
@@ -218,8 +223,9 @@ int leads_load_or_reply(rp_ctx_t *ctx, const char *field, const char *id, Lead *
 int leads_open_or_reply(rp_ctx_t *ctx, const Lead *lead);
 /* leads_value_or_reply - a real currency and 0 <= units <= LEADS_VALUE_MAX. */
 int leads_value_or_reply(rp_ctx_t *ctx, const char *field, const Money *m);
-/* leads_set_stage - move lead to stage and keep max_stage_reached, timestamps and the
- * close bookkeeping (stage_before_close, closed_at) consistent. */
+/* leads_set_stage - move lead to stage and keep previous_stage, max_stage_reached,
+ * timestamps and the close bookkeeping (stage_before_close, closed_at) consistent.
+ * Every stage change goes through it. */
 void leads_set_stage(rp_ctx_t *ctx, Lead *lead, int stage);
 /* leads_summary - an arena LeadSummary of lead. */
 LeadSummary *leads_summary(rp_ctx_t *ctx, const Lead *lead);

@@ -83,6 +83,7 @@ void leads_set_stage(rp_ctx_t *ctx, Lead *lead, int stage)
         lead->stage_before_close = LS_UNSPEC;
         lead->closed_at = 0;
     }
+    lead->previous_stage = lead->stage;
     lead->stage = stage;
     if (stage == LS_WON)
         lead->max_stage_reached = LS_WON;

@@ -3,7 +3,9 @@
  *   (valid_until not yet past; an open lead before OFFER moves to OFFER);
  *   AcceptOffer / RejectOffer: SENT -> ACCEPTED / REJECTED (accepting after
  *   valid_until is FAILED_PRECONDITION); the timer job leads_expire_offers turns SENT
- *   offers past valid_until into EXPIRED through the ix_offer_exp index.
+ *   offers past valid_until into EXPIRED through the ix_offer_exp index, deletes the
+ *   entries of that index that name no such offer, and gives each offer.expired event
+ *   the branch of its lead (a job has no caller whose branch the event could take).
  * Totals are integer minor units, computed in leads_rules.c with overflow checks.
  * Events: offer.created, offer.updated, offer.sent, offer.accepted, offer.rejected,
  * offer.expired, with the Offer as data (plus lead.stage_changed when sending moves
@@ -219,7 +221,41 @@ int leads_reject_offer(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     return s_finish(ctx, l, o, "offer.rejected", out);
 }
 
+/* At most this many expiry-index entries per sweep (expired or dropped); the next
+ * sweep goes on where this one stopped. */
 #define EXPIRE_BATCH 200
+
+/* s_expire_one - handle one expiry-index entry: the SENT offer it names, when past its
+ * valid_until, becomes EXPIRED (offer.expired, with the lead's branch). The entry is
+ * then gone either way: leads_store_put removes an expired offer's entry, and an entry
+ * that names no such offer (lead or offer missing, offer no longer SENT, another day)
+ * is deleted here, so no sweep meets it again. 1 expired, 0 dropped, -1 (replied). */
+static int s_expire_one(rp_ctx_t *ctx, const leads_offer_ref_t *ref, int32_t today, int64_t now)
+{
+    Lead *l;
+    int rc = leads_store_get(ctx, &ref->lead, &l);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return -1;
+    Offer *o = NULL;
+    if (rc == 0) {
+        char oid[RP_ULID_STRLEN + 1];
+        rp_ulid_format(&ref->offer, oid);
+        o = s_find_offer(l, oid);
+    }
+    bool due = o && o->status == OS_SENT && o->valid_until && rp_date_days(o->valid_until) < today;
+    if (due) {
+        o->status = OS_EXPIRED;
+        o->decided_at = o->updated_at = now;
+        rp_ctx_set_event_branch(ctx, l->branch);
+        if (leads_store_put(ctx, l) < 0 || leads_emit(ctx, "offer.expired", l->id, &o->base) < 0)
+            return -1;
+        if (rp_date_days(o->valid_until) == ref->days)
+            return 1;           /* the put removed this very entry */
+    }
+    if (leads_store_drop_offer_ref(ctx, ref) < 0)
+        return -1;
+    return due ? 1 : 0;
+}
 
 int leads_expire_offers(rp_ctx_t *ctx)
 {
@@ -229,24 +265,20 @@ int leads_expire_offers(rp_ctx_t *ctx)
     if (n < 0)
         return -1;
     int64_t now = rp_ctx_now(ctx);
+    int expired = 0, dropped = 0;
     for (int i = 0; i < n; i++) {
-        Lead *l;
-        char oid[RP_ULID_STRLEN + 1];
-        int rc = leads_store_get(ctx, &refs[i].lead, &l);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc != 0)
+        int rc = s_expire_one(ctx, &refs[i], today, now);
+        if (rc < 0)
             return -1;
-        rp_ulid_format(&refs[i].offer, oid);
-        Offer *o = s_find_offer(l, oid);
-        if (!o || o->status != OS_SENT)
-            continue;
-        o->status = OS_EXPIRED;
-        o->decided_at = o->updated_at = now;
-        if (leads_store_put(ctx, l) < 0 || leads_emit(ctx, "offer.expired", l->id, &o->base) < 0)
-            return -1;
+        if (rc)
+            expired++;
+        else
+            dropped++;
     }
-    if (n > 0)
-        rp_info("leads: %d offer(s) expired", n);
+    if (expired > 0)
+        rp_info("leads: %d offer(s) expired", expired);
+    if (dropped > 0)
+        rp_warn("leads: %d offer-expiry index entr%s named no sent offer due then, dropped",
+                dropped, dropped == 1 ? "y" : "ies");
     return 0;
 }

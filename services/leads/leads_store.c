@@ -346,6 +346,21 @@ int leads_store_activities(rp_ctx_t *ctx, const rp_ulid_t *lead_id, const char *
                          next_token);
 }
 
+/* s_offer_ref_key - the ix_offer_exp key of ref, as s_index_entries builds it. */
+static void s_offer_ref_key(const leads_offer_ref_t *ref, rp_key_t *k)
+{
+    rp_key_init(k);
+    rp_key_i64(k, ref->days);
+    rp_key_ulid(k, &ref->lead);
+    rp_key_ulid(k, &ref->offer);
+}
+
+/* s_i64_at - the number rp_key_i64 wrote at p (big-endian, sign bit flipped). */
+static int64_t s_i64_at(const void *p)
+{
+    return (int64_t)(rp_be_u64(p) ^ (UINT64_C(1) << 63));
+}
+
 typedef struct {
     leads_offer_ref_t *refs;
     int n, max;
@@ -358,6 +373,7 @@ static int s_expired_row(void *arg, const MDB_val *key, const MDB_val *val)
     if (key->mv_size != 8 + 2 * RP_ULID_LEN || x->n >= x->max)
         return 0;
     const uint8_t *p = (const uint8_t *)key->mv_data + 8;
+    x->refs[x->n].days = s_i64_at(key->mv_data);
     memcpy(x->refs[x->n].lead.b, p, RP_ULID_LEN);
     memcpy(x->refs[x->n].offer.b, p + RP_ULID_LEN, RP_ULID_LEN);
     x->n++;
@@ -375,4 +391,13 @@ int leads_store_expired_offers(rp_ctx_t *ctx, int32_t today_days, leads_offer_re
     if (rp_index_page(ctx, "ix_offer_exp", &lo, &hi, NULL, (uint32_t)max, 0, s_expired_row, &x, NULL) != 0)
         return -1;
     return x.n;
+}
+
+int leads_store_drop_offer_ref(rp_ctx_t *ctx, const leads_offer_ref_t *ref)
+{
+    rp_key_t k;
+    s_offer_ref_key(ref, &k);
+    MDB_val kv = rp_key_val(&k);
+    int rc = mdb_del(rp_ctx_txn(ctx), rp_ctx_dbi(ctx, "ix_offer_exp"), &kv, NULL);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rp_reply_lmdb(ctx, rc, "ix_offer_exp");
 }

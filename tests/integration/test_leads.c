@@ -442,6 +442,7 @@ static void test_stage_rules(void **state)
                         .value = row->value };
         TLead *l = NULL;
         tl_expect(tl_create(P_ANNA, &s, &l), RP_OK);
+        assert_int_equal(l->previous_stage, ST(UNSPECIFIED));   /* no change yet */
         int before = ST(NEW);
         for (int k = 0; row->setup[k]; k++) {
             tl_expect(tl_stage(P_ANNA, l->id, row->setup[k], LOST(PRICE), NULL, NULL), RP_OK);
@@ -459,6 +460,8 @@ static void test_stage_rules(void **state)
             assert_int_equal(r->stage, row->want_stage);
             assert_int_equal(r->max_stage_reached, row->want_max);
             assert_int_equal(tl_count_events(seq0, "lead.stage_changed", l->id), 1);
+            /* the change says where it came from, in the reply and in the event */
+            tl_want_previous(seq0, l->id, r, before);
             if (row->to == ST(WON)) {
                 assert_int_equal(tl_count_events(seq0, "lead.won", l->id), 1);
                 assert_true(r->closed_at > 0);
@@ -497,8 +500,10 @@ static void test_reopen(void **state)
               RP_FAILED_PRECONDITION);
     rq.stage = 0;
     TLead *r = NULL;
+    uint64_t seq0 = tl_last_seq();
     tl_expect(tl_call(P_ANNA, LM("Reopen"), &rq, &rapport__leads__v1__lead__descriptor, &r), RP_OK);
     assert_int_equal(r->stage, ST(OFFER));
+    tl_want_previous(seq0, l->id, r, ST(LOST));
     assert_int_equal(r->lost_reason, 0);
     assert_int_equal(r->closed_at, 0);
     tl_free(r);
@@ -600,6 +605,7 @@ static void test_disqualify(void **state)
     assert_int_equal(r->qualification->verdict, VERD(UNPROFITABLE));
     assert_int_equal(tl_count_events(seq0, "lead.disqualified", l->id), 1);
     assert_int_equal(tl_count_events(seq0, "lead.stage_changed", l->id), 1);
+    tl_want_previous(seq0, l->id, r, ST(NEW));
     /* once lost, neither disqualify nor qualify */
     tl_expect(tl_call(P_ANNA, LM("Disqualify"), &rq, &rapport__leads__v1__lead__descriptor, NULL),
               RP_FAILED_PRECONDITION);

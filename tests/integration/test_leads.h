@@ -77,6 +77,9 @@ static const struct {
 
 #define TL_MAX_PEOPLE (P_COUNT + 16)
 
+/* The service's environment: the test clock, and an offer-expiry sweep every 200 ms. */
+static const char *const TL_ENV[] = { "RAPPORT_TEST_CLOCK=1", "RAPPORT_LEADS_EXPIRE_MS=200", NULL };
+
 static struct {
     rp_suite_t *suite;
     char *tok[TL_MAX_PEOPLE];
@@ -90,8 +93,7 @@ TL_FN int tl_setup(void **state)
 {
     (void)state;
     TL.suite = rp_suite_new();
-    static const char *const env[] = { "RAPPORT_TEST_CLOCK=1", "RAPPORT_LEADS_EXPIRE_MS=200", NULL };
-    rp_suite_start(TL.suite, "leads", env);
+    rp_suite_start(TL.suite, "leads", TL_ENV);
     for (int i = 0; i < P_COUNT; i++) {
         TL.tok[i] = rp_suite_token(TL.suite, TL_PEOPLE[i].sub, TL_PEOPLE[i].role,
                                    TL_PEOPLE[i].branch, TL_PEOPLE[i].unit, NULL, 3600);
@@ -377,6 +379,101 @@ TL_FN size_t tl_count_events(uint64_t after_seq, const char *type, const char *s
             hits++;
     rp_suite_events_free(&ev, n);
     return hits;
+}
+
+typedef struct {
+    const char *desc;
+    int64_t qty;
+    int64_t price;
+    const char *cur;
+} tl_line_t;
+
+/* tl_event_lead - the Lead carried by the last event of exactly this type (without
+ * the "rapport.leads.v1." prefix) about lead_id appended after seq (NULL when none);
+ * *branch and *source (may be NULL) get malloc'd copies of its attributes. */
+TL_FN TLead *tl_event_lead(uint64_t after_seq, const char *type, const char *lead_id,
+                           char **branch, char **source)
+{
+    char full[128];
+    snprintf(full, sizeof full, "rapport.leads.v1.%s", type);
+    size_t n = 0;
+    TLead *l = NULL;
+    Rapport__V1__Event **ev = tl_replay(after_seq + 1, full, &n);
+    for (size_t i = n; i-- > 0 && !l;) {
+        if (strcmp(ev[i]->type, full) != 0 || strcmp(ev[i]->subject, lead_id) != 0)
+            continue;
+        assert_string_equal(ev[i]->dataschema, "proto:rapport.leads.v1.Lead");
+        l = rapport__leads__v1__lead__unpack(NULL, ev[i]->data.len, ev[i]->data.data);
+        assert_non_null(l);
+        if (branch)
+            *branch = rp_strdup(ev[i]->branch);
+        if (source)
+            *source = rp_strdup(ev[i]->source);
+    }
+    rp_suite_events_free(&ev, n);
+    return l;
+}
+
+/* tl_want_previous - the lead's last lead.stage_changed event after seq carries
+ * previous_stage want (and so does the lead r the call answered, when not NULL). */
+TL_FN void tl_want_previous(uint64_t after_seq, const char *lead_id, const TLead *r, int want)
+{
+    if (r)
+        assert_int_equal(r->previous_stage, want);
+    TLead *e = tl_event_lead(after_seq, "lead.stage_changed", lead_id, NULL, NULL);
+    assert_non_null(e);
+    assert_int_equal(e->previous_stage, want);
+    tl_free(e);
+}
+
+/* ---- offers ---- */
+
+/* tl_offer_rq - fill rq with up to 4 lines (desc NULL ends), valid until today+days. */
+TL_FN void tl_offer_rq(Rapport__Leads__V1__OfferRequest *rq, const tl_line_t *lines,
+                       Rapport__Leads__V1__OfferLine *ol, Rapport__Leads__V1__OfferLine **olp,
+                       Rapport__V1__Money *money, Rapport__V1__Date *valid)
+{
+    size_t n = 0;
+    for (; n < 4 && lines[n].desc; n++) {
+        rapport__leads__v1__offer_line__init(&ol[n]);
+        rapport__v1__money__init(&money[n]);
+        ol[n].description = (char *)lines[n].desc;
+        ol[n].quantity = lines[n].qty;
+        money[n].units = lines[n].price;
+        money[n].currency = (char *)(lines[n].cur ? lines[n].cur : "EUR");
+        ol[n].unit_price = &money[n];
+        olp[n] = &ol[n];
+    }
+    rq->lines = olp;
+    rq->n_lines = n;
+    rq->valid_until = valid;
+}
+
+/* tl_add_offer - AddOffer as p: a draft with lines, valid until today + valid_days. */
+TL_FN int tl_add_offer(int p, const char *lead_id, const tl_line_t *lines, uint32_t discount_bp,
+                       int valid_days, TOffer **out)
+{
+    Rapport__Leads__V1__OfferRequest rq = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
+    Rapport__Leads__V1__OfferLine ol[4], *olp[4];
+    Rapport__V1__Money money[4];
+    Rapport__V1__Date valid = tl_date(tl_now(), valid_days);
+    tl_offer_rq(&rq, lines, ol, olp, money, &valid);
+    rq.lead_id = (char *)lead_id;
+    rq.discount_bp = discount_bp;
+    rq.payment_terms_days = 30;
+    rq.note = "incl. installation";
+    return tl_call(p, LM("AddOffer"), &rq, &rapport__leads__v1__offer__descriptor, out);
+}
+
+/* tl_offer_action - SendOffer, AcceptOffer or RejectOffer (method) as p. */
+TL_FN int tl_offer_action(int p, const char *method, const char *lead_id, const char *offer_id,
+                    const char *reason, TOffer **out)
+{
+    Rapport__Leads__V1__OfferActionRequest rq = RAPPORT__LEADS__V1__OFFER_ACTION_REQUEST__INIT;
+    rq.lead_id = (char *)lead_id;
+    rq.offer_id = (char *)offer_id;
+    rq.reason = (char *)(reason ? reason : "");
+    return tl_call(p, method, &rq, &rapport__leads__v1__offer__descriptor, out);
 }
 
 /* ---- lists ---- */

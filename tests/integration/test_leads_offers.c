@@ -4,64 +4,11 @@
  */
 #include "test_leads.h"
 
-typedef struct {
-    const char *desc;
-    int64_t qty;
-    int64_t price;
-    const char *cur;
-} line_t;
-
-/* s_offer_rq - fill rq with up to 4 lines (desc NULL ends), valid until today+days. */
-static void s_offer_rq(Rapport__Leads__V1__OfferRequest *rq, const line_t *lines,
-                       Rapport__Leads__V1__OfferLine *ol, Rapport__Leads__V1__OfferLine **olp,
-                       Rapport__V1__Money *money, Rapport__V1__Date *valid)
-{
-    size_t n = 0;
-    for (; n < 4 && lines[n].desc; n++) {
-        rapport__leads__v1__offer_line__init(&ol[n]);
-        rapport__v1__money__init(&money[n]);
-        ol[n].description = (char *)lines[n].desc;
-        ol[n].quantity = lines[n].qty;
-        money[n].units = lines[n].price;
-        money[n].currency = (char *)(lines[n].cur ? lines[n].cur : "EUR");
-        ol[n].unit_price = &money[n];
-        olp[n] = &ol[n];
-    }
-    rq->lines = olp;
-    rq->n_lines = n;
-    rq->valid_until = valid;
-}
-
-static int s_add_offer(int p, const char *lead_id, const line_t *lines, uint32_t discount_bp,
-                       int valid_days, TOffer **out)
-{
-    Rapport__Leads__V1__OfferRequest rq = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
-    Rapport__Leads__V1__OfferLine ol[4], *olp[4];
-    Rapport__V1__Money money[4];
-    Rapport__V1__Date valid = tl_date(tl_now(), valid_days);
-    s_offer_rq(&rq, lines, ol, olp, money, &valid);
-    rq.lead_id = (char *)lead_id;
-    rq.discount_bp = discount_bp;
-    rq.payment_terms_days = 30;
-    rq.note = "incl. installation";
-    return tl_call(p, LM("AddOffer"), &rq, &rapport__leads__v1__offer__descriptor, out);
-}
-
-static int s_action(int p, const char *method, const char *lead_id, const char *offer_id,
-                    const char *reason, TOffer **out)
-{
-    Rapport__Leads__V1__OfferActionRequest rq = RAPPORT__LEADS__V1__OFFER_ACTION_REQUEST__INIT;
-    rq.lead_id = (char *)lead_id;
-    rq.offer_id = (char *)offer_id;
-    rq.reason = (char *)(reason ? reason : "");
-    return tl_call(p, method, &rq, &rapport__leads__v1__offer__descriptor, out);
-}
-
 /* ---- totals ---- */
 
 typedef struct {
     const char *name;
-    line_t lines[5];
+    tl_line_t lines[5];
     uint32_t discount_bp;
     int want_code;
     const char *want_field;
@@ -99,7 +46,7 @@ static void test_offer_totals(void **state)
         const total_row_t *row = &TOTAL_ROWS[i];
         uint64_t seq0 = tl_last_seq();
         TOffer *o = NULL;
-        int rc = s_add_offer(P_ANNA, l->id, row->lines, row->discount_bp, 30, &o);
+        int rc = tl_add_offer(P_ANNA, l->id, row->lines, row->discount_bp, 30, &o);
         if (rc != row->want_code)
             fail_msg("%s: want %s, got %s (%s)", row->name, rp_code_name(row->want_code),
                      rp_code_name(rc), TL.st.message);
@@ -133,20 +80,20 @@ static void test_offer_transitions(void **state)
 {
     (void)state;
     TLead *l = tl_new_lead(P_ANNA);
-    static const line_t lines[] = { { "Licence", 2, 50000, NULL }, { 0 } };
+    static const tl_line_t lines[] = { { "Licence", 2, 50000, NULL }, { 0 } };
     TOffer *o = NULL, *r = NULL;
-    tl_expect(s_add_offer(P_ANNA, l->id, lines, 0, 30, &o), RP_OK);
+    tl_expect(tl_add_offer(P_ANNA, l->id, lines, 0, 30, &o), RP_OK);
 
     /* a draft cannot be accepted or rejected */
-    tl_expect(s_action(P_ANNA, LM("AcceptOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
-    tl_expect(s_action(P_ANNA, LM("RejectOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_offer_action(P_ANNA, LM("AcceptOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_offer_action(P_ANNA, LM("RejectOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
     /* a draft can be edited */
     Rapport__Leads__V1__OfferRequest up = RAPPORT__LEADS__V1__OFFER_REQUEST__INIT;
     Rapport__Leads__V1__OfferLine ol[4], *olp[4];
     Rapport__V1__Money money[4];
     Rapport__V1__Date valid = tl_date(tl_now(), 20);
-    static const line_t lines2[] = { { "Licence", 3, 50000, NULL }, { 0 } };
-    s_offer_rq(&up, lines2, ol, olp, money, &valid);
+    static const tl_line_t lines2[] = { { "Licence", 3, 50000, NULL }, { 0 } };
+    tl_offer_rq(&up, lines2, ol, olp, money, &valid);
     up.lead_id = l->id;
     up.offer_id = o->id;
     up.discount_bp = 500;
@@ -157,55 +104,59 @@ static void test_offer_transitions(void **state)
 
     /* send: the lead moves to OFFER */
     uint64_t seq0 = tl_last_seq();
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, o->id, NULL, &r), RP_OK);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, o->id, NULL, &r), RP_OK);
     assert_int_equal(r->status, OFS(SENT));
     assert_true(r->sent_at > 0);
     tl_free(r);
     assert_int_equal(tl_count_events(seq0, "offer.sent", l->id), 1);
     assert_int_equal(tl_count_events(seq0, "lead.stage_changed", l->id), 1);
+    tl_want_previous(seq0, l->id, NULL, ST(NEW));
     TLead *g = NULL;
     tl_expect(tl_get(P_ANNA, l->id, &g), RP_OK);
     assert_int_equal(g->stage, ST(OFFER));
+    assert_int_equal(g->previous_stage, ST(NEW));
     assert_int_equal(g->n_offers, 1);
     assert_int_equal(g->offers[0]->status, OFS(SENT));
     tl_free(g);
     /* sent is sent */
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
     tl_expect(tl_call(P_ANNA, LM("UpdateOffer"), &up, &rapport__leads__v1__offer__descriptor, NULL),
               RP_FAILED_PRECONDITION);
     /* another manager does not find it */
-    tl_expect(s_action(P_BORIS, LM("AcceptOffer"), l->id, o->id, NULL, NULL), RP_NOT_FOUND);
+    tl_expect(tl_offer_action(P_BORIS, LM("AcceptOffer"), l->id, o->id, NULL, NULL), RP_NOT_FOUND);
     /* accept */
     seq0 = tl_last_seq();
-    tl_expect(s_action(P_ANNA, LM("AcceptOffer"), l->id, o->id, NULL, &r), RP_OK);
+    tl_expect(tl_offer_action(P_ANNA, LM("AcceptOffer"), l->id, o->id, NULL, &r), RP_OK);
     assert_int_equal(r->status, OFS(ACCEPTED));
     assert_true(r->decided_at > 0);
     tl_free(r);
     assert_int_equal(tl_count_events(seq0, "offer.accepted", l->id), 1);
-    tl_expect(s_action(P_ANNA, LM("RejectOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_offer_action(P_ANNA, LM("RejectOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
 
     /* a second offer, rejected with a reason; sending does not move a lead back */
     TOffer *o2 = NULL;
+    seq0 = tl_last_seq();
     tl_expect(tl_stage(P_ANNA, l->id, ST(NEGOTIATION), 0, NULL, NULL), RP_OK);
-    tl_expect(s_add_offer(P_ANNA, l->id, lines, 0, 30, &o2), RP_OK);
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, o2->id, NULL, NULL), RP_OK);
+    tl_want_previous(seq0, l->id, NULL, ST(OFFER));       /* "offer -> negotiation" */
+    tl_expect(tl_add_offer(P_ANNA, l->id, lines, 0, 30, &o2), RP_OK);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, o2->id, NULL, NULL), RP_OK);
     tl_expect(tl_get(P_ANNA, l->id, &g), RP_OK);
     assert_int_equal(g->stage, ST(NEGOTIATION));
     tl_free(g);
     seq0 = tl_last_seq();
-    tl_expect(s_action(P_ANNA, LM("RejectOffer"), l->id, o2->id, "too expensive", &r), RP_OK);
+    tl_expect(tl_offer_action(P_ANNA, LM("RejectOffer"), l->id, o2->id, "too expensive", &r), RP_OK);
     assert_int_equal(r->status, OFS(REJECTED));
     assert_string_equal(r->reject_reason, "too expensive");
     tl_free(r);
     assert_int_equal(tl_count_events(seq0, "offer.rejected", l->id), 1);
-    tl_expect(s_action(P_ANNA, LM("AcceptOffer"), l->id, o2->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_offer_action(P_ANNA, LM("AcceptOffer"), l->id, o2->id, NULL, NULL), RP_FAILED_PRECONDITION);
     /* unknown offer, bad id */
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, "01HZX3J4K5M6N7P8Q9R0S1T2V3", NULL, NULL), RP_NOT_FOUND);
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, "nope", NULL, NULL), RP_INVALID_ARGUMENT);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, "01HZX3J4K5M6N7P8Q9R0S1T2V3", NULL, NULL), RP_NOT_FOUND);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, "nope", NULL, NULL), RP_INVALID_ARGUMENT);
     assert_true(tl_has_violation("offer_id"));
     /* no new offers on a closed lead */
     tl_expect(tl_stage(P_ANNA, l->id, ST(WON), 0, NULL, NULL), RP_OK);
-    tl_expect(s_add_offer(P_ANNA, l->id, lines, 0, 30, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_add_offer(P_ANNA, l->id, lines, 0, 30, NULL), RP_FAILED_PRECONDITION);
     tl_free(o2);
     tl_free(o);
     tl_free(l);
@@ -215,18 +166,18 @@ static void test_offer_expiry(void **state)
 {
     (void)state;
     TLead *l = tl_new_lead(P_ANNA);
-    static const line_t lines[] = { { "Service", 1, 99900, NULL }, { 0 } };
+    static const tl_line_t lines[] = { { "Service", 1, 99900, NULL }, { 0 } };
     TOffer *o = NULL, *late = NULL;
-    tl_expect(s_add_offer(P_ANNA, l->id, lines, 0, 2, &o), RP_OK);
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, o->id, NULL, NULL), RP_OK);
+    tl_expect(tl_add_offer(P_ANNA, l->id, lines, 0, 2, &o), RP_OK);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, o->id, NULL, NULL), RP_OK);
     /* a draft valid until yesterday cannot be sent */
-    tl_expect(s_add_offer(P_ANNA, l->id, lines, 0, -1, &late), RP_OK);
-    tl_expect(s_action(P_ANNA, LM("SendOffer"), l->id, late->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_add_offer(P_ANNA, l->id, lines, 0, -1, &late), RP_OK);
+    tl_expect(tl_offer_action(P_ANNA, LM("SendOffer"), l->id, late->id, NULL, NULL), RP_FAILED_PRECONDITION);
 
     uint64_t seq0 = tl_last_seq();
     tl_advance(4 * TL_DAY_MS);
     /* past valid_until: accepting is refused at once, whatever the sweep did */
-    tl_expect(s_action(P_ANNA, LM("AcceptOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
+    tl_expect(tl_offer_action(P_ANNA, LM("AcceptOffer"), l->id, o->id, NULL, NULL), RP_FAILED_PRECONDITION);
     /* and the sweep (every 200 ms in tests) marks it EXPIRED */
     TLead *g = NULL;
     bool expired = false;

@@ -168,6 +168,13 @@ void rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1]);
  * transaction. Published after commit. The first subject emitted also becomes the
  * audit record's subject. 0, or -1 (then the request fails with INTERNAL). */
 int rp_ctx_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *msg);
+/* rp_ctx_set_event_branch - the branch of the events this request emits from now
+ * on (their `branch` attribute and source "/branches/<branch>/<service>"), in place
+ * of the caller's token's branch. For a timer job, which has no caller (its claims
+ * name no branch), to say whose entity each event concerns: call it before each
+ * emit with the entity's branch. NULL or "" goes back to the token's branch. The
+ * audit record keeps the token's claims. Copied; cleared when the request ends. */
+void rp_ctx_set_event_branch(rp_ctx_t *ctx, const char *branch);
 /* rp_ctx_emit_packed - rp_ctx_emit with data already packed: len bytes of a message
  * of type desc (borrowed; copied into the event). A handler that stores, publishes
  * and returns the same message packs it once (rp_ctx_pack) and passes the bytes
