@@ -112,6 +112,7 @@ typedef Rapport__V1__Date Date;
 #define CT_JOB_BATCH       200
 #define CT_DAY_MS          86400000LL
 #define CT_MAX_THRESHOLDS  8
+#define CT_CODE_MAX        63      /* a branch code in contract numbers (a token's branch) */
 
 /* ---- settings (main.c) ---- */
 
@@ -143,9 +144,12 @@ int contracts_store_put(rp_ctx_t *ctx, contracts_entity_t kind, const ProtobufCM
 int contracts_store_find_number(rp_ctx_t *ctx, const char *number, rp_ulid_t *id);
 /* contracts_store_find_lead - the id of a contract drafted from this lead. 1/0/-1. */
 int contracts_store_find_lead(rp_ctx_t *ctx, const char *lead_id, rp_ulid_t *id);
-/* contracts_store_next_number - the next number of (branch, year), incremented in the
- * request's transaction. 0 or -1 (replied). */
-int contracts_store_next_number(rp_ctx_t *ctx, const char *branch, int32_t year, uint64_t *seq);
+/* contracts_branch_code - the branch as it appears in contract numbers: upper-cased,
+ * at most CT_CODE_MAX bytes. "hq" and "HQ" are one branch with one counter. */
+void contracts_branch_code(const char *branch, char code[CT_CODE_MAX + 1]);
+/* contracts_store_next_number - the next number of (code, year), code from
+ * contracts_branch_code, incremented in the request's transaction. 0 or -1 (replied). */
+int contracts_store_next_number(rp_ctx_t *ctx, const char *code, int32_t year, uint64_t *seq);
 
 /* contracts_row_fn - called with an entity valid during the call only; 1 kept, 0
  * skipped, -1 abort. */

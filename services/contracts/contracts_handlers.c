@@ -10,7 +10,6 @@
  * (Contract, except where named), document.received, document.verified
  * (DocumentEvent).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -108,22 +107,29 @@ int contracts_new_draft(rp_ctx_t *ctx, const char *owner, const char *unit, cons
     int64_t now = rp_ctx_now(ctx);
     int y, m, d;
     rp_days_to_date(rp_ctx_today(ctx), &y, &m, &d);
+    char code[CT_CODE_MAX + 1];
+    contracts_branch_code(branch, code);
     uint64_t seq;
-    if (contracts_store_next_number(ctx, branch, y, &seq) < 0)
+    if (contracts_store_next_number(ctx, code, y, &seq) < 0)
         return -1;
-    char code[64];
-    size_t i = 0;
-    for (; branch[i] && i + 1 < sizeof code; i++)
-        code[i] = (char)toupper((unsigned char)branch[i]);
-    code[i] = '\0';
+    char *number = rp_ctx_sprintf(ctx, "%s-%04d-%06llu", code, y, (unsigned long long)seq);
+    rp_ulid_t id, other;
+    int taken = contracts_store_find_number(ctx, number, &other);
+    if (taken < 0)
+        return -1;
+    if (taken) {                /* the counter is behind the stored numbers: never a duplicate */
+        char o[RP_ULID_STRLEN + 1];
+        rp_ulid_format(&other, o);
+        return rp_reply_error(ctx, RP_INTERNAL, "contract number %s is taken already (contract %s): the "
+                              "counter of branch %s is behind; nothing was written", number, o, code);
+    }
 
-    rp_ulid_t id;
     char idstr[RP_ULID_STRLEN + 1];
     rp_ctx_new_id(ctx, &id, idstr);
     Contract *c = rp_ctx_alloc(ctx, sizeof *c);
     rapport__contracts__v1__contract__init(c);
     c->id = rp_ctx_strdup(ctx, idstr);
-    c->number = rp_ctx_sprintf(ctx, "%s-%04d-%06llu", code, y, (unsigned long long)seq);
+    c->number = number;
     c->branch = rp_ctx_strdup(ctx, branch);
     c->year = y;
     c->seq = seq;
@@ -387,6 +393,7 @@ int contracts_submit(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     contracts_checklist(ctx, c);
     c->round++;
     c->submitted_by = rp_ctx_strdup(ctx, rp_actor(cl));
+    c->submitted_for = rp_ctx_strdup(ctx, rp_principal(cl));
     int64_t value = c->terms->value->units;
     if (value <= cl->limit_contract_value) {
         c->approval_required = false;
@@ -407,23 +414,44 @@ int contracts_submit(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     return s_reply(ctx, c, "contract.approval_requested", out);
 }
 
+/* s_caller_is - true when the caller, as actor (sub) or as principal (on_behalf_of),
+ * is a or b (either may be empty or NULL: a record from before it was kept). */
+static bool s_caller_is(const rp_claims_t *cl, const char *a, const char *b)
+{
+    const char *who[2] = { rp_actor(cl), rp_principal(cl) }, *names[2] = { a, b };
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            if (!rp_str_empty(names[j]) && strcmp(who[i], names[j]) == 0)
+                return true;
+    return false;
+}
+
 /* s_step_or_reply - the step of the chain now due, checked against the caller's
- * roles; PERMISSION_DENIED when they cannot decide it. */
+ * roles and the four-eyes rules (contracts.proto, Authority); PERMISSION_DENIED
+ * when they cannot decide it. */
 static int s_step_or_reply(rp_ctx_t *ctx, const Contract *c, int *step, const char **role)
 {
     const rp_claims_t *cl = rp_ctx_claims(ctx);
     if (c->status != CS_PENDING)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "contract %s is %s, not pending approval",
                               c->number, s_status(c->status));
+    if (s_caller_is(cl, c->owner, NULL) || s_caller_is(cl, c->submitted_by, c->submitted_for))
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "nobody decides on a contract they own or submitted, "
+                              "in person or through a delegate");
     size_t done = 0;
-    for (size_t i = 0; i < c->n_decisions; i++)
-        if (c->decisions[i]->round == c->round && c->decisions[i]->decision == DEC_APPROVED)
+    for (size_t i = 0; i < c->n_decisions; i++) {
+        const ApprovalDecision *d = c->decisions[i];
+        if (d->round != c->round)
+            continue;
+        if (s_caller_is(cl, d->by, d->by_principal))
+            return rp_reply_error(ctx, RP_PERMISSION_DENIED, "contract %s: %s decided a step of this round "
+                                  "already; each step needs another person", c->number,
+                                  rp_str_empty(d->by_principal) ? d->by : d->by_principal);
+        if (d->decision == DEC_APPROVED)
             done++;
+    }
     if (done >= c->n_chain)
         return rp_reply_error(ctx, RP_INTERNAL, "contract %s has no approval step left", c->number);
-    if (strcmp(c->owner, rp_actor(cl)) == 0 || strcmp(c->owner, rp_principal(cl)) == 0
-        || strcmp(c->submitted_by, rp_actor(cl)) == 0)
-        return rp_reply_error(ctx, RP_PERMISSION_DENIED, "nobody decides on a contract they own or submitted");
     *step = c->chain[done];
     if (*step == STEP_HEAD) {
         *role = s_has_role(cl, "head_of_department") ? "head_of_department"
@@ -448,6 +476,7 @@ static void s_decide(rp_ctx_t *ctx, Contract *c, int step, const char *role, int
     d->step = step;
     d->decision = decision;
     d->by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
+    d->by_principal = rp_ctx_strdup(ctx, rp_principal(rp_ctx_claims(ctx)));
     d->role = rp_ctx_strdup(ctx, role);
     d->comment = rp_ctx_strdup(ctx, comment);
     d->at = rp_ctx_now(ctx);
@@ -577,6 +606,7 @@ int contracts_verify_h(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
 int contracts_terminate(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const ActionRequest *in = (const ActionRequest *)in_;
+    const rp_claims_t *cl = rp_ctx_claims(ctx);
     Contract *c;
     if (rp_len_or_reply(ctx, "reason", in->reason, 1, CT_DESC_MAX) < 0)
         return -1;
@@ -585,6 +615,11 @@ int contracts_terminate(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
     if (c->status != CS_SIGNED && c->status != CS_ACTIVE)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "contract %s is %s; only a signed or active contract "
                               "can be terminated", c->number, s_status(c->status));
+    if (c->terms->value->units > cl->limit_contract_value && !rp_perm_allows(cl, "contracts.approve"))
+        return rp_reply_error(ctx, RP_PERMISSION_DENIED,
+                              "contract %s is worth %lld, above your limit of %lld: a head of department, "
+                              "branch head or director terminates it", c->number,
+                              (long long)c->terms->value->units, (long long)cl->limit_contract_value);
     c->status = CS_TERMINATED;
     c->terminate_reason = in->reason;
     c->closed_at = rp_ctx_now(ctx);

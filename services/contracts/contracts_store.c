@@ -5,7 +5,8 @@
  *   contracts  -> Contract
  *   orders     -> Order
  * Counters:
- *   numbers    branch NUL year u32 -> last sequence u64 (big-endian)
+ *   numbers    branch code NUL year u32 -> last sequence u64 (big-endian); the
+ *              code is the branch as it appears in the number (contracts_branch_code)
  * Indexes (empty values; every key ends with the entity's ULID):
  *   ix_quote_owner     owner NUL                                   + quote
  *   ix_quote_exp       valid_until days i64 (SENT quotes)          + quote
@@ -23,6 +24,7 @@
  * those of the new one in the request's transaction (rapport/index.h), so indexes
  * never drift.
  */
+#include <ctype.h>
 #include <string.h>
 #include <stdlib.h>
 #include "contracts.h"
@@ -34,6 +36,128 @@ static int s_migrate_v1(rp_store_t *store, MDB_txn *txn)
 {
     (void)store; (void)txn;     /* the tables are created at open */
     return 0;
+}
+
+void contracts_branch_code(const char *branch, char code[CT_CODE_MAX + 1])
+{
+    size_t i = 0;
+    for (; branch[i] && i < CT_CODE_MAX; i++)
+        code[i] = (char)toupper((unsigned char)branch[i]);
+    code[i] = '\0';
+}
+
+/* s_counter_key - the numbers key of (code, year). */
+static void s_counter_key(rp_key_t *k, const char *code, uint32_t year)
+{
+    rp_key_init(k);
+    rp_key_str(k, code);
+    rp_key_u32(k, year);
+}
+
+typedef struct {
+    char code[CT_CODE_MAX + 1];     /* the normalised code */
+    uint32_t year;
+    uint64_t last;
+    MDB_val key;                    /* the old key (malloc'd copy) */
+} s_counter_t;
+
+/* s_migrate_v2 - counters were keyed by the branch as the token spelled it ("hq",
+ * "HQ") while numbers use the upper-cased code, so two spellings counted apart and
+ * handed out the same numbers. Fold every counter into the key of its code, keeping
+ * the largest sequence (every number up to it may have been used), and warn about
+ * numbers already held by more than one contract (they are left as they are:
+ * a signed contract keeps its number). */
+static int s_migrate_v2(rp_store_t *store, MDB_txn *txn)
+{
+    MDB_dbi dbi = rp_store_dbi(store, "numbers");
+    MDB_cursor *cur;
+    MDB_val k, v;
+    s_counter_t *moves = NULL;
+    size_t n = 0, cap = 0;
+    int ret = -1, rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        goto lmdb;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *b = k.mv_data;
+        size_t len = strnlen(b, k.mv_size);
+        if (len + 1 + 4 != k.mv_size || len > CT_CODE_MAX || v.mv_size != 8) {
+            rp_warn("contracts: migration 2: a counter key of %zu bytes is not branch NUL year; left alone",
+                    k.mv_size);
+            continue;
+        }
+        char code[CT_CODE_MAX + 1], raw[CT_CODE_MAX + 1];
+        memcpy(raw, b, len);
+        raw[len] = '\0';
+        contracts_branch_code(raw, code);
+        if (strcmp(code, raw) == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            moves = rp_realloc(moves, cap * sizeof *moves);
+        }
+        s_counter_t *m = &moves[n++];
+        memcpy(m->code, code, sizeof code);
+        const uint8_t *y = (const uint8_t *)b + len + 1;
+        m->year = (uint32_t)y[0] << 24 | (uint32_t)y[1] << 16 | (uint32_t)y[2] << 8 | y[3];
+        m->last = rp_be_u64(v.mv_data);
+        m->key.mv_size = k.mv_size;
+        m->key.mv_data = rp_malloc(k.mv_size);
+        memcpy(m->key.mv_data, k.mv_data, k.mv_size);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        goto lmdb;
+    for (size_t i = 0; i < n; i++) {
+        rp_key_t nk;
+        s_counter_key(&nk, moves[i].code, moves[i].year);
+        MDB_val key = rp_key_val(&nk);
+        uint64_t last = moves[i].last;
+        rc = mdb_get(txn, dbi, &key, &v);
+        if (rc == 0 && v.mv_size == 8 && rp_be_u64(v.mv_data) > last)
+            last = rp_be_u64(v.mv_data);
+        else if (rc != 0 && rc != MDB_NOTFOUND)
+            goto lmdb;
+        uint8_t be[8];
+        rp_u64_be(last, be);
+        MDB_val nv = { 8, be };
+        if ((rc = mdb_put(txn, dbi, &key, &nv, 0)) != 0 || (rc = mdb_del(txn, dbi, &moves[i].key, NULL)) != 0)
+            goto lmdb;
+        rp_info("contracts: migration 2: counter %.*s/%u (%llu) folded into %s (%llu)",
+                (int)strnlen(moves[i].key.mv_data, moves[i].key.mv_size), (const char *)moves[i].key.mv_data,
+                moves[i].year, (unsigned long long)moves[i].last, moves[i].code, (unsigned long long)last);
+    }
+    /* numbers handed out twice before this migration */
+    dbi = rp_store_dbi(store, "ix_contract_number");
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        goto lmdb;
+    char prev[128];                 /* the last number seen, with its NUL */
+    size_t prev_len = 0;
+    bool warned = false;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        size_t len = k.mv_size > RP_ULID_LEN ? k.mv_size - RP_ULID_LEN : 0;
+        if (len > 0 && len == prev_len && memcmp(prev, k.mv_data, len) == 0) {
+            if (!warned)
+                rp_warn("contracts: migration 2: contract number %s is held by more than one contract; "
+                        "Get by that number finds only one of them (use the ids)", prev);
+            warned = true;
+            continue;
+        }
+        warned = false;
+        prev_len = len <= sizeof prev && len > 0 && ((const char *)k.mv_data)[len - 1] == '\0' ? len : 0;
+        memcpy(prev, k.mv_data, prev_len);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        goto lmdb;
+    ret = 0;
+    goto done;
+lmdb:
+    rp_error("contracts: migration 2: %s", mdb_strerror(rc));
+done:
+    for (size_t i = 0; i < n; i++)
+        free(moves[i].key.mv_data);
+    free(moves);
+    return ret;
 }
 
 const rp_table_t contracts_tables[] = {
@@ -48,6 +172,7 @@ const rp_table_t contracts_tables[] = {
 
 const rp_migration_t contracts_migrations[] = {
     { 1, "initial tables", s_migrate_v1 },
+    { 2, "contract counters keyed by the branch code of the numbers", s_migrate_v2 },
     { 0, NULL, NULL }
 };
 
@@ -153,12 +278,10 @@ int contracts_store_find_lead(rp_ctx_t *ctx, const char *lead_id, rp_ulid_t *id)
     return rp_index_find(ctx, "ix_contract_lead", &k, NULL, id);
 }
 
-int contracts_store_next_number(rp_ctx_t *ctx, const char *branch, int32_t year, uint64_t *seq)
+int contracts_store_next_number(rp_ctx_t *ctx, const char *code, int32_t year, uint64_t *seq)
 {
     rp_key_t k;
-    rp_key_init(&k);
-    rp_key_str(&k, branch);
-    rp_key_u32(&k, (uint32_t)year);
+    s_counter_key(&k, code, (uint32_t)year);
     if (k.overflow)
         return rp_reply_error(ctx, RP_INVALID_ARGUMENT, "branch too long");
     MDB_txn *txn = rp_ctx_txn(ctx);

@@ -745,6 +745,14 @@ static char *s_mint(rp_suite_t *self, const char *sub, const char *role, const c
     }
     c.limit_contract_value = limit_contract_value;
     c.limit_discount_bp = limit_discount_bp;
+    return rp_suite_token_claims(self, &c, ttl_s);
+}
+
+char *rp_suite_token_claims(rp_suite_t *self, const rp_claims_t *claims, int64_t ttl_s)
+{
+    assert_non_null(self);
+    assert_non_null(self->issuer_sk);
+    rp_claims_t c = *claims;
     int64_t now = (int64_t) time(NULL);
     c.exp = now + ttl_s;
     c.iat = ttl_s < 0 ? c.exp - 3600 : now;

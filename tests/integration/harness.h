@@ -64,6 +64,9 @@ char *rp_suite_token_for(rp_suite_t *self, const char *sub, const char *role, co
 char *rp_suite_token_limits(rp_suite_t *self, const char *sub, const char *role, const char *branch,
                             const char *unit, const char *scope, int64_t ttl_s,
                             int64_t limit_contract_value, int32_t limit_discount_bp);
+/* rp_suite_token_claims - mint exactly these claims (several roles, on_behalf_of,
+ * ...), with iat/nbf/exp set from ttl_s as above and jti generated when empty. */
+char *rp_suite_token_claims(rp_suite_t *self, const rp_claims_t *claims, int64_t ttl_s);
 /* rp_suite_client - a client of service `name` with the allowlisted client key and token. */
 rp_client_t *rp_suite_client(rp_suite_t *self, const char *name, const char *token);
 /* rp_suite_client_cert - the allowlisted client key pair. Borrowed. */

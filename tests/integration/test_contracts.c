@@ -1,9 +1,11 @@
 /* test_contracts.c - rapport-contracts against real processes: quotes (totals,
  * discount authority, revisions, DraftFromQuote once), the authority limit and the
- * approval chain for each role, what signing needs, the instalment-sum rule, scope,
- * the bad-input table, and the lead.won consumer exactly once (across kill -9 and a
- * replay from the start). Jobs, orders and renewals are in test_contracts_jobs.c;
- * numbers and signatures in test_contracts_integrity.c.
+ * approval chain for each role (four eyes through delegation, one person one step
+ * of a round), who may terminate, what signing needs, one number counter for
+ * branches spelled "hq" and "HQ", the instalment-sum rule, scope, the bad-input
+ * table, and the lead.won consumer exactly once (across kill -9 and a replay from
+ * the start). Jobs, orders and renewals are in test_contracts_jobs.c; numbers under
+ * kill -9, their migration, and signatures in test_contracts_integrity.c.
  */
 #include "test_contracts.h"
 #include "harness_leads.h"
@@ -185,44 +187,75 @@ typedef struct {
     struct { int who; const char *method; int want_code; int want_status; } steps[MAX_STEPS];
     int signer_refused;             /* -1: none */
     int signer;
+    bool anna_drafts;               /* anna drafts, submitter submits (else submitter does both) */
 } auth_row_t;
 
 #define NOBODY (-1)
 static const auth_row_t AUTH_ROWS[] = {
     { "within anna's own limit: no chain", P_ANNA, 900000, CST(APPROVED), 0,
-      { { NOBODY, NULL, 0, 0 } }, -1, P_ANNA },
+      { { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
     { "exactly her limit is within it", P_ANNA, 1000000, CST(APPROVED), 0,
-      { { NOBODY, NULL, 0, 0 } }, -1, P_ANNA },
+      { { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
     { "above her limit: the head of department", P_ANNA, 3000000, CST(PENDING_APPROVAL), 1,
       { { P_BORIS, "Approve", RP_PERMISSION_DENIED, 0 },
         { P_GERD, "Approve", RP_PERMISSION_DENIED, 0 },
         { P_DORA, "Approve", RP_PERMISSION_DENIED, 0 },
         { P_HANNA, "Approve", RP_OK, CST(APPROVED) },
-        { NOBODY, NULL, 0, 0 } }, -1, P_ANNA },
+        { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
     { "above the director threshold: head, then director", P_ANNA, 8000000, CST(PENDING_APPROVAL), 2,
       { { P_HANNA, "Approve", RP_OK, CST(PENDING_APPROVAL) },
         { P_HANNA, "Approve", RP_PERMISSION_DENIED, 0 },
         { P_BEA, "Approve", RP_PERMISSION_DENIED, 0 },
         { P_DORA, "Approve", RP_OK, CST(APPROVED) },
-        { NOBODY, NULL, 0, 0 } }, -1, P_ANNA },
+        { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
     { "a branch head is a head too", P_ANNA, 2000000, CST(PENDING_APPROVAL), 1,
-      { { P_BEA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA },
+      { { P_BEA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
     { "another department's head does not see it", P_CARL, 2000000, CST(PENDING_APPROVAL), 1,
       { { P_HANNA, "Approve", RP_NOT_FOUND, 0 },
-        { P_BEA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_CARL },
+        { P_BEA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_CARL, false },
     { "a rejection sends it back to draft; resubmitted it runs again", P_ANNA, 3000000,
       CST(PENDING_APPROVAL), 1,
       { { P_HANNA, "Reject", RP_OK, CST(DRAFT) },
         { P_ANNA, "Submit", RP_OK, CST(PENDING_APPROVAL) },
-        { P_HANNA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA },
+        { P_HANNA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
     { "nobody approves their own contract", P_HANNA, 6000000, CST(PENDING_APPROVAL), 2,
       { { P_HANNA, "Approve", RP_PERMISSION_DENIED, 0 },
         { P_BEA, "Approve", RP_OK, CST(PENDING_APPROVAL) },
-        { P_DORA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_HANNA },
+        { P_DORA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_HANNA, false },
     { "the director within her own limit", P_DORA, 90000000, CST(APPROVED), 0,
-      { { NOBODY, NULL, 0, 0 } }, P_BEA, P_DORA },
+      { { NOBODY, NULL, 0, 0 } }, P_BEA, P_DORA, false },
     { "a manager without authority needs the chain for any value", P_BORIS, 100, CST(PENDING_APPROVAL), 1,
-      { { P_HANNA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_BORIS },
+      { { P_HANNA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_BORIS, false },
+    /* four eyes through delegation: the submitter's actor and principal are both out */
+    { "hanna submits anna's contract: her delegate dan decides nothing", P_HANNA, 6000000,
+      CST(PENDING_APPROVAL), 2,
+      { { P_DAN_HANNA, "Approve", RP_PERMISSION_DENIED, 0 },
+        { P_DAN_HANNA, "Reject", RP_PERMISSION_DENIED, 0 },
+        { P_BEA, "Approve", RP_OK, CST(PENDING_APPROVAL) },
+        { P_DORA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, true },
+    { "dan submits as hanna's delegate: hanna decides nothing", P_DAN_HANNA, 6000000,
+      CST(PENDING_APPROVAL), 2,
+      { { P_HANNA, "Approve", RP_PERMISSION_DENIED, 0 },
+        { P_HANNA, "Reject", RP_PERMISSION_DENIED, 0 },
+        { P_DAN_HANNA, "Approve", RP_PERMISSION_DENIED, 0 },
+        { P_BEA, "Approve", RP_OK, CST(PENDING_APPROVAL) },
+        { P_DORA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, true },
+    { "a delegate of someone with no part in it approves", P_ANNA, 3000000, CST(PENDING_APPROVAL), 1,
+      { { P_DAN_HANNA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
+    /* one person, one step of a round: max is branch head and director */
+    { "max decides the head step, then neither he nor his delegate the director's", P_ANNA, 8000000,
+      CST(PENDING_APPROVAL), 2,
+      { { P_MAX, "Approve", RP_OK, CST(PENDING_APPROVAL) },
+        { P_MAX, "Approve", RP_PERMISSION_DENIED, 0 },
+        { P_DAN_MAX, "Approve", RP_PERMISSION_DENIED, 0 },
+        { P_MAX, "Reject", RP_PERMISSION_DENIED, 0 },
+        { P_DORA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
+    { "a new round: who decided before decides again", P_ANNA, 8000000, CST(PENDING_APPROVAL), 2,
+      { { P_MAX, "Approve", RP_OK, CST(PENDING_APPROVAL) },
+        { P_DORA, "Reject", RP_OK, CST(DRAFT) },
+        { P_ANNA, "Submit", RP_OK, CST(PENDING_APPROVAL) },
+        { P_MAX, "Approve", RP_OK, CST(PENDING_APPROVAL) },
+        { P_DORA, "Approve", RP_OK, CST(APPROVED) }, { NOBODY, NULL, 0, 0 } }, -1, P_ANNA, false },
 };
 
 static void test_authority_chain(void **state)
@@ -234,12 +267,14 @@ static void test_authority_chain(void **state)
         tc_terms_t x;
         tc_terms(&x, row->value, 1, tc_today(), 365);
         TContract *c = NULL, *d = NULL;
-        tc_expect(tc_draft(row->submitter, &x, &c), RP_OK);
+        tc_expect(tc_draft(row->anna_drafts ? P_ANNA : row->submitter, &x, &c), RP_OK);
         tc_expect(tc_act(row->submitter, CM("Submit"), c->id, NULL, &d), RP_OK);
         if ((int)d->status != row->want_after_submit || d->n_chain != row->want_chain)
             fail_msg("%s: after Submit status %d chain %zu", row->name, d->status, d->n_chain);
+        assert_string_equal(d->submitted_by, TC_PEOPLE[row->submitter].sub);
+        assert_string_equal(d->submitted_for, tc_principal(row->submitter));
         tc_free(d);
-        int rounds = 1;
+        int rounds = 1, further = 0;    /* further: approvals that left a step to go */
         for (int k = 0; k < MAX_STEPS && row->steps[k].method; k++) {
             const char *m = row->steps[k].method;
             char full[96];
@@ -253,6 +288,8 @@ static void test_authority_chain(void **state)
                 fail_msg("%s: step %d: status %d", row->name, k, d->status);
             if (rc == RP_OK && strcmp(m, "Submit") == 0)
                 rounds++;
+            if (rc == RP_OK && strcmp(m, "Approve") == 0 && d->status == CST(PENDING_APPROVAL))
+                further++;
             tc_free(d);
             d = NULL;
         }
@@ -264,8 +301,9 @@ static void test_authority_chain(void **state)
         for (size_t k = 0; k < g->n_decisions; k++) {
             assert_true(strlen(g->decisions[k]->comment) > 0);
             assert_true(strlen(g->decisions[k]->by) > 0);
+            assert_true(strlen(g->decisions[k]->by_principal) > 0);
         }
-        tc_docs(row->submitter, g, DSTAGE(SIGNING));
+        tc_docs(row->anna_drafts ? P_ANNA : row->submitter, g, DSTAGE(SIGNING));
         if (row->signer_refused >= 0 && row->signer_refused < P_COUNT)
             tc_expect(tc_act(row->signer_refused, CM("Sign"), c->id, NULL, NULL), RP_PERMISSION_DENIED);
         TContract *s = NULL;
@@ -278,7 +316,7 @@ static void test_authority_chain(void **state)
         assert_int_equal(tc_count(seq0, CEV("contract.signed"), c->id), 1);
         if (row->want_chain)
             assert_int_equal(tc_count(seq0, CEV("contract.approval_requested"), c->id),
-                             (size_t)rounds + (row->want_chain == 2 ? 1 : 0));
+                             (size_t)(rounds + further));
         tc_free(s);
         tc_free(g);
         tc_free(c);
@@ -360,6 +398,85 @@ static void test_signing_needs(void **state)
     tc_free(d);
     tc_expect(tc_act(P_ANNA, CM("Terminate"), c->id, "again", NULL), RP_FAILED_PRECONDITION);
     tc_free(c);
+}
+
+/* ---- who terminates: value within the caller's limit, or contracts.approve ---- */
+
+typedef struct {
+    const char *name;
+    int64_t value;
+    struct { int who; int want_code; } tries[4];    /* the last one ends it */
+} term_row_t;
+
+static const term_row_t TERM_ROWS[] = {
+    { "within the manager's own limit", 500000, { { P_ANNA, RP_OK }, { NOBODY, 0 } } },
+    { "above it: not the manager, nor a head of group above his; the head of department",
+      3000000, { { P_ANNA, RP_PERMISSION_DENIED }, { P_GERD, RP_PERMISSION_DENIED },
+                 { P_HANNA, RP_OK }, { NOBODY, 0 } } },
+    { "a head of group within his own limit", 2000000,
+      { { P_ANNA, RP_PERMISSION_DENIED }, { P_GERD, RP_OK }, { NOBODY, 0 } } },
+    { "above the head of department's own limit: an approver still terminates", 6000000,
+      { { P_ANNA, RP_PERMISSION_DENIED }, { P_HANNA, RP_OK }, { NOBODY, 0 } } },
+    { "a director", 3000000, { { P_ANNA, RP_PERMISSION_DENIED }, { P_DORA, RP_OK }, { NOBODY, 0 } } },
+};
+
+static void test_terminate_authority(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof TERM_ROWS / sizeof TERM_ROWS[0]; i++) {
+        const term_row_t *row = &TERM_ROWS[i];
+        TContract *c = tc_signed(row->value, 0, 365, P_ANNA), *d = NULL;
+        uint64_t seq0 = tc_last_seq();
+        for (int k = 0; k < 4 && row->tries[k].who != NOBODY; k++) {
+            int rc = tc_act(row->tries[k].who, CM("Terminate"), c->id, "client insolvent", &d);
+            if (rc != row->tries[k].want_code)
+                fail_msg("%s: Terminate by %s: want %s, got %s (%s)", row->name, TC_PEOPLE[row->tries[k].who].sub,
+                         rp_code_name(row->tries[k].want_code), rp_code_name(rc), TC.st.message);
+            tc_free(d);
+            d = NULL;
+            tc_expect(tc_get(P_DORA, c->id, &d), RP_OK);
+            assert_int_equal(d->status, rc == RP_OK ? CST(TERMINATED) : CST(ACTIVE));
+            assert_int_equal(tc_count(seq0, CEV("contract.terminated"), c->id), rc == RP_OK ? 1 : 0);
+            tc_free(d);
+            d = NULL;
+        }
+        tc_free(c);
+    }
+}
+
+/* ---- numbers: one counter per branch code ---- */
+
+/* test_numbers_branch_case - tokens spelling the branch "hq" and "HQ" draw from one
+ * counter: consecutive, distinct numbers, and Get by number finds each. */
+static void test_numbers_branch_case(void **state)
+{
+    (void)state;
+    static const int drafters[] = { P_ANNA, P_ANNA_HQ, P_ANNA, P_ANNA_HQ };
+    enum { N = sizeof drafters / sizeof drafters[0] };
+    TContract *c[N] = { NULL };
+    int y, m, d;
+    rp_days_to_date(tc_today(), &y, &m, &d);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "HQ-%04d-", y);
+    for (int i = 0; i < N; i++) {
+        tc_terms_t x;
+        tc_terms(&x, 500000, 1, tc_today(), 365);
+        tc_expect(tc_draft(drafters[i], &x, &c[i]), RP_OK);
+        assert_true(strncmp(c[i]->number, prefix, strlen(prefix)) == 0);
+        if (i > 0 && c[i]->seq != c[0]->seq + (uint64_t)i)
+            fail_msg("draft %d (branch %s): seq %llu, want %llu (%s after %s)", i,
+                     TC_PEOPLE[drafters[i]].branch ? TC_PEOPLE[drafters[i]].branch : "hq",
+                     (unsigned long long)c[i]->seq, (unsigned long long)(c[0]->seq + (uint64_t)i),
+                     c[i]->number, c[0]->number);
+    }
+    for (int i = 0; i < N; i++) {
+        TContract *g = NULL;
+        tc_expect(tc_get(P_DORA, c[i]->number, &g), RP_OK);
+        assert_string_equal(g->id, c[i]->id);
+        tc_free(g);
+    }
+    for (int i = 0; i < N; i++)
+        tc_free(c[i]);
 }
 
 /* ---- the instalment-sum rule ---- */
@@ -703,6 +820,8 @@ int main(void)
         cmocka_unit_test(test_quotes),
         cmocka_unit_test(test_authority_chain),
         cmocka_unit_test(test_signing_needs),
+        cmocka_unit_test(test_terminate_authority),
+        cmocka_unit_test(test_numbers_branch_case),
         cmocka_unit_test(test_instalment_sum),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scope),

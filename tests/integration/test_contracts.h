@@ -15,6 +15,10 @@
  *   dora    director           /hq (company)     signs up to 1,000,000.00, discounts 50 %
  *   fin     finance            (company)         reads
  *   integ   integration, admin (System methods)
+ *   max     branch_head and director /hq         signs up to 200,000.00
+ *   dan     a delegate (token from ActAs: sub u-dan, on_behalf_of and everything
+ *           else the principal's): "dan for hanna" and "dan for max"
+ *   anna HQ anna with her branch spelled "HQ" (the same branch as "hq")
  */
 #ifndef TEST_CONTRACTS_H
 #define TEST_CONTRACTS_H
@@ -33,6 +37,7 @@
 
 #include "harness.h"
 #include "rapport/clock.h"
+#include "rapport/perm.h"
 #include "rapport/status.h"
 #include "rapport/store.h"
 #include "rapport/ulid.h"
@@ -60,23 +65,38 @@ typedef Rapport__Contracts__V1__Order TOrder;
 #define DSTAT(x) RAPPORT__CONTRACTS__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_##x
 #define PROLE(x) RAPPORT__CONTRACTS__V1__PARTY_ROLE__PARTY_ROLE_##x
 
-enum { P_ANNA, P_BORIS, P_CARL, P_GERD, P_HANNA, P_BEA, P_DORA, P_FIN, P_INTEG, P_COUNT };
+enum { P_ANNA, P_BORIS, P_CARL, P_GERD, P_HANNA, P_BEA, P_DORA, P_FIN, P_INTEG,
+       P_MAX, P_DAN_HANNA, P_DAN_MAX, P_ANNA_HQ, P_COUNT };
 
 static const struct {
     const char *sub, *role, *unit;
     int64_t limit;
     int32_t discount_bp;
+    const char *role2;              /* a second role, or NULL */
+    const char *on_behalf_of;       /* a delegate's principal, or NULL */
+    const char *branch;             /* NULL: "hq" */
 } TC_PEOPLE[P_COUNT] = {
-    [P_ANNA]  = { "u-anna",  "manager",            "/hq/sales/d1/g1", 1000000, 1000 },
-    [P_BORIS] = { "u-boris", "manager",            "/hq/sales/d1/g1", 0, 0 },
-    [P_CARL]  = { "u-carl",  "manager",            "/hq/sales/d2/g1", 1000000, 1000 },
-    [P_GERD]  = { "u-gerd",  "head_of_group",      "/hq/sales/d1/g1", 2000000, 1500 },
-    [P_HANNA] = { "u-hanna", "head_of_department", "/hq/sales/d1",    5000000, 2500 },
-    [P_BEA]   = { "u-bea",   "branch_head",        "/hq",             20000000, 3000 },
-    [P_DORA]  = { "u-dora",  "director",           "/hq",             100000000, 5000 },
-    [P_FIN]   = { "u-fin",   "finance",            "/hq",             0, 0 },
-    [P_INTEG] = { "it-bi",   "integration",        "/",               0, 0 },
+    [P_ANNA]  = { "u-anna",  "manager",            "/hq/sales/d1/g1", 1000000, 1000, NULL, NULL, NULL },
+    [P_BORIS] = { "u-boris", "manager",            "/hq/sales/d1/g1", 0, 0, NULL, NULL, NULL },
+    [P_CARL]  = { "u-carl",  "manager",            "/hq/sales/d2/g1", 1000000, 1000, NULL, NULL, NULL },
+    [P_GERD]  = { "u-gerd",  "head_of_group",      "/hq/sales/d1/g1", 2000000, 1500, NULL, NULL, NULL },
+    [P_HANNA] = { "u-hanna", "head_of_department", "/hq/sales/d1",    5000000, 2500, NULL, NULL, NULL },
+    [P_BEA]   = { "u-bea",   "branch_head",        "/hq",             20000000, 3000, NULL, NULL, NULL },
+    [P_DORA]  = { "u-dora",  "director",           "/hq",             100000000, 5000, NULL, NULL, NULL },
+    [P_FIN]   = { "u-fin",   "finance",            "/hq",             0, 0, NULL, NULL, NULL },
+    [P_INTEG] = { "it-bi",   "integration",        "/",               0, 0, NULL, NULL, NULL },
+    [P_MAX]   = { "u-max",   "branch_head",        "/hq",             20000000, 3000, "director", NULL, NULL },
+    [P_DAN_HANNA] = { "u-dan", "head_of_department", "/hq/sales/d1",  5000000, 2500, NULL, "u-hanna", NULL },
+    [P_DAN_MAX]   = { "u-dan", "branch_head",      "/hq",             20000000, 3000, "director", "u-max", NULL },
+    [P_ANNA_HQ]   = { "u-anna", "manager",         "/hq/sales/d1/g1", 1000000, 1000, NULL, NULL, "HQ" },
 };
+
+/* tc_principal - whose the person's actions are: the delegate's principal, or
+ * themselves. */
+TC_FN const char *tc_principal(int p)
+{
+    return TC_PEOPLE[p].on_behalf_of ? TC_PEOPLE[p].on_behalf_of : TC_PEOPLE[p].sub;
+}
 
 static struct {
     rp_suite_t *suite;
@@ -92,6 +112,26 @@ static const char *const TC_ENV[] = {
     "RAPPORT_TEST_CLOCK=1", "RAPPORT_CONTRACTS_JOB_MS=200",
     "RAPPORT_CONTRACTS_DIRECTOR_THRESHOLD=5000000", NULL
 };
+
+/* tc_token - mint person p's token (roles, branch, unit, the role's scope, limits). */
+TC_FN char *tc_token(int p)
+{
+    rp_claims_t c;
+    memset(&c, 0, sizeof c);
+    rp_strlcpy(c.sub, TC_PEOPLE[p].sub, sizeof c.sub);
+    rp_strlcpy(c.branch, TC_PEOPLE[p].branch ? TC_PEOPLE[p].branch : "hq", sizeof c.branch);
+    rp_strlcpy(c.unit, TC_PEOPLE[p].unit, sizeof c.unit);
+    const rp_role_t *r = rp_role_find(TC_PEOPLE[p].role);
+    rp_strlcpy(c.scope, r && r->scope ? r->scope : "own", sizeof c.scope);
+    rp_strlcpy(c.roles[c.n_roles++], TC_PEOPLE[p].role, sizeof c.roles[0]);
+    if (TC_PEOPLE[p].role2)
+        rp_strlcpy(c.roles[c.n_roles++], TC_PEOPLE[p].role2, sizeof c.roles[0]);
+    if (TC_PEOPLE[p].on_behalf_of)
+        rp_strlcpy(c.on_behalf_of, TC_PEOPLE[p].on_behalf_of, sizeof c.on_behalf_of);
+    c.limit_contract_value = TC_PEOPLE[p].limit;
+    c.limit_discount_bp = TC_PEOPLE[p].discount_bp;
+    return rp_suite_token_claims(TC.suite, &c, 3600);
+}
 
 TC_FN void tc_clients(void)
 {
@@ -110,9 +150,7 @@ TC_FN int tc_setup(void **state)
     rp_suite_start(TC.suite, "leads", leads_env);
     rp_suite_start_following(TC.suite, "contracts", "leads", TC_ENV);
     for (int i = 0; i < P_COUNT; i++)
-        TC.tok[i] = rp_suite_token_limits(TC.suite, TC_PEOPLE[i].sub, TC_PEOPLE[i].role, "hq",
-                                          TC_PEOPLE[i].unit, NULL, 3600, TC_PEOPLE[i].limit,
-                                          TC_PEOPLE[i].discount_bp);
+        TC.tok[i] = tc_token(i);
     tc_clients();
     TC.leads_tok = rp_suite_token(TC.suite, "u-anna", "manager", "hq", "/hq/sales/d1/g1", NULL, 3600);
     TC.leads = rp_suite_client(TC.suite, "leads", TC.leads_tok);
@@ -352,15 +390,27 @@ TC_FN TContract *tc_wait_status(const char *id, int want)
     return NULL;
 }
 
+/* tc_store_open - contracts' LMDB (the service stopped) with these tables, knowing
+ * the schema versions the service knows (keep in step with contracts_migrations);
+ * none is run here. */
+TC_FN rp_store_t *tc_store_open(const rp_table_t *tables)
+{
+    char *path = rp_sprintf("%s/data/contracts", rp_suite_dir(TC.suite));
+    static const rp_migration_t known[] = {
+        { 1, "initial tables", NULL }, { 2, "counters by branch code", NULL }, { 0, NULL, NULL }
+    };
+    rp_store_t *st = rp_store_open(path, tables, known, 0);
+    assert_non_null(st);
+    free(path);
+    return st;
+}
+
 /* tc_tamper - with contracts stopped, change the byte `at` bytes into the first
  * occurrence of needle in contract id's stored record to `to` (straight in its LMDB). */
 TC_FN void tc_tamper(const char *id, const char *needle, size_t at, char to)
 {
-    char *path = rp_sprintf("%s/data/contracts", rp_suite_dir(TC.suite));
-    static const rp_migration_t any[] = { { 1, "contracts", NULL }, { 0, NULL, NULL } };
     static const rp_table_t tables[] = { { "contracts", 0 }, { NULL, 0 } };
-    rp_store_t *st = rp_store_open(path, tables, any, 0);
-    assert_non_null(st);
+    rp_store_t *st = tc_store_open(tables);
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, 0, &txn), 0);
     rp_ulid_t u;
@@ -380,7 +430,6 @@ TC_FN void tc_tamper(const char *id, const char *needle, size_t at, char to)
     assert_int_equal(mdb_txn_commit(txn), 0);
     free(copy);
     rp_store_destroy(&st);
-    free(path);
 }
 
 #endif

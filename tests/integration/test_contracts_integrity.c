@@ -8,6 +8,11 @@
  *                          libsodium against SigningKey's public key); after one byte
  *                          of its special terms is changed in the LMDB file (service
  *                          stopped) Verify says it is not the contract that was signed.
+ *   numbers_migration      counters of the old format (keyed by the branch as tokens
+ *                          spelled it: "hq", "Hq") are folded by migration 2 into the
+ *                          branch code's, keeping the largest; numbering goes on after it.
+ *   number_taken           a counter behind the stored numbers makes Draft fail with
+ *                          INTERNAL and write nothing, rather than hand out a duplicate.
  */
 #define _GNU_SOURCE
 #include "test_contracts.h"
@@ -227,11 +232,184 @@ static void test_signature(void **state)
     tc_free(c);
 }
 
+/* ---- the numbers table, edited and read straight in the LMDB (service stopped) ---- */
+
+typedef struct {
+    const char *branch;         /* as stored in the key */
+    int32_t year;
+    uint64_t last;              /* 0: delete the key */
+} counter_t;
+
+static rp_store_t *s_open(void)
+{
+    static const rp_table_t tables[] = { { "numbers", 0 }, { NULL, 0 } };
+    return tc_store_open(tables);
+}
+
+static MDB_val s_counter_key(rp_key_t *k, const char *branch, int32_t year)
+{
+    rp_key_init(k);
+    rp_key_str(k, branch);
+    rp_key_u32(k, (uint32_t)year);
+    return rp_key_val(k);
+}
+
+/* s_counters_set - write (or delete) counters; schema > 0 also sets the schema version. */
+static void s_counters_set(const counter_t *set, size_t n, uint32_t schema)
+{
+    rp_store_t *st = s_open();
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, 0, &txn), 0);
+    MDB_dbi dbi = rp_store_dbi(st, "numbers");
+    for (size_t i = 0; i < n; i++) {
+        rp_key_t k;
+        MDB_val key = s_counter_key(&k, set[i].branch, set[i].year);
+        if (set[i].last == 0) {
+            int rc = mdb_del(txn, dbi, &key, NULL);
+            assert_true(rc == 0 || rc == MDB_NOTFOUND);
+            continue;
+        }
+        uint8_t be[8];
+        rp_u64_be(set[i].last, be);
+        MDB_val v = { 8, be };
+        assert_int_equal(mdb_put(txn, dbi, &key, &v, 0), 0);
+    }
+    if (schema) {
+        uint8_t be[4] = { schema >> 24, schema >> 16, schema >> 8, schema };
+        MDB_val key = { strlen("schema_version"), (void *)"schema_version" }, v = { 4, be };
+        assert_int_equal(mdb_put(txn, rp_store_dbi(st, "meta"), &key, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    rp_store_destroy(&st);
+}
+
+/* s_counters_check - each counter of want holds its value (0: absent), and no
+ * counter is keyed by a branch with a lower-case letter. */
+static void s_counters_check(const counter_t *want, size_t n)
+{
+    rp_store_t *st = s_open();
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(rp_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+    MDB_dbi dbi = rp_store_dbi(st, "numbers");
+    for (size_t i = 0; i < n; i++) {
+        rp_key_t k;
+        MDB_val key = s_counter_key(&k, want[i].branch, want[i].year), v;
+        int rc = mdb_get(txn, dbi, &key, &v);
+        uint64_t got = rc == 0 && v.mv_size == 8 ? rp_be_u64(v.mv_data) : 0;
+        assert_true(rc == 0 || rc == MDB_NOTFOUND);
+        if (got != want[i].last)
+            fail_msg("counter %s/%d: %llu, want %llu", want[i].branch, (int)want[i].year,
+                     (unsigned long long)got, (unsigned long long)want[i].last);
+    }
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        for (size_t i = 0; i < k.mv_size && ((const char *)k.mv_data)[i]; i++)
+            if (((const char *)k.mv_data)[i] >= 'a' && ((const char *)k.mv_data)[i] <= 'z')
+                fail_msg("a counter keyed by %.*s is left", (int)strnlen(k.mv_data, k.mv_size),
+                         (const char *)k.mv_data);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    rp_store_destroy(&st);
+}
+
+static void s_stop(void)
+{
+    assert_int_equal(rp_suite_kill(TC.suite, "contracts", SIGTERM), 0);
+}
+
+static void s_start(void)
+{
+    rp_suite_start_following(TC.suite, "contracts", "leads", TC_ENV);
+    tc_clients();
+}
+
+/* s_draft - a draft by p; its seq (fails unless OK). */
+static uint64_t s_draft(int p)
+{
+    tc_terms_t x;
+    tc_terms(&x, 1000, 1, tc_today(), 30);
+    TContract *c = NULL;
+    tc_expect(tc_draft(p, &x, &c), RP_OK);
+    uint64_t seq = c->seq;
+    tc_free(c);
+    return seq;
+}
+
+static void test_numbers_migration(void **state)
+{
+    (void)state;
+    tc_terms_t x;
+    tc_terms(&x, 1000, 1, tc_today(), 30);
+    TContract *c = NULL;
+    tc_expect(tc_draft(P_ANNA, &x, &c), RP_OK);
+    uint64_t n = c->seq;
+    int32_t y = c->year;
+    tc_free(c);
+
+    /* the old format: "hq" counted the numbers so far, "Hq" five more (numbers it
+     * handed out as well), and last year's two spellings; schema version 1 */
+    s_stop();
+    const counter_t old[] = {
+        { "HQ", y, 0 }, { "hq", y, n }, { "Hq", y, n + 5 }, { "hq", y - 1, 40 }, { "HQ", y - 1, 12 },
+    };
+    s_counters_set(old, sizeof old / sizeof old[0], 1);
+    s_start();
+    assert_int_equal(s_draft(P_ANNA), n + 6);
+    assert_int_equal(s_draft(P_ANNA_HQ), n + 7);
+    s_stop();
+    const counter_t folded[] = { { "HQ", y, n + 7 }, { "HQ", y - 1, 40 }, { "hq", y, 0 }, { "Hq", y, 0 } };
+    s_counters_check(folded, sizeof folded / sizeof folded[0]);
+    s_start();
+}
+
+static void test_number_taken(void **state)
+{
+    (void)state;
+    uint64_t n = s_draft(P_ANNA);
+    TContract *c = NULL;
+    tc_terms_t x;
+    tc_terms(&x, 1000, 1, tc_today(), 30);
+    tc_expect(tc_draft(P_ANNA, &x, &c), RP_OK);
+    int32_t y = c->year;
+    assert_int_equal(c->seq, n + 1);
+    char *taken = rp_strdup(c->number);
+    tc_free(c);
+
+    /* the counter one behind: the next number is the one just handed out */
+    s_stop();
+    const counter_t behind[] = { { "HQ", y, n } };
+    s_counters_set(behind, 1, 0);
+    s_start();
+    uint64_t seq0 = tc_last_seq();
+    for (int i = 0; i < 2; i++) {       /* nothing written: the second try meets it again */
+        tc_expect(tc_draft(P_ANNA, &x, NULL), RP_INTERNAL);
+        assert_non_null(strstr(TC.st.message, taken));
+        assert_non_null(strstr(TC.st.message, "taken already"));
+    }
+    assert_int_equal(tc_count(seq0, CEV("contract.drafted"), NULL), 0);
+    TContract *g = NULL;
+    tc_expect(tc_get(P_DORA, taken, &g), RP_OK);
+    assert_int_equal(g->seq, n + 1);
+    tc_free(g);
+    s_stop();
+    const counter_t kept[] = { { "HQ", y, n } };
+    s_counters_check(kept, 1);
+    const counter_t repaired[] = { { "HQ", y, n + 1 } };
+    s_counters_set(repaired, 1, 0);
+    s_start();
+    assert_int_equal(s_draft(P_ANNA_HQ), n + 2);
+    free(taken);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers_gapless_kill9),
         cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_numbers_migration),
+        cmocka_unit_test(test_number_taken),
     };
     return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
 }
