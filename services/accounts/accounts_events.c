@@ -97,8 +97,7 @@ static int s_renewal_task(rp_ctx_t *ctx, const acc_source_t *src, const Rapport_
 /* First matching row wins: specific prefixes before general ones. */
 static const acc_source_t s_sources[] = {
     LEAD_ROW("lead.won", NULL, lead, "Lead won: {company.name}[, {expected_value}]", s_lead_won),
-    /* the event does not carry the stage left, except when closing */
-    LEAD_ROW("lead.stage_changed", NULL, lead, "Stage: [{stage_before_close} → ]{stage}", NULL),
+    LEAD_ROW("lead.stage_changed", NULL, lead, "Stage: [{previous_stage} → ]{stage}", NULL),
     LEAD_ROW("lead.lost", NULL, lead, "Lead lost: {company.name}[, {lost_reason}][ to {lost_competitor_name}]", NULL),
     LEAD_ROW("lead.disqualified", NULL, lead, "Lead disqualified: {company.name}[: {lost_note}]", NULL),
     LEAD_ROW("lead.assigned", NULL, lead, "Lead assigned to {owner}: {company.name}", NULL),

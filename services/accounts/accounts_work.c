@@ -502,6 +502,7 @@ static int s_raise_silence(rp_ctx_t *ctx, Client *c)
     o->last_contact_at = c->last_contact_at;
     o->max_silence_days = allowed;
     o->task_id = t->id;
+    rp_ctx_set_event_branch(ctx, c->branch);       /* a job has no caller's branch */
     if (acc_put(ctx, &ACC_CLIENT, &c->base) < 0 || acc_put(ctx, &ACC_TASK, &t->base) < 0
         || acc_emit(ctx, "client.contact_overdue", c->id, &o->base) < 0
         || acc_emit(ctx, "task.created", t->id, &t->base) < 0)

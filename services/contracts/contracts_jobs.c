@@ -85,6 +85,7 @@ int contracts_daily(rp_ctx_t *ctx)
             return -1;
         if ((c->status != CS_SIGNED && c->status != CS_ACTIVE) || !c->terms || !c->terms->end)
             continue;
+        rp_ctx_set_event_branch(ctx, c->branch);   /* a job has no caller's branch */
         if (c->status == CS_SIGNED && c->terms->start && rp_date_days(c->terms->start) <= today
             && contracts_activate(ctx, c) < 0)
             return -1;

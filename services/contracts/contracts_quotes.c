@@ -291,6 +291,7 @@ int contracts_expire_quotes(rp_ctx_t *ctx)
             continue;
         q->status = QS_EXPIRED;
         q->decided_at = rp_ctx_now(ctx);
+        rp_ctx_set_event_branch(ctx, q->branch);   /* a job has no caller's branch */
         ProtobufCMessage *ignored;
         if (s_finish(ctx, q, "quote.expired", &ignored) < 0)
             return -1;

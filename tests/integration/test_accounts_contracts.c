@@ -627,7 +627,7 @@ static void s_lead_story(const char *client, const char *name)
     assert_true(s_said(client, "lead.won", want));
     snprintf(want, sizeof want, "Lead created: %s, 12,345.00 EUR", name);
     assert_true(s_said(client, "lead.created", want));
-    assert_true(s_said(client, "lead.stage_changed", "Stage: offer"));        /* sending the offer */
+    assert_true(s_said(client, "lead.stage_changed", "Stage: new → offer"));  /* sending the offer */
     assert_true(s_said(client, "lead.stage_changed", "Stage: offer → won"));
     Rapport__V1__Date valid;
     s_date(&valid, (int32_t)(rp_suite_now(T.suite, "leads") / DAY_MS) + 30);

@@ -381,6 +381,15 @@ static void test_contact_overdue(void **state)
     s_wait_overdue(corp->id, 1);
     s_wait_overdue(key->id, 1);
     assert_int_equal(ta_events(0, AEV("client.contact_overdue"), key->id), 1);
+    /* raised by a job, yet it carries the client's branch */
+    size_t nev = 0;
+    Rapport__V1__Event **ev = rp_suite_replay(TA.suite, "accounts", 1, AEV("client.contact_overdue"), &nev);
+    assert_true(nev > 0);
+    for (size_t i = 0; i < nev; i++) {
+        assert_string_equal(ev[i]->branch, "b1");
+        assert_string_equal(ev[i]->source, "/branches/b1/accounts");
+    }
+    rp_suite_events_free(&ev, nev);
     for (int i = 0; i < 300 && ta_events(0, AEV("task.overdue"), task_id) == 0; i++)
         usleep(50 * 1000);
     assert_int_equal(ta_events(0, AEV("task.overdue"), task_id), 1);

@@ -39,6 +39,9 @@ static size_t s_expiring(uint64_t seq, const char *id, uint32_t *thresholds, siz
             rapport__contracts__v1__contract_expiring__unpack(NULL, ev[i]->data.len, ev[i]->data.data);
         assert_non_null(e);
         assert_string_equal(e->owner, "u-anna");
+        /* raised by a job, yet it carries the contract's branch */
+        assert_string_equal(ev[i]->branch, "hq");
+        assert_string_equal(ev[i]->source, "/branches/hq/contracts");
         if (k < cap)
             thresholds[k] = e->threshold_days;
         k++;
