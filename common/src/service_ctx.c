@@ -164,6 +164,15 @@ rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1])
     rp_ulid_format(id, str);
 }
 
+char *
+rp_ctx_new_id_str(rp_ctx_t *ctx)
+{
+    rp_ulid_t id;
+    char s[RP_ULID_STRLEN + 1];
+    rp_ctx_new_id(ctx, &id, s);
+    return rp_ctx_strdup(ctx, s);
+}
+
 int
 rp_ctx_revoke(rp_ctx_t *ctx, const char *jti, int64_t exp_s)
 {

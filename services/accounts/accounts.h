@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include "rapport/index.h"
 #include "rapport/service.h"
+#include "rapport/clock.h"
 #include "rapport/values.h"
 #include "rapport/store.h"
 #include "rapport/accounts/v1/accounts.pb-c.h"
@@ -89,7 +90,6 @@ typedef Rapport__V1__Date Date;
 #define ACC_TREE_NODES      1000
 #define ACC_PAGE_DEFAULT    50
 #define ACC_PAGE_MAX        500
-#define ACC_DAY_MS          86400000LL
 #define ACC_SUMMARY_MAX     200     /* timeline summaries of upstream events */
 
 /* ---- settings (main.c, read once at start) ---- */
@@ -235,18 +235,11 @@ int acc_mask_or_reply(rp_ctx_t *ctx, char *const *mask, size_t n, const char *co
 bool acc_mask_has(char *const *mask, size_t n, const char *path);
 uint32_t acc_page_size(uint32_t page_size);
 int acc_due_time_or_reply(rp_ctx_t *ctx, const char *field, const char *s);
-/* acc_today, acc_date_of_days, acc_append - rp_ctx_today, rp_ctx_date, rp_ctx_append
- * (rapport/values.h) under the names accounts_events.c and accounts_work.c use. */
-int32_t acc_today(rp_ctx_t *ctx);
-Date *acc_date_of_days(rp_ctx_t *ctx, int32_t days);
 /* acc_upper / acc_lower - ASCII case in place over an arena copy. */
 char *acc_upper(rp_ctx_t *ctx, const char *s);
 char *acc_lower(rp_ctx_t *ctx, const char *s);
-void **acc_append(rp_ctx_t *ctx, void **arr, size_t n, void *item);
 /* acc_emit - rp_ctx_emit, replying INTERNAL when it fails. */
 int acc_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m);
-/* acc_new_id - a fresh ULID string in the arena. */
-char *acc_new_id(rp_ctx_t *ctx);
 
 /* ---- accounts_clients.c ---- */
 

@@ -71,7 +71,7 @@ Client *acc_client_new(rp_ctx_t *ctx)
     Client *c = rp_ctx_alloc(ctx, sizeof *c);
     rapport__accounts__v1__client__init(c);
     int64_t now = rp_ctx_now(ctx);
-    c->id = acc_new_id(ctx);
+    c->id = rp_ctx_new_id_str(ctx);
     c->tier = TIER_REGULAR;
     c->lifecycle = LC_PROSPECT;
     c->created_by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
@@ -89,7 +89,7 @@ int acc_client_create(rp_ctx_t *ctx, Client *c)
 
 uint32_t acc_silence_days(rp_ctx_t *ctx, const Client *c)
 {
-    int64_t d = (rp_ctx_now(ctx) - c->last_contact_at) / ACC_DAY_MS;
+    int64_t d = (rp_ctx_now(ctx) - c->last_contact_at) / RP_DAY_MS;
     return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
@@ -98,7 +98,7 @@ bool acc_contact_overdue(rp_ctx_t *ctx, const Client *c)
     if (c->tier >= TIER_COUNT || c->lifecycle == LC_LOST)
         return false;
     uint32_t days = acc_settings.silence_days[c->tier];
-    return days > 0 && rp_ctx_now(ctx) - c->last_contact_at > (int64_t)days * ACC_DAY_MS;
+    return days > 0 && rp_ctx_now(ctx) - c->last_contact_at > (int64_t)days * RP_DAY_MS;
 }
 
 /* s_exists_or_reply - ALREADY_EXISTS for a duplicate of client `found`, naming it
@@ -329,7 +329,7 @@ int acc_transfer_client(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
     h->at = rp_ctx_now(ctx);
     h->reason = in->reason;
     size_t n = c->n_owner_history;
-    OwnerChange **v = (OwnerChange **)acc_append(ctx, (void **)c->owner_history, n, h);
+    OwnerChange **v = (OwnerChange **)rp_ctx_append(ctx, (void **)c->owner_history, n, h);
     if (++n > ACC_HISTORY_MAX) {
         v += n - ACC_HISTORY_MAX;
         n = ACC_HISTORY_MAX;

@@ -179,7 +179,7 @@ int acc_create_contact(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
 
     Contact *c = rp_ctx_alloc(ctx, sizeof *c);
     rapport__accounts__v1__contact__init(c);
-    c->id = acc_new_id(ctx);
+    c->id = rp_ctx_new_id_str(ctx);
     c->client_id = client->id;
     c->name = in->name;
     c->position = in->position;

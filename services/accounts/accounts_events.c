@@ -154,8 +154,8 @@ static const char *s_day_of_ms(rp_ctx_t *ctx, int64_t ms)
 {
     if (ms <= 0)
         return NULL;
-    int32_t days = (int32_t)(ms / ACC_DAY_MS);
-    Date *d = acc_date_of_days(ctx, days);
+    int32_t days = (int32_t)(ms / RP_DAY_MS);
+    Date *d = rp_ctx_date(ctx, days);
     return s_date(ctx, &d->base);
 }
 
@@ -394,7 +394,7 @@ static int s_move_contacts(rp_ctx_t *ctx, const Rapport__V1__Event *ev, const Le
             continue;
         Contact *c = rp_ctx_alloc(ctx, sizeof *c);
         rapport__accounts__v1__contact__init(c);
-        c->id = acc_new_id(ctx);
+        c->id = rp_ctx_new_id_str(ctx);
         c->client_id = client->id;
         c->name = lc->name;
         c->position = lc->position;
@@ -433,7 +433,7 @@ static int s_lead_won(rp_ctx_t *ctx, const acc_source_t *src, const Rapport__V1_
     if (r == 1 && acc_get_str(ctx, &ACC_CLIENT, found, &c) != 0)
         return -1;
     if (c) {
-        c->lead_ids = (char **)acc_append(ctx, (void **)c->lead_ids, c->n_lead_ids, rp_ctx_strdup(ctx, l->id));
+        c->lead_ids = (char **)rp_ctx_append(ctx, (void **)c->lead_ids, c->n_lead_ids, rp_ctx_strdup(ctx, l->id));
         c->n_lead_ids++;
         c->updated_at = rp_ctx_now(ctx);
         if (acc_put(ctx, &ACC_CLIENT, &c->base) < 0 || acc_emit(ctx, "client.updated", c->id, &c->base) < 0)
@@ -604,7 +604,7 @@ static int s_renewal_task(rp_ctx_t *ctx, const acc_source_t *src, const Rapport_
     t->assignee = e->owner;
     t->assignee_unit = e->unit;
     t->assigned_by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
-    t->due = acc_date_of_days(ctx, acc_today(ctx));
+    t->due = rp_ctx_date(ctx, rp_ctx_today(ctx));
     t->priority = e->days_left <= 7 ? TP_HIGH : TP_NORMAL;
     t->status = TS_OPEN;
     t->origin = "contract_expiring";

@@ -353,7 +353,7 @@ int acc_request_export(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
 
     Export *e = rp_ctx_alloc(ctx, sizeof *e);
     rapport__accounts__v1__export__init(e);
-    e->id = acc_new_id(ctx);
+    e->id = rp_ctx_new_id_str(ctx);
     e->format = in->format;
     e->filter = in->filter;
     e->status = over ? EX_PENDING : EX_READY;

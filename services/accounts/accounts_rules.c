@@ -176,16 +176,6 @@ int acc_due_time_or_reply(rp_ctx_t *ctx, const char *field, const char *s)
     return 0;
 }
 
-int32_t acc_today(rp_ctx_t *ctx)
-{
-    return rp_ctx_today(ctx);
-}
-
-Date *acc_date_of_days(rp_ctx_t *ctx, int32_t days)
-{
-    return rp_ctx_date(ctx, days);
-}
-
 char *acc_upper(rp_ctx_t *ctx, const char *s)
 {
     char *c = rp_ctx_strdup(ctx, s);
@@ -202,11 +192,6 @@ char *acc_lower(rp_ctx_t *ctx, const char *s)
     return c;
 }
 
-void **acc_append(rp_ctx_t *ctx, void **arr, size_t n, void *item)
-{
-    return rp_ctx_append(ctx, arr, n, item);
-}
-
 int acc_emit(rp_ctx_t *ctx, const char *type, const char *subject, const ProtobufCMessage *m)
 {
     if (rp_ctx_emit(ctx, type, subject, m) == 0)
@@ -216,10 +201,3 @@ int acc_emit(rp_ctx_t *ctx, const char *type, const char *subject, const Protobu
     return -1;
 }
 
-char *acc_new_id(rp_ctx_t *ctx)
-{
-    rp_ulid_t id;
-    char s[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, s);
-    return rp_ctx_strdup(ctx, s);
-}

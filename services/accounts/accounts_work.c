@@ -28,7 +28,7 @@ typedef Rapport__Accounts__V1__TimelineReply TimelineReply;
 #define JOB_BATCH 256           /* clients or tasks one job run handles per scan */
 #define PURGE_SCAN 20000        /* pending keys one job run looks at (keys only: ~ms) */
 #define PURGE_DROP 2000         /* and drops at most */
-#define TEN_YEARS_MS (3650 * ACC_DAY_MS)
+#define TEN_YEARS_MS (3650 * RP_DAY_MS)
 
 /* s_enum_text - an enum value as people read it ("no contact"), in the arena. */
 static const char *s_enum_text(rp_ctx_t *ctx, const ProtobufCEnumDescriptor *d, int v)
@@ -87,7 +87,7 @@ int acc_log_interaction(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
 
     Interaction *x = rp_ctx_alloc(ctx, sizeof *x);
     rapport__accounts__v1__interaction__init(x);
-    x->id = acc_new_id(ctx);
+    x->id = rp_ctx_new_id_str(ctx);
     x->client_id = client->id;
     x->contact_id = contact ? contact->id : "";
     x->channel = in->channel;
@@ -270,7 +270,7 @@ int acc_create_task(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     int64_t now = rp_ctx_now(ctx);
     Task *t = rp_ctx_alloc(ctx, sizeof *t);
     rapport__accounts__v1__task__init(t);
-    t->id = acc_new_id(ctx);
+    t->id = rp_ctx_new_id_str(ctx);
     t->client_id = client ? client->id : "";
     t->contact_id = contact ? contact->id : "";
     t->kind = in->kind;
@@ -410,7 +410,7 @@ static int s_task_row_scoped(void *arg, const ProtobufCMessage *m)
 int acc_list_tasks(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **out)
 {
     const ListTasksRequest *in = (const ListTasksRequest *)in_;
-    int32_t today = acc_today(ctx), day = 0;
+    int32_t today = rp_ctx_today(ctx), day = 0;
     rp_ulid_t cid;
     s_tasks_t x = { .day_plan = in->view == ACC_(TASK_VIEW, TASK_VIEW_DAY_PLAN) };
     acc_query_t q = { 0 };
@@ -473,7 +473,7 @@ static int s_raise_silence(rp_ctx_t *ctx, Client *c)
     uint32_t allowed = acc_settings.silence_days[c->tier];
     Task *t = rp_ctx_alloc(ctx, sizeof *t);
     rapport__accounts__v1__task__init(t);
-    t->id = acc_new_id(ctx);
+    t->id = rp_ctx_new_id_str(ctx);
     t->client_id = c->id;
     t->contact_id = "";
     t->kind = TK_CALL;
@@ -483,7 +483,7 @@ static int s_raise_silence(rp_ctx_t *ctx, Client *c)
     t->assignee = c->owner;
     t->assignee_unit = c->unit;
     t->assigned_by = rp_ctx_strdup(ctx, rp_actor(rp_ctx_claims(ctx)));
-    t->due = acc_date_of_days(ctx, acc_today(ctx));
+    t->due = rp_ctx_date(ctx, rp_ctx_today(ctx));
     t->priority = TP_HIGH;
     t->status = TS_OPEN;
     t->origin = "contact_policy";
@@ -521,7 +521,7 @@ int acc_policy_job(rp_ctx_t *ctx)
         if (days == 0)
             continue;
         acc_rows_t x = { ctx, rp_ctx_alloc(ctx, JOB_BATCH * sizeof(void *)), 0 };
-        acc_query_t q = { .kind = AQ_CLIENT_SILENT, .n1 = tier, .n2 = now - (int64_t)days * ACC_DAY_MS };
+        acc_query_t q = { .kind = AQ_CLIENT_SILENT, .n1 = tier, .n2 = now - (int64_t)days * RP_DAY_MS };
         if (acc_query(ctx, &q, NULL, JOB_BATCH, 0, s_collect, &x, NULL) != 0)
             return -1;
         for (size_t i = 0; i < x.n; i++)
@@ -530,7 +530,7 @@ int acc_policy_job(rp_ctx_t *ctx)
         raised += x.n;
     }
     acc_rows_t x = { ctx, rp_ctx_alloc(ctx, JOB_BATCH * sizeof(void *)), 0 };
-    acc_query_t q = { .kind = AQ_TASK_DUE, .n2 = acc_today(ctx) };
+    acc_query_t q = { .kind = AQ_TASK_DUE, .n2 = rp_ctx_today(ctx) };
     if (acc_query(ctx, &q, NULL, JOB_BATCH, 0, s_collect, &x, NULL) != 0)
         return -1;
     for (size_t i = 0; i < x.n; i++) {
@@ -542,7 +542,7 @@ int acc_policy_job(rp_ctx_t *ctx)
     overdue = x.n;
     size_t purged = 0;
     if (acc_settings.pending_days
-        && acc_pending_purge(ctx, now - (int64_t)acc_settings.pending_days * ACC_DAY_MS, PURGE_SCAN, PURGE_DROP,
+        && acc_pending_purge(ctx, now - (int64_t)acc_settings.pending_days * RP_DAY_MS, PURGE_SCAN, PURGE_DROP,
                              &purged) < 0)
         return -1;
     if (raised || overdue || purged)

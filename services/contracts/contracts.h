@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "rapport/service.h"
+#include "rapport/clock.h"
 #include "rapport/values.h"
 #include "rapport/store.h"
 #include "rapport/contracts/v1/contracts.pb-c.h"
@@ -110,7 +111,6 @@ typedef Rapport__V1__Date Date;
 #define CT_PAGE_DEFAULT    50
 #define CT_PAGE_MAX        500
 #define CT_JOB_BATCH       200
-#define CT_DAY_MS          86400000LL
 #define CT_MAX_THRESHOLDS  8
 #define CT_CODE_MAX        63      /* a branch code in contract numbers (a token's branch) */
 

@@ -788,12 +788,9 @@ int contracts_add_milestone(rp_ctx_t *ctx, const ProtobufCMessage *in_, Protobuf
     if (c->n_milestones >= CT_MAX_MILESTONES)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "a contract keeps at most %d milestones",
                               CT_MAX_MILESTONES);
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     Milestone *m = rp_ctx_alloc(ctx, sizeof *m);
     rapport__contracts__v1__milestone__init(m);
-    m->id = rp_ctx_strdup(ctx, idstr);
+    m->id = rp_ctx_new_id_str(ctx);
     m->description = in->description;
     m->due = in->due;
     c->milestones = (Milestone **)rp_ctx_append(ctx, (void **)c->milestones, c->n_milestones, m);

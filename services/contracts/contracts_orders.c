@@ -71,12 +71,9 @@ int contracts_place_order(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCM
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "contract %s is %s; orders are taken under an "
                               "active contract", c->number,
                               contracts_enum_name(&rapport__contracts__v1__contract_status__descriptor, c->status));
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     Order *o = rp_ctx_alloc(ctx, sizeof *o);
     rapport__contracts__v1__order__init(o);
-    o->id = rp_ctx_strdup(ctx, idstr);
+    o->id = rp_ctx_new_id_str(ctx);
     o->contract_id = c->id;
     o->contract_number = c->number;
     o->owner = c->owner;

@@ -68,10 +68,7 @@ int contracts_create_quote(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
     rapport__contracts__v1__quote__init(q);
     if (contracts_quote_totals_or_reply(ctx, in->terms, &q->terms) < 0)
         return -1;
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
-    q->id = rp_ctx_strdup(ctx, idstr);
+    q->id = rp_ctx_new_id_str(ctx);
     q->client_id = in->client_id;
     q->lead_id = in->lead_id;
     q->client_name = in->client_name;

@@ -163,12 +163,9 @@ int id_create_user(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage 
         return -1;
 
     int64_t now = rp_ctx_now(ctx);
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     User *u = rp_ctx_alloc(ctx, sizeof *u);
     rapport__identity__v1__user__init(u);
-    u->id = rp_ctx_strdup(ctx, idstr);
+    u->id = rp_ctx_new_id_str(ctx);
     u->username = in->username;
     u->display_name = in->display_name;
     u->roles = in->roles;
@@ -395,12 +392,9 @@ int id_delegate(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **o
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "user %s is disabled",
                               ab->user->disabled ? ab->user->username : sb->user->username);
 
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     Delegation *d = rp_ctx_alloc(ctx, sizeof *d);
     rapport__identity__v1__delegation__init(d);
-    d->id = rp_ctx_strdup(ctx, idstr);
+    d->id = rp_ctx_new_id_str(ctx);
     d->absent = ab->user->username;
     d->substitute = sb->user->username;
     d->from = from;

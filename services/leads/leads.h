@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "rapport/service.h"
+#include "rapport/clock.h"
 #include "rapport/values.h"
 #include "rapport/store.h"
 #include "rapport/leads/v1/leads.pb-c.h"
@@ -94,7 +95,6 @@ typedef Rapport__Leads__V1__LeadStage LeadStage;
 #define LEADS_PAGE_DEFAULT    50
 #define LEADS_PAGE_MAX        500
 #define LEADS_FUNNEL_MAX_ROWS 200000  /* leads one Funnel call reads; beyond: truncated */
-#define LEADS_DAY_MS          86400000LL
 
 /* ---- leads_store.c: tables, entities, indexes ---- */
 

@@ -103,8 +103,8 @@ int leads_funnel(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
     s_funnel_t *f = rp_ctx_alloc(ctx, sizeof *f);
     f->ctx = ctx;
     f->claims = rp_ctx_claims(ctx);
-    leads_query_t q = { .kind = LQ_CREATED, .n1 = (int64_t)from * LEADS_DAY_MS,
-                        .n2 = (int64_t)to * LEADS_DAY_MS };
+    leads_query_t q = { .kind = LQ_CREATED, .n1 = (int64_t)from * RP_DAY_MS,
+                        .n2 = (int64_t)to * RP_DAY_MS };
     char *next = NULL;
     int rc = leads_store_query(ctx, &q, NULL, LEADS_FUNNEL_MAX_ROWS, LEADS_FUNNEL_MAX_ROWS,
                                s_row, f, &next);

@@ -284,13 +284,10 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         return -1;
 
     int64_t now = rp_ctx_now(ctx);
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
 
     Lead *l = rp_ctx_alloc(ctx, sizeof *l);
     rapport__leads__v1__lead__init(l);
-    l->id = rp_ctx_strdup(ctx, idstr);
+    l->id = rp_ctx_new_id_str(ctx);
     l->company = in->company;
     l->n_contacts = in->n_contacts;
     l->contacts = in->contacts;
@@ -655,18 +652,15 @@ int leads_log_activity(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMess
     if (in->next_step_due)
         rp_date_or_reply(ctx, "next_step_due", in->next_step_due, &days);
     if (in->occurred_at != 0)
-        rp_range_or_reply(ctx, "occurred_at", in->occurred_at, now - 3650 * LEADS_DAY_MS, now + 60000);
+        rp_range_or_reply(ctx, "occurred_at", in->occurred_at, now - 3650 * RP_DAY_MS, now + 60000);
     if (rp_ctx_failed(ctx))
         return -1;
     if (leads_load_or_reply(ctx, "lead_id", in->lead_id, &l) < 0)
         return -1;
 
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     Activity *a = rp_ctx_alloc(ctx, sizeof *a);
     rapport__leads__v1__activity__init(a);
-    a->id = rp_ctx_strdup(ctx, idstr);
+    a->id = rp_ctx_new_id_str(ctx);
     a->lead_id = l->id;
     a->kind = in->kind;
     a->outcome = in->outcome;
@@ -757,12 +751,9 @@ int leads_record_objection(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufC
                               LEADS_MAX_OBJECTIONS);
 
     int64_t now = rp_ctx_now(ctx);
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     Objection *o = rp_ctx_alloc(ctx, sizeof *o);
     rapport__leads__v1__objection__init(o);
-    o->id = rp_ctx_strdup(ctx, idstr);
+    o->id = rp_ctx_new_id_str(ctx);
     o->category = in->category;
     o->text = in->text;
     o->response = in->response;

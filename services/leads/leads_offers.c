@@ -89,12 +89,9 @@ int leads_add_offer(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
     if (l->n_offers >= LEADS_MAX_OFFERS)
         return rp_reply_error(ctx, RP_FAILED_PRECONDITION, "a lead keeps at most %d offers", LEADS_MAX_OFFERS);
 
-    rp_ulid_t id;
-    char idstr[RP_ULID_STRLEN + 1];
-    rp_ctx_new_id(ctx, &id, idstr);
     Offer *o = rp_ctx_alloc(ctx, sizeof *o);
     rapport__leads__v1__offer__init(o);
-    o->id = rp_ctx_strdup(ctx, idstr);
+    o->id = rp_ctx_new_id_str(ctx);
     o->lead_id = l->id;
     o->status = OS_DRAFT;
     o->created_at = rp_ctx_now(ctx);

@@ -111,6 +111,6 @@ int leads_list_stale(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessag
     const Rapport__Leads__V1__ListStaleRequest *in = (const void *)in_;
     if (rp_range_or_reply(ctx, "days", in->days, 1, 3650) < 0)
         return -1;
-    leads_query_t q = { .kind = LQ_STALE, .n2 = rp_ctx_now(ctx) - (int64_t)in->days * LEADS_DAY_MS };
+    leads_query_t q = { .kind = LQ_STALE, .n2 = rp_ctx_now(ctx) - (int64_t)in->days * RP_DAY_MS };
     return s_list(ctx, &q, in->page_size, in->page_token, out);
 }

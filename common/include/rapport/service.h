@@ -162,6 +162,9 @@ char *rp_ctx_sprintf(rp_ctx_t *ctx, const char *fmt, ...) __attribute__((format(
 ProtobufCAllocator *rp_ctx_allocator(rp_ctx_t *ctx);
 /* rp_ctx_new_id - a fresh ULID (time = rp_ctx_now) as binary and as string. */
 void rp_ctx_new_id(rp_ctx_t *ctx, rp_ulid_t *id, char str[RP_ULID_STRLEN + 1]);
+/* rp_ctx_new_id_str - the same as a string in the request's arena: the id of a new
+ * record ("l->id = rp_ctx_new_id_str(ctx)"). */
+char *rp_ctx_new_id_str(rp_ctx_t *ctx);
 
 /* rp_ctx_emit - append an event "rapport.<service>.v1.<type>" (type e.g. "lead.won")
  * about subject, with data packed from msg (may be NULL), in this request's
