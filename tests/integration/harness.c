@@ -1142,3 +1142,11 @@ void rp_suite_wipe_offsets(rp_suite_t *self, const char *name)
     mdb_env_close(env);
     free(path);
 }
+
+bool rp_it_violation(const rp_call_status_t *st, const char *field)
+{
+    for (size_t i = 0; i < st->n_violations && i < sizeof st->violations / sizeof st->violations[0]; i++)
+        if (strcmp(st->violations[i].field, field) == 0)
+            return true;
+    return false;
+}

@@ -35,6 +35,8 @@ pid_t rp_suite_start(rp_suite_t *self, const char *name, const char *const *env)
  * extra environment env (may be NULL). E.g. leads following identity's revocations. */
 pid_t rp_suite_start_following(rp_suite_t *self, const char *name, const char *upstream,
                                const char *const *env);
+/* rp_it_violation - st names a field violation on exactly this field. */
+bool rp_it_violation(const rp_call_status_t *st, const char *field);
 /* rp_suite_free_ports - the first of n adjacent TCP ports free on 127.0.0.1, in
  * RP_SUITE_PORT_LO..HI: below the kernel's ephemeral range (32768..), so no client
  * connection takes one while a service is down. Services started by the suite bind

@@ -120,14 +120,6 @@ int64_t rp_it_leads_refuses_us(rp_suite_t *s, const char *token, const char *own
     return -1;
 }
 
-bool rp_it_violation(const rp_call_status_t *st, const char *field)
-{
-    for (size_t i = 0; i < st->n_violations && i < 8; i++)
-        if (strcmp(st->violations[i].field, field) == 0)
-            return true;
-    return false;
-}
-
 void rp_it_store_downgrade(rp_suite_t *s, const char *svc, const char *table, uint32_t version)
 {
     char path[1024];

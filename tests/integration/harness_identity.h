@@ -40,8 +40,6 @@ int rp_it_leads_code(rp_suite_t *s, const char *token, const char *owner);
  * (polled every 20 ms for up to 5 s); -1 when it never did. */
 int64_t rp_it_leads_refuses_us(rp_suite_t *s, const char *token, const char *owner);
 
-/* rp_it_violation - st names a field violation on field. */
-bool rp_it_violation(const rp_call_status_t *st, const char *field);
 
 /* rp_it_store_downgrade - make the stopped service svc's store look written by an
  * older version: table emptied, schema_version set to version. Asserts. */

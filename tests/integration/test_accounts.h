@@ -160,10 +160,7 @@ TA_FN int ta_call(int p, const char *method, const void *in, const ProtobufCMess
 
 TA_FN bool ta_has_violation(const char *field)
 {
-    for (size_t i = 0; i < TA.st.n_violations; i++)
-        if (strcmp(TA.st.violations[i].field, field) == 0)
-            return true;
-    return false;
+    return rp_it_violation(&TA.st, field);
 }
 
 TA_FN void ta_free(void *m)

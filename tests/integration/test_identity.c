@@ -95,10 +95,7 @@ static void s_expect(int got, int want, const char *what)
 
 static bool s_violation(const char *field)
 {
-    for (size_t i = 0; i < ST.n_violations && i < 8; i++)
-        if (strcmp(ST.violations[i].field, field) == 0)
-            return true;
-    return false;
+    return rp_it_violation(&ST, field);
 }
 
 /* s_create - create a user as caller c; roles space-separated. */

@@ -158,10 +158,7 @@ TL_FN int tl_call(int p, const char *method, const void *in,
 /* tl_has_violation - true when the last status names field. */
 TL_FN bool tl_has_violation(const char *field)
 {
-    for (size_t i = 0; i < TL.st.n_violations; i++)
-        if (strcmp(TL.st.violations[i].field, field) == 0)
-            return true;
-    return false;
+    return rp_it_violation(&TL.st, field);
 }
 
 TL_FN void tl_free(void *m)

@@ -754,11 +754,7 @@ static void test_row(void **state)
         else
             assert_string_equal(reply->id, id);
         if (row->want_field) {
-            bool found = false;
-            for (size_t i = 0; i < st.n_violations; i++)
-                if (strcmp(st.violations[i].field, row->want_field) == 0)
-                    found = true;
-            if (!found)
+            if (!rp_it_violation(&st, row->want_field))
                 fail_msg("%s: want a violation on %s; got %zu violation(s)%s%s (%s)", row->name,
                          row->want_field, st.n_violations, st.n_violations ? ", first on " : "",
                          st.n_violations ? st.violations[0].field : "", st.message);
