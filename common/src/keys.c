@@ -190,8 +190,11 @@ done:
     return rc;
 }
 
-int
-rp_keys_ensure_curve(const char *dir, const char *name, bool allow)
+/* s_lock_named - the checks every "ensure" makes before it writes key files: libsodium
+ * ready, a valid key name, the directory there (0700); then the directory's lock.
+ * The lock's fd, or -1 (logged). */
+static int
+s_lock_named(const char *dir, const char *name)
 {
     assert(dir);
     if (s_sodium() != 0)
@@ -202,7 +205,13 @@ rp_keys_ensure_curve(const char *dir, const char *name, bool allow)
     }
     if (s_prepare_dir(dir) != 0)
         return -1;
-    int lock = s_lock(dir);
+    return s_lock(dir);
+}
+
+int
+rp_keys_ensure_curve(const char *dir, const char *name, bool allow)
+{
+    int lock = s_lock_named(dir, name);
     if (lock < 0)
         return -1;
 
@@ -562,16 +571,7 @@ rp_keys_ensure_issuer(const char *dir)
 int
 rp_sign_key_ensure(const char *dir, const char *name)
 {
-    assert(dir);
-    if (s_sodium() != 0)
-        return -1;
-    if (!s_name_ok(name)) {
-        rp_error("keys: invalid key name '%s'", name ? name : "(null)");
-        return -1;
-    }
-    if (s_prepare_dir(dir) != 0)
-        return -1;
-    int lock = s_lock(dir);
+    int lock = s_lock_named(dir, name);
     if (lock < 0)
         return -1;
     int rc = -1;
