@@ -447,6 +447,16 @@ rp_page_or_reply(rp_ctx_t *ctx, int scan_rc)
 }
 
 int
+rp_owner_or_reply(rp_ctx_t *ctx, const char *owner_field, const char *owner,
+                  const char *unit_field, const char *unit)
+{
+    rp_len_or_reply(ctx, owner_field, owner, 1, sizeof ctx->claims.sub - 1);
+    if (rp_len_or_reply(ctx, unit_field, unit, 1, sizeof ctx->claims.unit - 1) == 0 && unit[0] != '/')
+        rp_reply_violation(ctx, unit_field, "must be an org path starting with /");
+    return rp_ctx_failed(ctx) ? -1 : 0;
+}
+
+int
 rp_unit_or_reply(rp_ctx_t *ctx, const char *field, const char *unit)
 {
     const rp_claims_t *c = &ctx->claims;

@@ -229,8 +229,6 @@ int acc_client_fields_or_reply(rp_ctx_t *ctx, const char *legal_name, const char
                                const char *notes, bool check_name);
 int acc_phones_or_reply(rp_ctx_t *ctx, const char *field, char *const *v, size_t n);
 int acc_emails_or_reply(rp_ctx_t *ctx, const char *field, char *const *v, size_t n);
-int acc_owner_or_reply(rp_ctx_t *ctx, const char *owner_field, const char *owner,
-                       const char *unit_field, const char *unit);
 int acc_mask_or_reply(rp_ctx_t *ctx, char *const *mask, size_t n, const char *const *paths);
 bool acc_mask_has(char *const *mask, size_t n, const char *path);
 uint32_t acc_page_size(uint32_t page_size);

@@ -160,7 +160,7 @@ int acc_create_client(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessa
                                in->preferences, in->notes, true);
     rp_len_or_reply(ctx, "import_key", in->import_key, 0, ACC_IMPORT_KEY_MAX);
     if (!rp_str_empty(in->owner) || !rp_str_empty(in->owner_unit))
-        acc_owner_or_reply(ctx, "owner", in->owner, "owner_unit", in->owner_unit);
+        rp_owner_or_reply(ctx, "owner", in->owner, "owner_unit", in->owner_unit);
     if (rp_ctx_failed(ctx))
         return -1;
 
@@ -308,7 +308,7 @@ int acc_transfer_client(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMes
 {
     const TransferClientRequest *in = (const TransferClientRequest *)in_;
     Client *c;
-    acc_owner_or_reply(ctx, "owner", in->owner, "unit", in->unit);
+    rp_owner_or_reply(ctx, "owner", in->owner, "unit", in->unit);
     rp_len_or_reply(ctx, "reason", in->reason, 0, ACC_REASON_MAX);
     if (rp_ctx_failed(ctx))
         return -1;

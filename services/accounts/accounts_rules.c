@@ -100,15 +100,6 @@ int acc_emails_or_reply(rp_ctx_t *ctx, const char *field, char *const *v, size_t
     return rp_ctx_failed(ctx) ? -1 : 0;
 }
 
-int acc_owner_or_reply(rp_ctx_t *ctx, const char *owner_field, const char *owner,
-                       const char *unit_field, const char *unit)
-{
-    rp_len_or_reply(ctx, owner_field, owner, 1, ACC_USER_MAX);
-    if (rp_len_or_reply(ctx, unit_field, unit, 1, ACC_UNIT_MAX) == 0 && unit[0] != '/')
-        rp_reply_violation(ctx, unit_field, "must be an org path starting with /");
-    return rp_ctx_failed(ctx) ? -1 : 0;
-}
-
 bool acc_mask_has(char *const *mask, size_t n, const char *path)
 {
     for (size_t i = 0; i < n; i++)

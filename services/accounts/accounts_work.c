@@ -244,7 +244,7 @@ int acc_create_task(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage
         rp_date_or_reply(ctx, "due", in->due, &days);
     acc_due_time_or_reply(ctx, "due_time", in->due_time);
     if (!rp_str_empty(in->assignee) || !rp_str_empty(in->assignee_unit))
-        acc_owner_or_reply(ctx, "assignee", in->assignee, "assignee_unit", in->assignee_unit);
+        rp_owner_or_reply(ctx, "assignee", in->assignee, "assignee_unit", in->assignee_unit);
     if (!rp_str_empty(in->contact_id) && rp_str_empty(in->client_id))
         rp_reply_violation(ctx, "client_id", "is required with a contact");
     if (rp_ctx_failed(ctx))

@@ -195,9 +195,6 @@ int leads_verdict(uint32_t score);
 int leads_company_or_reply(rp_ctx_t *ctx, const char *field, const Company *c);
 int leads_contacts_or_reply(rp_ctx_t *ctx, const char *field, Contact *const *contacts, size_t n);
 int leads_source_or_reply(rp_ctx_t *ctx, int source, const char *referrer_client_id);
-/* leads_owner_or_reply - a user id and an org path ("/..."), within bounds. */
-int leads_owner_or_reply(rp_ctx_t *ctx, const char *owner_field, const char *owner,
-                         const char *unit_field, const char *unit);
 int leads_page_size_or_reply(rp_ctx_t *ctx, uint32_t page_size, uint32_t *out);
 /* leads_fold_name_or_reply - fold a company name into out (cap bytes); violation when
  * nothing is left (no letters or digits). */

@@ -254,7 +254,7 @@ int leads_create(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
         rp_date_or_reply(ctx, "expected_close", in->expected_close, &days);
     rp_len_or_reply(ctx, "import_key", in->import_key, 0, LEADS_IMPORT_KEY_MAX);
     if (!rp_str_empty(in->owner) || !rp_str_empty(in->owner_unit))
-        leads_owner_or_reply(ctx, "owner", in->owner, "owner_unit", in->owner_unit);
+        rp_owner_or_reply(ctx, "owner", in->owner, "owner_unit", in->owner_unit);
     if (rp_ctx_failed(ctx))
         return -1;
 
@@ -490,7 +490,7 @@ int leads_assign(rp_ctx_t *ctx, const ProtobufCMessage *in_, ProtobufCMessage **
 {
     const AssignRequest *in = (const AssignRequest *)in_;
     Lead *l;
-    if (leads_owner_or_reply(ctx, "owner", in->owner, "unit", in->unit) < 0)
+    if (rp_owner_or_reply(ctx, "owner", in->owner, "unit", in->unit) < 0)
         return -1;
     if (leads_load_or_reply(ctx, "id", in->id, &l) < 0)
         return -1;

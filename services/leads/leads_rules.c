@@ -200,15 +200,6 @@ int leads_source_or_reply(rp_ctx_t *ctx, int source, const char *referrer_client
     return 0;
 }
 
-int leads_owner_or_reply(rp_ctx_t *ctx, const char *owner_field, const char *owner,
-                         const char *unit_field, const char *unit)
-{
-    rp_len_or_reply(ctx, owner_field, owner, 1, LEADS_USER_MAX);
-    if (rp_len_or_reply(ctx, unit_field, unit, 1, LEADS_UNIT_MAX) == 0 && unit[0] != '/')
-        rp_reply_violation(ctx, unit_field, "an org path starting with '/'");
-    return rp_ctx_failed(ctx) ? -1 : 0;
-}
-
 int leads_page_size_or_reply(rp_ctx_t *ctx, uint32_t page_size, uint32_t *out)
 {
     /* Larger pages are clamped, not refused: a client asking for "everything" gets

@@ -286,6 +286,11 @@ int rp_page_or_reply(rp_ctx_t *ctx, int scan_rc);
  * company scope covers every unit, a unit scope its own unit and those below it,
  * an own scope only its own unit. For putting a record into a unit (assigning). */
 int rp_unit_or_reply(rp_ctx_t *ctx, const char *field, const char *unit);
+/* rp_owner_or_reply - INVALID_ARGUMENT unless owner is a user id that fits a token's
+ * sub (1..63 bytes) and unit an org path ("/hq/sales") that fits its unit (1..127
+ * bytes); for a request that names an owner and their unit. */
+int rp_owner_or_reply(rp_ctx_t *ctx, const char *owner_field, const char *owner,
+                      const char *unit_field, const char *unit);
 /* rp_scope_or_reply - NOT_FOUND (so existence does not leak) unless the caller's
  * scope sees a record of this owner and unit. */
 int rp_scope_or_reply(rp_ctx_t *ctx, const char *what, const char *id, const char *owner, const char *unit);
