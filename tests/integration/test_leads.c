@@ -83,6 +83,10 @@ static const create_row_t CREATE_ROWS[] = {
     { "owner_other_without_assign", { .owner = "u-boris", .owner_unit = "/hq/sales/g1" }, NULL,
       RP_PERMISSION_DENIED, NULL },
     { "owner_without_unit", { .owner = "u-boris" }, NULL, RP_INVALID_ARGUMENT, "owner_unit" },
+    { "owner_unit_not_a_path", { .owner = "u-boris", .owner_unit = "hq/sales" }, NULL, RP_INVALID_ARGUMENT,
+      "owner_unit" },
+    { "owner_too_long", { .owner = "u-01234567890123456789012345678901234567890123456789012345678901",
+                          .owner_unit = "/hq/sales/g1" }, NULL, RP_INVALID_ARGUMENT, "owner" },
 };
 
 static void test_create_validation(void **state)
