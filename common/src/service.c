@@ -78,10 +78,12 @@ s_usage(const rp_service_def_t *def, FILE *f)
         "Other settings: RAPPORT_HOST (127.0.0.1: the host of the three defaults above),\n"
         "RAPPORT_LOG_LEVEL (info), RAPPORT_BATCH_MAX (256),\n"
         "RAPPORT_MAX_MSG (1048576), RAPPORT_MAP_SIZE (67108864), RAPPORT_IDEM_TTL (86400),\n"
-        "RAPPORT_HEARTBEAT_MS (1000), RAPPORT_GATHER_US (500), RAPPORT_TEST_CLOCK (0; tests only).\n"
-        "Exit status: 0 after a clean drain (SIGTERM/SIGINT), 1 on a run-time failure,\n"
-        "2 on bad configuration.\n",
+        "RAPPORT_HEARTBEAT_MS (1000), RAPPORT_GATHER_US (500), RAPPORT_TEST_CLOCK (0; tests only).\n",
         def->name, def->summary ? def->summary : "", port, port + 1, port + 2, def->name);
+    if (def->settings_help)
+        printf("\nSettings of rapport-%s:\n%s", def->name, def->settings_help);
+    printf("\nExit status: 0 after a clean drain (SIGTERM/SIGINT), 1 on a run-time failure,\n"
+           "2 on bad configuration.\n");
 }
 
 /* s_configure - flags over environment over defaults. 0, or -1 after a message. */

@@ -72,6 +72,15 @@ static rp_timer_t s_timers[] = {
 static const rp_service_def_t s_def = {
     .name = "accounts",
     .summary = "the client base: clients, contacts, interactions, tasks, portfolios, timeline, exports",
+    .settings_help =
+        "RAPPORT_ACCOUNTS_SILENCE_KEY_DAYS (14), _CORPORATE_DAYS (30), _REGULAR_DAYS (90),\n"
+        "  _RETAIL_DAYS (0): longest silence per tier before client.contact_overdue (0: none)\n"
+        "RAPPORT_ACCOUNTS_JOB_MS (3600000): how often the contact-policy job runs\n"
+        "RAPPORT_ACCOUNTS_EXPORT_LIMIT (500): rows exported without a head's approval ...\n"
+        "RAPPORT_ACCOUNTS_EXPORT_WINDOW_HOURS (24): ... per requester within this window\n"
+        "RAPPORT_ACCOUNTS_PENDING_DAYS (365): timeline entries that never joined a client go\n"
+        "RAPPORT_ACCOUNTS_FROM_LEADS (1), RAPPORT_ACCOUNTS_FROM_CONTRACTS (1): follow their\n"
+        "  events (needs RAPPORT_SERVICE_TOKEN or <keys>/accounts.token with events.replay)\n",
     .descriptor = &rapport__accounts__v1__accounts__descriptor,
     .methods = s_methods,
     .tables = acc_tables,

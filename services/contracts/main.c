@@ -82,6 +82,16 @@ static int s_on_open(rp_service_t *svc, rp_store_t *store)
 static rp_service_def_t s_def = {
     .name = "contracts",
     .summary = "quotes, contracts, approvals and signatures, documents, orders and deliveries, renewals",
+    .settings_help =
+        "RAPPORT_CONTRACTS_DIRECTOR_THRESHOLD (10000000): minor units above which the director\n"
+        "  approves too\n"
+        "RAPPORT_CONTRACTS_EXPIRING_DAYS (60,30,7): days before the end that contract.expiring fires\n"
+        "RAPPORT_CONTRACTS_JOB_MS (60000): how often the daily jobs sweep\n"
+        "RAPPORT_CONTRACTS_SELLER (Rapport): the seller party of drafts from quotes and won leads\n"
+        "RAPPORT_CONTRACTS_SIGNING_KEY (company-sign): <keys>/<name>.key, created on first start;\n"
+        "  retired public keys in <keys>/<name>.retired/\n"
+        "RAPPORT_CONTRACTS_FROM_LEADS (1): draft a contract for each lead won with an accepted\n"
+        "  offer (needs RAPPORT_SERVICE_TOKEN or <keys>/contracts.token with events.replay)\n",
     .descriptor = &rapport__contracts__v1__contracts__descriptor,
     .methods = s_methods,
     .tables = contracts_tables,

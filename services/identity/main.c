@@ -102,6 +102,12 @@ static int s_on_open(rp_service_t *svc, rp_store_t *store)
 static const rp_service_def_t s_def = {
     .name = "identity",
     .summary = "users, the org tree, password logins, roles, access and refresh tokens, JWKS, client keys",
+    .settings_help =
+        "RAPPORT_IDENTITY_ACCESS_TTL (900): access token lifetime in seconds (60..86400)\n"
+        "RAPPORT_IDENTITY_REFRESH_TTL (604800): refresh token lifetime in seconds\n"
+        "RAPPORT_IDENTITY_SLOW_AFTER (3): failures before each attempt must wait 2, 4, 8 s (0: off)\n"
+        "RAPPORT_IDENTITY_LOCK_FAILURES (5), RAPPORT_IDENTITY_LOCK_WINDOW_S (900),\n"
+        "RAPPORT_IDENTITY_LOCK_S (900): that many failures within the window lock for LOCK_S\n",
     .descriptor = &rapport__identity__v1__identity__descriptor,
     .methods = s_methods,
     .tables = id_tables,

@@ -45,6 +45,7 @@ static rp_timer_t s_timers[] = {
 static const rp_service_def_t s_def = {
     .name = "leads",
     .summary = "leads and opportunities: qualification, funnel stages, activities, offers, competitors",
+    .settings_help = "RAPPORT_LEADS_EXPIRE_MS (60000): how often sent offers past their date are expired\n",
     .descriptor = &rapport__leads__v1__leads__descriptor,
     .methods = s_methods,
     .tables = leads_tables,

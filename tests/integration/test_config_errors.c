@@ -2,7 +2,8 @@
  *
  * The real rapport-leads is started with one bad RAPPORT_* value at a time: it must
  * exit with status 2 before serving, with a message on stderr that names the
- * variable, and create nothing in the data directory.
+ * variable, and create nothing in the data directory. Each service's --help names
+ * every setting of its own (test_help_names_settings).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,11 +78,50 @@ test_bad_settings_fail_fast(void **state)
     rmdir(dir);
 }
 
+/* test_help_names_settings - `rapport-<name> --help` lists the service's own settings,
+ * so an operator learns them from the binary. */
+static void
+test_help_names_settings(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *binary;
+        const char *settings;           /* space-separated */
+    } rows[] = {
+        { "rapport-leads", "RAPPORT_LEADS_EXPIRE_MS" },
+        { "rapport-identity", "RAPPORT_IDENTITY_ACCESS_TTL RAPPORT_IDENTITY_REFRESH_TTL RAPPORT_IDENTITY_SLOW_AFTER "
+                              "RAPPORT_IDENTITY_LOCK_FAILURES RAPPORT_IDENTITY_LOCK_WINDOW_S RAPPORT_IDENTITY_LOCK_S" },
+        { "rapport-accounts", "RAPPORT_ACCOUNTS_SILENCE_KEY_DAYS _CORPORATE_DAYS _REGULAR_DAYS _RETAIL_DAYS "
+                              "RAPPORT_ACCOUNTS_JOB_MS RAPPORT_ACCOUNTS_EXPORT_LIMIT "
+                              "RAPPORT_ACCOUNTS_EXPORT_WINDOW_HOURS RAPPORT_ACCOUNTS_PENDING_DAYS "
+                              "RAPPORT_ACCOUNTS_FROM_LEADS RAPPORT_ACCOUNTS_FROM_CONTRACTS" },
+        { "rapport-contracts", "RAPPORT_CONTRACTS_DIRECTOR_THRESHOLD RAPPORT_CONTRACTS_EXPIRING_DAYS "
+                               "RAPPORT_CONTRACTS_JOB_MS RAPPORT_CONTRACTS_SELLER RAPPORT_CONTRACTS_SIGNING_KEY "
+                               "RAPPORT_CONTRACTS_FROM_LEADS" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char *cmd = rp_sprintf("'%s' --help", rp_suite_bin(rows[i].binary));
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        char help[16384];
+        size_t n = fread(help, 1, sizeof help - 1, f);
+        help[n] = '\0';
+        assert_int_equal(pclose(f), 0);
+        char list[1024];
+        rp_strlcpy(list, rows[i].settings, sizeof list);
+        for (char *save = NULL, *w = strtok_r(list, " ", &save); w; w = strtok_r(NULL, " ", &save))
+            if (!strstr(help, w))
+                fail_msg("%s --help does not name %s", rows[i].binary, w);
+        free(cmd);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_settings_fail_fast),
+        cmocka_unit_test(test_help_names_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

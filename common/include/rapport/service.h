@@ -114,6 +114,8 @@ typedef struct {
 typedef struct {
     const char *name;                              /* "leads": binary rapport-leads */
     const char *summary;                           /* one line for --help */
+    const char *settings_help;                     /* its own RAPPORT_<NAME>_* settings for
+                                                    * --help, one per line; may be NULL */
     const ProtobufCServiceDescriptor *descriptor;  /* generated service descriptor */
     const rp_method_t *methods;                    /* NULL-name terminated */
     const rp_table_t *tables;                      /* NULL-name terminated */
